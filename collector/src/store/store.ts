@@ -107,7 +107,7 @@ export interface Store {
   /**
    * Append a verified (or rejected-but-attributable) report, its changes, and the node's new
    * state in one transaction. Must be durable before resolving: the agent is acknowledged after.
-   * Rejects with ERR_STORE_DUPLICATE_SEQ when (nodeId, seq) already exists.
+   * Rejects with a coded duplicate-seq error when (nodeId, seq) already exists.
    */
   recordReport(r: ReportRecord, changes: Omit<ChangeRecord, 'id'>[], node: NodeRecord): Promise<void>;
   listReports(nodeId: string, opts?: { limit?: number; beforeSeq?: number }): Promise<ReportRecord[]>;

@@ -9,7 +9,7 @@ export interface SourceStatus {
   status: 'ok' | 'unavailable' | 'error';
   /** Human-readable reason when not ok. */
   reason?: string;
-  /** Stable error code when not ok (e.g. ERR_NVSMI_MISSING). */
+  /** Stable error code when not ok. */
   code?: string;
 }
 
