@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './canonical.js';
+export type * from './report/types.js';
+export { REPORT_JWS_TYP, WS_PATH, WS_SUBPROTOCOL } from './report/types.js';
+export * from './report/schema.js';
+export * from './jws/index.js';
