@@ -1,0 +1,195 @@
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseAlertsConfig, SqliteAlertOutbox, startAlerts, verifySignature, type Alerts, type AlertsConfig } from '../../../collector/src/alerts/index.js';
+import { CollectorEvents } from '../../../collector/src/events.js';
+import { MIGRATIONS } from '../../../collector/src/store/migrations.js';
+import type { Reason } from '../../../shared/src/report/types.js';
+import { Receiver } from './receiver.js';
+
+const SECRET = 'test-webhook-secret-0123456789';
+const logger = pino({ level: 'silent' });
+const dir = mkdtempSync(join(tmpdir(), 'nodeseal-alerts-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+function openDb(file?: string): { db: Database.Database; file: string } {
+  const f = file ?? join(dir, `outbox-${++n}.db`);
+  const db = new Database(f);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  if (!file) db.exec(MIGRATIONS.find((m) => m.id === '0200_alert_outbox')!.sqlite);
+  return { db, file: f };
+}
+
+/** Polls until the outbox reaches the expected counts (the row is deleted just after the receiver answers). */
+async function settled(a: { counts(): Promise<{ pending: number; dead: number }> }, want: { pending: number; dead: number }): Promise<void> {
+  const deadline = Date.now() + 5000;
+  let got = await a.counts();
+  while ((got.pending !== want.pending || got.dead !== want.dead) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    got = await a.counts();
+  }
+  expect(got).toEqual(want);
+}
+
+function config(url: string, extra: Record<string, unknown> = {}): AlertsConfig {
+  return parseAlertsConfig({ webhooks: [{ name: 'ops', url, secret: SECRET, maxAttempts: 20, ...extra }], backoff: { baseMs: 40, maxMs: 200 } });
+}
+
+const vbios: Reason = { code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 VBIOS changed', before: '96.00.5E.00.01', after: '96.00.5E.00.02' };
+
+/** The test's own check of the signature, independent of collector/src/alerts/sign.ts. */
+function expectSigned(headers: Record<string, string | string[] | undefined>, body: string): void {
+  const ts = String(headers['x-nodeseal-timestamp']);
+  expect(ts).toMatch(/^\d+$/);
+  expect(Math.abs(Date.now() / 1000 - Number(ts))).toBeLessThan(60);
+  const want = 'sha256=' + createHmac('sha256', SECRET).update(ts + '.' + body).digest('hex');
+  expect(headers['x-nodeseal-signature']).toBe(want);
+}
+
+describe('webhook alerts', () => {
+  const receiver = new Receiver();
+  let alerts: Alerts | null = null;
+  let db: Database.Database | null = null;
+  beforeEach(async () => {
+    receiver.got.length = 0;
+    receiver.status = 200;
+    receiver.port = 0;
+    await receiver.up();
+  });
+  afterEach(async () => {
+    await alerts?.stop();
+    alerts = null;
+    db?.close();
+    db = null;
+    await receiver.down();
+  });
+
+  it('sends a signed JSON alert for a status change and for drift, in order', async () => {
+    const events = new CollectorEvents();
+    ({ db } = openDb());
+    alerts = startAlerts({ events, outbox: new SqliteAlertOutbox(db), config: config(receiver.url), logger });
+    events.emit('drift', { nodeId: 'gpu-01', seq: 7, reasons: [vbios], at: '2026-11-25T10:00:00.000Z' });
+    events.emit('status-changed', { nodeId: 'gpu-01', from: 'trusted', to: 'untrusted', reasons: [vbios], at: '2026-11-25T10:00:00.000Z' });
+    await receiver.waitFor(2);
+    const [drift, status] = receiver.got.map((g) => ({ ...g, json: JSON.parse(g.body) as Record<string, unknown> }));
+    expect(drift!.json).toMatchObject({ v: 1, type: 'drift', nodeId: 'gpu-01', seq: 7, reasons: [{ code: 'gpu.vbios_changed', before: '96.00.5E.00.01', after: '96.00.5E.00.02' }] });
+    expect(status!.json).toMatchObject({ type: 'status-changed', from: 'trusted', to: 'untrusted' });
+    expect(drift!.headers['x-nodeseal-event']).toBe('drift');
+    expect(drift!.headers['x-nodeseal-delivery']).toBe(drift!.json.id);
+    for (const g of receiver.got) expectSigned(g.headers, g.body);
+    // The exported verifier agrees, and refuses a tampered body.
+    const g = receiver.got[0]!;
+    const ts = String(g.headers['x-nodeseal-timestamp']);
+    expect(verifySignature(SECRET, String(g.headers['x-nodeseal-signature']), ts, g.body, Math.floor(Date.now() / 1000))).toBe(true);
+    expect(verifySignature(SECRET, String(g.headers['x-nodeseal-signature']), ts, g.body.replace('gpu-01', 'gpu-02'), Math.floor(Date.now() / 1000))).toBe(false);
+    await settled(alerts, { pending: 0, dead: 0 });
+  });
+
+  it('keeps an alert while the receiver is down and delivers it when it is back', async () => {
+    const events = new CollectorEvents();
+    ({ db } = openDb());
+    alerts = startAlerts({ events, outbox: new SqliteAlertOutbox(db), config: config(receiver.url), logger });
+    await receiver.down();
+    events.emit('status-changed', { nodeId: 'gpu-02', from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
+    await alerts.flushed();
+    // Several attempts fail against the closed port...
+    const deadline = Date.now() + 5000;
+    let attempts = 0;
+    while (attempts < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      attempts = (db.prepare('SELECT attempts FROM alert_outbox').get() as { attempts: number } | undefined)?.attempts ?? 0;
+    }
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect((db.prepare('SELECT last_error FROM alert_outbox').get() as { last_error: string }).last_error).toMatch(/^ERR_ALERT_DELIVERY: ECONNREFUSED/);
+    expect(receiver.got).toHaveLength(0);
+    // ...then the receiver is back on the same port and gets it exactly once.
+    await receiver.up();
+    await receiver.waitFor(1);
+    expect(JSON.parse(receiver.got[0]!.body)).toMatchObject({ nodeId: 'gpu-02', to: 'untrusted' });
+    expectSigned(receiver.got[0]!.headers, receiver.got[0]!.body);
+    await settled(alerts, { pending: 0, dead: 0 });
+  });
+
+  it('loses nothing across a collector restart: pending rows in the SQLite file are delivered by the next process', async () => {
+    const events = new CollectorEvents();
+    const opened = openDb();
+    db = opened.db;
+    await receiver.down();
+    alerts = startAlerts({ events, outbox: new SqliteAlertOutbox(db), config: config(receiver.url), logger });
+    for (const id of ['a', 'b', 'c']) events.emit('status-changed', { nodeId: `gpu-${id}`, from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
+    await alerts.flushed();
+    await alerts.stop();
+    alerts = null;
+    db.close();
+
+    await receiver.up();
+    db = openDb(opened.file).db; // a new "process" reopens the same file
+    expect((db.prepare(`SELECT COUNT(*) AS n FROM alert_outbox WHERE status = 'pending'`).get() as { n: number }).n).toBe(3);
+    alerts = startAlerts({ events: new CollectorEvents(), outbox: new SqliteAlertOutbox(db), config: config(receiver.url), logger });
+    await receiver.waitFor(3);
+    expect(receiver.got.map((g) => (JSON.parse(g.body) as { nodeId: string }).nodeId)).toEqual(['gpu-a', 'gpu-b', 'gpu-c']);
+    for (const g of receiver.got) expectSigned(g.headers, g.body);
+    await settled(alerts, { pending: 0, dead: 0 });
+  });
+
+  it('dead-letters after maxAttempts and moves on to the next alert', async () => {
+    const events = new CollectorEvents();
+    ({ db } = openDb());
+    receiver.status = 500;
+    const outbox = new SqliteAlertOutbox(db);
+    alerts = startAlerts({ events, outbox, config: config(receiver.url, { maxAttempts: 3 }), logger });
+    events.emit('drift', { nodeId: 'gpu-dead', seq: 1, reasons: [vbios], at: new Date().toISOString() });
+    await alerts.flushed();
+    const deadline = Date.now() + 5000;
+    while ((await outbox.counts()).dead < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 30));
+    const [dead] = await outbox.listDead(10);
+    expect(dead).toMatchObject({ nodeId: 'gpu-dead', attempts: 3, status: 'dead', lastError: 'ERR_ALERT_DELIVERY: HTTP 500' });
+    receiver.status = 200;
+    events.emit('drift', { nodeId: 'gpu-next', seq: 2, reasons: [vbios], at: new Date().toISOString() });
+    await receiver.waitFor(1);
+    expect(JSON.parse(receiver.got[0]!.body)).toMatchObject({ nodeId: 'gpu-next' });
+    await settled(outbox, { pending: 0, dead: 1 });
+  });
+
+  it('sends a Slack-compatible {text} body when asked', async () => {
+    const events = new CollectorEvents();
+    ({ db } = openDb());
+    alerts = startAlerts({ events, outbox: new SqliteAlertOutbox(db), config: config(receiver.url, { format: 'slack', secret: null, events: ['status-changed'] }), logger });
+    events.emit('drift', { nodeId: 'gpu-x', seq: 1, reasons: [vbios], at: new Date().toISOString() }); // not subscribed
+    events.emit('status-changed', { nodeId: 'gpu-<x>', from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
+    await receiver.waitFor(1);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(receiver.got).toHaveLength(1);
+    const body = JSON.parse(receiver.got[0]!.body) as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual(['text']);
+    expect(body.text).toContain('`gpu-&lt;x&gt;` is now *untrusted* (was trusted)');
+    expect(body.text).toContain('`gpu.vbios_changed` GPU 0 VBIOS changed');
+    expect(receiver.got[0]!.headers['x-nodeseal-signature']).toBeUndefined();
+  });
+});
+
+describe('parseAlertsConfig', () => {
+  it.each([
+    [{ webhooks: [{ name: 'a', url: 'ftp://x', secret: SECRET }] }, 'alerts.webhooks.0.url'],
+    [{ webhooks: [{ name: 'a', url: 'http://x' }] }, 'secret: required'],
+    [{ webhooks: [{ name: 'a', url: 'http://x', secret: SECRET, extra: 1 }] }, 'alerts.webhooks.0'],
+    [{ webhooks: [{ name: 'a', url: 'http://x', secret: SECRET }, { name: 'a', url: 'http://y', secret: SECRET }] }, 'duplicate name'],
+    [{ backoff: { baseMs: 1000, maxMs: 10 } }, 'maxMs'],
+  ])('rejects %j with ERR_CONFIG', (raw, fragment) => {
+    expect(() => parseAlertsConfig(raw)).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining(fragment) }));
+  });
+  it('never echoes the secret', () => {
+    try {
+      parseAlertsConfig({ webhooks: [{ name: 'a', url: 'nope', secret: 'super-secret-value-123456' }] });
+      expect.unreachable();
+    } catch (e) {
+      expect(JSON.stringify(e) + String(e)).not.toContain('super-secret-value');
+    }
+  });
+});
