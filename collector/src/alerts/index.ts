@@ -7,8 +7,7 @@ import type { AlertOutbox, NewOutboxRow } from './outbox.js';
 import { renderAlert, type AlertEvent } from './payload.js';
 
 export { parseAlertsConfig, DEFAULT_ALERTS, type AlertsConfig, type WebhookConfig } from './config.js';
-export { SqliteAlertOutbox } from './outbox-sqlite.js';
-export { PgAlertOutbox } from './outbox-pg.js';
+export { SqlAlertOutbox } from './outbox-sql.js';
 export type { AlertOutbox, OutboxRow } from './outbox.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sign.js';
 

@@ -35,34 +35,3 @@ export interface AlertOutbox {
   counts(): Promise<{ pending: number; dead: number }>;
   listDead(limit: number): Promise<OutboxRow[]>;
 }
-
-export interface OutboxDbRow {
-  id: number | string;
-  webhook: string;
-  event_id: string;
-  kind: string;
-  node_id: string;
-  body: string;
-  created_at: string;
-  attempts: number | string;
-  next_attempt_at: number | string;
-  status: string;
-  last_error: string | null;
-}
-
-/** Row mapping shared by both engines (PostgreSQL returns BIGINT as string). */
-export function fromDb(r: OutboxDbRow): OutboxRow {
-  return {
-    id: Number(r.id),
-    webhook: r.webhook,
-    eventId: r.event_id,
-    kind: r.kind,
-    nodeId: r.node_id,
-    body: r.body,
-    createdAt: r.created_at,
-    attempts: Number(r.attempts),
-    nextAttemptAt: Number(r.next_attempt_at),
-    status: r.status === 'dead' ? 'dead' : 'pending',
-    lastError: r.last_error,
-  };
-}

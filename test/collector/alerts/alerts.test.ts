@@ -2,12 +2,11 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseAlertsConfig, SqliteAlertOutbox, startAlerts, verifySignature, type Alerts, type AlertsConfig } from '../../../collector/src/alerts/index.js';
+import { parseAlertsConfig, SqlAlertOutbox, startAlerts, verifySignature, type Alerts, type AlertsConfig } from '../../../collector/src/alerts/index.js';
 import { CollectorEvents } from '../../../collector/src/events.js';
-import { MIGRATIONS } from '../../../collector/src/store/migrations.js';
+import { openSqliteStore, type Store } from '../../../collector/src/store/index.js';
 import type { Reason } from '../../../shared/src/report/types.js';
 import { Receiver } from './receiver.js';
 
@@ -17,13 +16,9 @@ const dir = mkdtempSync(join(tmpdir(), 'nodeseal-alerts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
-function openDb(file?: string): { db: Database.Database; file: string } {
+async function openDb(file?: string): Promise<{ db: Store; file: string }> {
   const f = file ?? join(dir, `outbox-${++n}.db`);
-  const db = new Database(f);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  if (!file) db.exec(MIGRATIONS.find((m) => m.id === '0200_alert_outbox')!.sqlite);
-  return { db, file: f };
+  return { db: await openSqliteStore(f), file: f };
 }
 
 /** Polls until the outbox reaches the expected counts (the row is deleted just after the receiver answers). */
@@ -55,7 +50,7 @@ function expectSigned(headers: Record<string, string | string[] | undefined>, bo
 describe('webhook alerts', () => {
   const receiver = new Receiver();
   let alerts: Alerts | null = null;
-  let db: Database.Database | null = null;
+  let db: Store | null = null;
   beforeEach(async () => {
     receiver.got.length = 0;
     receiver.status = 200;
@@ -65,15 +60,15 @@ describe('webhook alerts', () => {
   afterEach(async () => {
     await alerts?.stop();
     alerts = null;
-    db?.close();
+    await db?.close();
     db = null;
     await receiver.down();
   });
 
   it('sends a signed JSON alert for a status change and for drift, in order', async () => {
     const events = new CollectorEvents();
-    ({ db } = openDb());
-    alerts = startAlerts({ events, outbox: new SqliteAlertOutbox(db), config: config(receiver.url), logger });
+    ({ db } = await openDb());
+    alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
     events.emit('drift', { nodeId: 'gpu-01', seq: 7, reasons: [vbios], at: '2026-11-25T10:00:00.000Z' });
     events.emit('status-changed', { nodeId: 'gpu-01', from: 'trusted', to: 'untrusted', reasons: [vbios], at: '2026-11-25T10:00:00.000Z' });
     await receiver.waitFor(2);
@@ -93,8 +88,8 @@ describe('webhook alerts', () => {
 
   it('keeps an alert while the receiver is down and delivers it when it is back', async () => {
     const events = new CollectorEvents();
-    ({ db } = openDb());
-    alerts = startAlerts({ events, outbox: new SqliteAlertOutbox(db), config: config(receiver.url), logger });
+    ({ db } = await openDb());
+    alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
     await receiver.down();
     events.emit('status-changed', { nodeId: 'gpu-02', from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
     await alerts.flushed();
@@ -103,10 +98,10 @@ describe('webhook alerts', () => {
     let attempts = 0;
     while (attempts < 2 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-      attempts = (db.prepare('SELECT attempts FROM alert_outbox').get() as { attempts: number } | undefined)?.attempts ?? 0;
+      attempts = Number((await db.db.get<{ attempts: unknown }>('SELECT attempts FROM alert_outbox'))?.attempts ?? 0);
     }
     expect(attempts).toBeGreaterThanOrEqual(2);
-    expect((db.prepare('SELECT last_error FROM alert_outbox').get() as { last_error: string }).last_error).toMatch(/^ERR_ALERT_DELIVERY: ECONNREFUSED/);
+    expect((await db.db.get<{ last_error: string }>('SELECT last_error FROM alert_outbox'))!.last_error).toMatch(/^ERR_ALERT_DELIVERY: ECONNREFUSED/);
     expect(receiver.got).toHaveLength(0);
     // ...then the receiver is back on the same port and gets it exactly once.
     await receiver.up();
@@ -118,20 +113,20 @@ describe('webhook alerts', () => {
 
   it('loses nothing across a collector restart: pending rows in the SQLite file are delivered by the next process', async () => {
     const events = new CollectorEvents();
-    const opened = openDb();
+    const opened = await openDb();
     db = opened.db;
     await receiver.down();
-    alerts = startAlerts({ events, outbox: new SqliteAlertOutbox(db), config: config(receiver.url), logger });
+    alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
     for (const id of ['a', 'b', 'c']) events.emit('status-changed', { nodeId: `gpu-${id}`, from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
     await alerts.flushed();
     await alerts.stop();
     alerts = null;
-    db.close();
+    await db.close();
 
     await receiver.up();
-    db = openDb(opened.file).db; // a new "process" reopens the same file
-    expect((db.prepare(`SELECT COUNT(*) AS n FROM alert_outbox WHERE status = 'pending'`).get() as { n: number }).n).toBe(3);
-    alerts = startAlerts({ events: new CollectorEvents(), outbox: new SqliteAlertOutbox(db), config: config(receiver.url), logger });
+    db = (await openDb(opened.file)).db; // a new "process" reopens the same file
+    expect(Number((await db.db.get<{ n: unknown }>(`SELECT COUNT(*) AS n FROM alert_outbox WHERE status = 'pending'`))!.n)).toBe(3);
+    alerts = startAlerts({ events: new CollectorEvents(), outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
     await receiver.waitFor(3);
     expect(receiver.got.map((g) => (JSON.parse(g.body) as { nodeId: string }).nodeId)).toEqual(['gpu-a', 'gpu-b', 'gpu-c']);
     for (const g of receiver.got) expectSigned(g.headers, g.body);
@@ -140,9 +135,9 @@ describe('webhook alerts', () => {
 
   it('dead-letters after maxAttempts and moves on to the next alert', async () => {
     const events = new CollectorEvents();
-    ({ db } = openDb());
+    ({ db } = await openDb());
     receiver.status = 500;
-    const outbox = new SqliteAlertOutbox(db);
+    const outbox = new SqlAlertOutbox(db.db);
     alerts = startAlerts({ events, outbox, config: config(receiver.url, { maxAttempts: 3 }), logger });
     events.emit('drift', { nodeId: 'gpu-dead', seq: 1, reasons: [vbios], at: new Date().toISOString() });
     await alerts.flushed();
@@ -159,8 +154,8 @@ describe('webhook alerts', () => {
 
   it('sends a Slack-compatible {text} body when asked', async () => {
     const events = new CollectorEvents();
-    ({ db } = openDb());
-    alerts = startAlerts({ events, outbox: new SqliteAlertOutbox(db), config: config(receiver.url, { format: 'slack', secret: null, events: ['status-changed'] }), logger });
+    ({ db } = await openDb());
+    alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url, { format: 'slack', secret: null, events: ['status-changed'] }), logger });
     events.emit('drift', { nodeId: 'gpu-x', seq: 1, reasons: [vbios], at: new Date().toISOString() }); // not subscribed
     events.emit('status-changed', { nodeId: 'gpu-<x>', from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
     await receiver.waitFor(1);

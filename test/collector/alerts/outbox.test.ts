@@ -1,13 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PgAlertOutbox, SqliteAlertOutbox, type AlertOutbox } from '../../../collector/src/alerts/index.js';
-import { MIGRATIONS } from '../../../collector/src/store/migrations.js';
+import pg from 'pg';
+import { SqlAlertOutbox, type AlertOutbox } from '../../../collector/src/alerts/index.js';
+import { openPostgresStore, openSqliteStore } from '../../../collector/src/store/index.js';
 
-const migration = MIGRATIONS.find((m) => m.id === '0200_alert_outbox')!;
 const PG = process.env.NODESEAL_TEST_PG ?? 'postgresql:///test?host=/var/run/postgresql';
 process.env.PGUSER ??= 'root'; // the connection string names no user
 const dir = mkdtempSync(join(tmpdir(), 'nodeseal-outbox-'));
@@ -19,24 +17,21 @@ afterAll(async () => {
 });
 
 async function sqlite(): Promise<AlertOutbox> {
-  const db = new Database(join(dir, 'o.db'));
-  db.exec(migration.sqlite);
-  cleanups.push(() => db.close());
-  return new SqliteAlertOutbox(db);
+  const store = await openSqliteStore(join(dir, 'o.db'));
+  cleanups.push(() => store.close());
+  return new SqlAlertOutbox(store.db);
 }
 
 async function postgres(): Promise<AlertOutbox> {
-  const admin = new pg.Client({ connectionString: PG });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const pool = new pg.Pool({ connectionString: PG, options: `-c search_path=${schema}`, max: 2 });
-  await pool.query(migration.postgres);
+  const store = await openPostgresStore(PG, { schema });
   cleanups.push(async () => {
-    await pool.end();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await store.close();
+    const admin = new pg.Client({ connectionString: PG });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();
   });
-  return new PgAlertOutbox(pool);
+  return new SqlAlertOutbox(store.db);
 }
 
 const row = (webhook: string, nodeId: string) => ({ webhook, eventId: `id-${webhook}-${nodeId}`, kind: 'drift', nodeId, body: `{"nodeId":"${nodeId}"}`, createdAt: '2026-11-25T10:00:00.000Z', nextAttemptAt: 1000 });
@@ -44,7 +39,7 @@ const row = (webhook: string, nodeId: string) => ({ webhook, eventId: `id-${webh
 describe.each([
   ['SQLite', sqlite],
   ['PostgreSQL', postgres],
-])('alert outbox on %s (migration 0200_alert_outbox)', (_name, open) => {
+])('alert outbox on %s (store SQL port, migration 0200_alert_outbox)', (_name, open) => {
   it('keeps a per-webhook FIFO, records failures, dead-letters and deletes delivered rows', async () => {
     const o = await open();
     await o.enqueue([row('a', 'n1'), row('b', 'n1')]);
