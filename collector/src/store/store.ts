@@ -1,8 +1,9 @@
 import type { Inventory, Reason, TrustStatus } from '../../../shared/src/report/types.js';
+import type { SqlDb } from './sql.js';
 
 /**
  * The collector's one persistence port. SQLite (better-sqlite3 12, WAL) and PostgreSQL
- * implement it; test/collector/store.contract.ts runs the same suite against both.
+ * implement it; test/collector/store/contract.ts runs the same suite against both.
  * Every write that precedes an acknowledgement to an agent is durable when the promise
  * resolves (SQLite: synchronous=FULL in WAL mode; PostgreSQL: committed transaction).
  *
@@ -62,7 +63,10 @@ export interface ReportRecord {
   reasons: Reason[];
   inventoryDigest: string;
   pcrDigest: string | null;
-  /** Full JWS kept when digest or PCRs changed since the previous stored report; else null (compact row). */
+  /**
+   * Full JWS kept when digest or PCRs changed since the previous stored report; else null (compact row).
+   * Callers of recordReport pass the full JWS; the store decides (inside the transaction) whether to keep it.
+   */
   jws: string | null;
 }
 
@@ -88,9 +92,27 @@ export interface ApprovalRecord {
 
 export interface NodeQuery {
   status?: TrustStatus;
+  /** Case-insensitive substring (so also prefix) of the node id. */
   search?: string;
+  /** Default 100, at most 10,000. */
   limit?: number;
   offset?: number;
+  /** Only nodes whose current reasons include this code (e.g. 'gpu.vbios_changed'). */
+  code?: string;
+  /** Exact GPU model / driver version from the node's summary. */
+  gpuModel?: string;
+  driver?: string;
+  /** 'nodeId' (default) or 'attention': untrusted, stale, unknown, trusted, then by node id. */
+  order?: 'nodeId' | 'attention';
+}
+
+/** One pinned key set of a node, in the order they were first seen (key rotation history). */
+export interface NodeKeyRecord {
+  nodeId: string;
+  kid: string | null;
+  jwk: Record<string, unknown> | null;
+  akPublic: string | null;
+  firstSeenAt: string;
 }
 
 export interface Store {
@@ -107,10 +129,29 @@ export interface Store {
   /**
    * Append a verified (or rejected-but-attributable) report, its changes, and the node's new
    * state in one transaction. Must be durable before resolving: the agent is acknowledged after.
-   * Rejects with a coded duplicate-seq error when (nodeId, seq) already exists.
+   * Rejects with a coded duplicate-seq error (ERR_STORE_DUPLICATE_SEQ) when (nodeId, seq) already exists,
+   * and then stores nothing. Change rows' before/after are stored as JSON (undefined reads back as null).
    */
   recordReport(r: ReportRecord, changes: Omit<ChangeRecord, 'id'>[], node: NodeRecord): Promise<void>;
   listReports(nodeId: string, opts?: { limit?: number; beforeSeq?: number }): Promise<ReportRecord[]>;
   listChanges(nodeId: string, opts?: { limit?: number }): Promise<ChangeRecord[]>;
   listApprovals(nodeId: string): Promise<ApprovalRecord[]>;
+
+  /** Node counts per status (every status present, zero when none). */
+  countByStatus(): Promise<Record<TrustStatus, number>>;
+  /** One stored report, or null. */
+  getReport(nodeId: string, seq: number): Promise<ReportRecord | null>;
+  /**
+   * The newest report that kept its full JWS; with the compact rows after it (same digests)
+   * it is the evidence for the node's current state. `kind: 'fresh'` skips history reports.
+   */
+  latestFullReport(nodeId: string, opts?: { kind?: 'fresh' | 'history' }): Promise<ReportRecord | null>;
+  /** The node's key history (JWS key and AK), oldest first; a row is added whenever kid or AK changes. */
+  listKeys(nodeId: string): Promise<NodeKeyRecord[]>;
+  /**
+   * The SQL port underneath, for areas that keep their own tables in the same database
+   * (auth tokens, audit log, alert outbox): they add migrations in migrations.ts and use
+   * portable SQL with `?` placeholders through this port.
+   */
+  readonly db: SqlDb;
 }

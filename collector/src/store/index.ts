@@ -1,0 +1,11 @@
+export type * from './store.js';
+export type { SqlDb, SqlExecutor, SqlDialect, SqlValue, SqlRow } from './sql.js';
+export { num, likeEscape } from './sql.js';
+export { MIGRATIONS, portable, perDialect, serialKey } from './migrations.js';
+export type { Migration } from './migrations.js';
+export { runMigrations, appliedMigrations, checkMigrations } from './migrate.js';
+export { createSqlStore } from './sql-store.js';
+export { openSqliteStore, openPostgresStore, openStore } from './open.js';
+export { openSqliteDb } from './sqlite-db.js';
+export { openPostgresDb } from './postgres-db.js';
+export * from './errors.js';

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { openPostgresStore } from '../../../collector/src/store/open.js';
+import { openPostgresDb, toPgPlaceholders, withDefaultUser } from '../../../collector/src/store/postgres-db.js';
+import { ERR_STORE_OPEN } from '../../../collector/src/store/errors.js';
+import { storeContract } from './contract.js';
+
+const url = process.env.NODESEAL_TEST_PG ?? 'postgresql:///test?host=/var/run/postgresql';
+const run = randomBytes(4).toString('hex');
+const schemas: string[] = [];
+const schema = (tag: string): string => {
+  const s = `nodeseal_test_${run}_${tag}`;
+  schemas.push(s);
+  return s;
+};
+let n = 0;
+
+storeContract('PostgreSQL', {
+  open: () => openPostgresStore(url, { schema: schema('main') }),
+  openEmptyDb: async () => openPostgresDb(url, { schema: schema(`e${++n}`) }),
+  cleanup: async () => {
+    const c = new pg.Client({ connectionString: withDefaultUser(url) });
+    await c.connect();
+    try {
+      for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+    } finally {
+      await c.end();
+    }
+  },
+});
+
+describe('PostgreSQL specifics', () => {
+  it('rewrites ? placeholders outside quoted text', () => {
+    expect(toPgPlaceholders(`SELECT ? , '?' , "a?" , ?`)).toBe(`SELECT $1 , '?' , "a?" , $2`);
+  });
+
+  it('refuses an unsafe schema name with ERR_STORE_OPEN', () => {
+    expect(() => openPostgresDb(url, { schema: 'x; DROP TABLE y' })).toThrow(expect.objectContaining({ code: ERR_STORE_OPEN }));
+  });
+});
+
+describe('withDefaultUser', () => {
+  it('adds the OS user only when the URL names no role', () => {
+    const u = () => 'root';
+    expect(withDefaultUser('postgresql:///test?host=/var/run/postgresql', u)).toBe('postgresql:///test?host=/var/run/postgresql&user=root');
+    expect(withDefaultUser('postgres://alice@db/x', u)).toBe('postgres://alice@db/x');
+    expect(withDefaultUser('postgres://db/x?user=bob', u)).toBe('postgres://db/x?user=bob');
+    expect(withDefaultUser('postgres://db/x', u)).toBe('postgres://db/x?user=root');
+  });
+});
