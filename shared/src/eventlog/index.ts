@@ -1,0 +1,11 @@
+export { parseEventLog, type ParseOptions } from './parse.js';
+export { replay, computePcrs, type ReplayResult, type BankReplay } from './replay.js';
+export { secureBootState, type SecureBootFromLog } from './secureboot.js';
+export { diffEventLogs, type EventLogDiff, type EventChange } from './diff.js';
+export { describeEvent, decodeEventData, type EventData } from './event-data.js';
+export { EV, eventTypeName } from './event-types.js';
+export { WORKAROUNDS, type Workaround } from './workarounds.js';
+export { buildEventLog, simulatedBootLog, variableData, imageLoadData, type BuildEvent, type BuiltEventLog } from './build.js';
+export { guidString, EFI_GLOBAL_VARIABLE, EFI_IMAGE_SECURITY_DATABASE, type UefiVariable, type UefiImageLoad } from './uefi.js';
+export * from './errors.js';
+export type { EventLogEvent, SpecId, UnverifiedEventLog, VerifiedEventLog, AnyEventLog } from './types.js';
