@@ -94,12 +94,12 @@ export class TrustCache extends EventEmitter<TrustCacheEvents> {
       entry.reasons = e.reasons;
       this.publishIfChanged(entry);
     };
-    const onVerified = (e: { nodeId: string; status: TrustStatus; fresh: boolean }) => {
+    const onVerified = (e: { nodeId: string; fresh: boolean }) => {
       // Only a report answering this connection's nonce is fresh proof; spooled history is not.
       if (!e.fresh) return;
+      // Status and reasons come with 'status-changed'; this only renews freshness.
       const entry = this.ensure(e.nodeId);
       entry.verifiedAtMs = this.now();
-      entry.status = e.status;
       this.publishIfChanged(entry);
     };
     events.on('status-changed', onStatus);

@@ -75,7 +75,7 @@ describe('TrustCache', () => {
     cache.sweep();
     cache.sweep();
     events.emit('status-changed', { nodeId: 'n1', from: 'trusted', to: 'untrusted', reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'x' }], at: '' });
-    expect(changes).toEqual(['n1:null->trusted', 'n1:trusted->stale', 'n1:stale->untrusted']);
+    expect(changes).toEqual(['n1:null->unknown', 'n1:unknown->trusted', 'n1:trusted->stale', 'n1:stale->untrusted']);
     cache.close();
   });
 

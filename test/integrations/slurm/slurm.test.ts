@@ -1,0 +1,192 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CollectorEvents } from '../../../collector/src/events.js';
+import { SlurmIntegration } from '../../../collector/src/integrations/slurm.js';
+import type { Route } from '../../../collector/src/http/router.js';
+import type { NodeRecord } from '../../../collector/src/store/store.js';
+import type { Reason } from '../../../shared/src/report/types.js';
+import { createTrust, type TrustModule } from '../../../collector/src/trust/index.js';
+import { serveRoutes } from '../../collector/trust/serve-routes.js';
+import { startSlurm, type SlurmCluster } from './slurm-cluster.js';
+
+const vbios: Reason = { code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 (serial 1650123456789) VBIOS 96.00.5E.00.01 -> 96.00.5E.00.02' };
+
+function rec(nodeId: string, status: NodeRecord['status']): NodeRecord {
+  const now = new Date().toISOString();
+  return { nodeId, jwk: null, kid: null, akPublic: null, lastSeq: 1, status, reasons: status === 'untrusted' ? [vbios] : [], firstSeenAt: now, lastSeenAt: now, verifiedAt: now, enrolledVia: 'tofu', revokedAt: null, summary: null };
+}
+
+function runProlog(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['scripts/slurm/nodeseal-prolog.mjs'], {
+      env: { PATH: process.env.PATH ?? '', NODESEAL_PROLOG_CONFIG: '/nonexistent/prolog.env', NODESEAL_DRAIN: '0', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    c.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    c.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('Slurm integration against real slurmctld + slurmd', () => {
+  let slurm: SlurmCluster;
+  const events = new CollectorEvents();
+  let trust: TrustModule;
+  let integ: SlurmIntegration;
+  const publish = (nodeId: string, to: NodeRecord['status'], reasons: Reason[] = []) => {
+    events.emit('report-verified', { nodeId, seq: 2, status: to, latencyMs: 1, fresh: true, spoolBacklog: 0 });
+    events.emit('status-changed', { nodeId, from: null, to, reasons, at: new Date().toISOString() });
+  };
+
+  // The prolog slurmd runs for every job: our script, with its settings in a file (slurmd gives prologs a bare environment).
+  const prologDir = mkdtempSync(join(tmpdir(), 'nodeseal-prolog-'));
+  const prologEnv = join(prologDir, 'prolog.env');
+  const wrapper = join(prologDir, 'prolog.sh');
+  writeFileSync(wrapper, `#!/bin/sh\nNODESEAL_PROLOG_CONFIG=${prologEnv} exec ${process.execPath} ${resolve('scripts/slurm/nodeseal-prolog.mjs')}\n`, { mode: 0o755 });
+
+  beforeAll(async () => {
+    slurm = await startSlurm(['gpu001', 'gpu002', 'gpu003', 'gpu004'], `Prolog=${wrapper}`);
+    trust = await createTrust({
+      store: { listNodes: async () => ({ nodes: ['gpu001', 'gpu002', 'gpu003', 'gpu004'].map((n) => rec(n, 'trusted')), total: 4 }) },
+      events,
+      cache: { freshnessTtlSec: 600, sweepMs: 0 },
+    });
+    integ = new SlurmIntegration({ mode: 'drain', runner: slurm.runner, logger: pino({ level: 'silent' }), timeoutMs: 10_000 });
+    await integ.attach(trust.cache);
+  }, 60_000);
+
+  afterAll(async () => {
+    integ?.detach();
+    trust?.close();
+    await slurm?.stop();
+    rmSync(prologDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('drains a node that turns untrusted, with our reason', async () => {
+    publish('gpu001', 'untrusted', [vbios]);
+    await integ.drainQueues();
+    const st = await slurm.nodeState('gpu001');
+    expect(st.state).toMatch(/^drain/);
+    expect(st.reason).toMatch(/^nodeseal: gpu\.vbios_changed GPU 0 \(serial 1650123456789\) VBIOS 96\.00\.5E\.00\.01 -> 96\.00\.5E\.00\.02/);
+    expect((await slurm.nodeState('gpu002')).state).toBe('idle');
+    expect(integ.counters.drained).toBe(1);
+  });
+
+  it('resumes it when it is trusted again', async () => {
+    publish('gpu001', 'trusted');
+    await integ.drainQueues();
+    const st = await slurm.nodeState('gpu001');
+    expect(st.state).not.toMatch(/drain/);
+    expect(st.reason).toBe('none');
+    expect(integ.counters.resumed).toBe(1);
+  });
+
+  it('never touches a node an admin drained', async () => {
+    await slurm.scontrol('update', 'NodeName=gpu003', 'State=DRAIN', 'Reason=bad DIMM, ticket 4711');
+    publish('gpu003', 'untrusted', [vbios]);
+    await integ.drainQueues();
+    expect((await slurm.nodeState('gpu003')).reason).toBe('bad DIMM, ticket 4711');
+    publish('gpu003', 'trusted');
+    await integ.drainQueues();
+    const st = await slurm.nodeState('gpu003');
+    expect(st.state).toMatch(/^drain/);
+    expect(st.reason).toBe('bad DIMM, ticket 4711');
+    expect(integ.counters.resumed).toBe(1);
+  });
+
+  it('report-only mode logs and counts but changes nothing', async () => {
+    const ro = new SlurmIntegration({ mode: 'report-only', runner: slurm.runner, logger: pino({ level: 'silent' }) });
+    await ro.submit({ nodeId: 'gpu004', status: 'untrusted', reasons: [vbios], verifiedAt: null, expiresAt: null });
+    expect(ro.counters.reported).toBe(1);
+    expect((await slurm.nodeState('gpu004')).state).toBe('idle');
+  });
+
+  it('counts a failing scontrol as an error without throwing', async () => {
+    const bad = new SlurmIntegration({ mode: 'drain', runner: slurm.runner, logger: pino({ level: 'silent' }), scontrol: '/nonexistent/scontrol' });
+    await bad.submit({ nodeId: 'gpu004', status: 'untrusted', reasons: [vbios], verifiedAt: null, expiresAt: null });
+    expect(bad.counters.errors).toBe(1);
+    expect((await slurm.nodeState('gpu004')).state).toBe('idle');
+  });
+
+  describe('prolog script', () => {
+    let srv: Awaited<ReturnType<typeof serveRoutes>>;
+    const attest: Route = {
+      // Stands in for the nodes API's fresh-attestation endpoint: answers with the node's trust now.
+      method: 'POST',
+      path: '/v1/nodes/:id/attest',
+      role: 'scheduler',
+      handler: ({ params }) => trust.cache.getOrUnknown(params.id!),
+    };
+    beforeAll(async () => {
+      srv = await serveRoutes([...trust.routes, attest]);
+      writeFileSync(prologEnv, `# written by the test\nNODESEAL_URL=${srv.url}\nNODESEAL_TIMEOUT=3\n`);
+      publish('gpu002', 'untrusted', [vbios]);
+      await integ.drainQueues();
+    });
+    afterAll(async () => srv.close());
+
+    it('exits 0 for a trusted node and 1 for an untrusted one', async () => {
+      expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu004' })).code).toBe(0);
+      const bad = await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu002' });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('gpu.vbios_changed');
+      expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu999' })).code).toBe(1);
+      expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu002', NODESEAL_FRESH: '2' })).code).toBe(1);
+      expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu004', NODESEAL_FRESH: '2' })).code).toBe(0);
+    });
+
+    it('fails closed when the collector is unreachable, unless fail-open', async () => {
+      const down = 'http://127.0.0.1:9'; // discard port: nothing listens
+      const closed = await runProlog({ NODESEAL_URL: down, SLURMD_NODENAME: 'gpu004' });
+      expect(closed.code).toBe(3);
+      expect(closed.stderr).toContain('fail-closed');
+      expect((await runProlog({ NODESEAL_URL: down, SLURMD_NODENAME: 'gpu004', NODESEAL_FAIL_OPEN: '1' })).code).toBe(0);
+    });
+
+    it('gives up within its timeout when the collector hangs', async () => {
+      const { createServer } = await import('node:net');
+      const sockets: import('node:net').Socket[] = [];
+      const hang = createServer((s) => sockets.push(s));
+      await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+      const port = (hang.address() as { port: number }).port;
+      const t0 = Date.now();
+      const r = await runProlog({ NODESEAL_URL: `http://127.0.0.1:${port}`, SLURMD_NODENAME: 'gpu004', NODESEAL_TIMEOUT: '1' });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('no answer within 1000 ms');
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((res) => hang.close(() => res()));
+    });
+
+    it('under slurmd: refuses a job on an untrusted node, drains it with our reason; reconcile resumes it once trusted', async () => {
+      const srun = (node: string) => slurm.runner.run(['srun', '-w', node, '-t', '1', '--immediate=10', 'true'], { timeoutMs: 30_000 });
+      expect((await srun('gpu004')).exitCode).toBe(0);
+      integ.detach(); // collector integration off: only the prolog stands between the job and the node
+      publish('gpu004', 'untrusted', [vbios]);
+      const refused = await srun('gpu004');
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr).toMatch(/prolog/i);
+      const st = await slurm.nodeState('gpu004');
+      expect(st.state).toMatch(/^drain/);
+      expect(st.reason).toMatch(/^nodeseal: prolog node gpu004 is untrusted: gpu\.vbios_changed/);
+      publish('gpu004', 'trusted');
+      const again = new SlurmIntegration({ mode: 'drain', runner: slurm.runner, logger: pino({ level: 'silent' }), reconcileMs: 0 });
+      await again.attach(trust.cache);
+      await again.drainQueues();
+      again.detach();
+      expect(again.counters.resumed).toBe(1);
+      expect((await slurm.nodeState('gpu004')).state).toMatch(/^idle/); // 'idle*' until slurmctld pings it again
+      expect((await srun('gpu004')).exitCode).toBe(0);
+    }, 60_000);
+
+    it('rejects bad configuration with exit 2', async () => {
+      expect((await runProlog({ SLURMD_NODENAME: 'gpu004' })).code).toBe(2);
+      expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu004', NODESEAL_TIMEOUT: 'soon' })).code).toBe(2);
+    });
+  });
+});
+
