@@ -1,0 +1,11 @@
+export type { CommandResult, CommandRunner, RunOptions } from './command-runner.js';
+export { DEFAULT_COMMAND_TIMEOUT_MS } from './command-runner.js';
+export type { Files } from './files.js';
+export { RootedFiles } from './rooted-files.js';
+export { SpawnRunner, type SpawnRunnerOptions } from './spawn-runner.js';
+export { ReplayRunner } from './replay-runner.js';
+export { commandBaseName } from './recorded-names.js';
+export type { SysInfo, DiskLayoutEntry } from './sysinfo.js';
+export { createHostPorts, type HostPorts, type HostPortsOptions } from './host-ports.js';
+export { recordingPorts } from './recording.js';
+export * from './errors.js';

@@ -1,0 +1,1 @@
+export { canonicaliseInventory, inventoryDigest } from './canonicalise.js';
