@@ -10,6 +10,9 @@ import { processIo, type Verb } from '../shared/src/cli/verb.js';
 const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   // verbs are registered here, one line each, e.g.:
   // inventory: () => import('../agent/src/cli/inventory.js'),
+  inventory: () => import('../agent/src/cli/inventory.js'),
+  'inspect nvidia-smi': () => import('../agent/src/cli/inspect-nvidia-smi.js'),
+  dump: () => import('../agent/src/cli/dump.js'),
 };
 
 function help(): string {

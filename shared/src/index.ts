@@ -4,3 +4,4 @@ export type * from './report/types.js';
 export { REPORT_JWS_TYP, WS_PATH, WS_SUBPROTOCOL } from './report/types.js';
 export * from './report/schema.js';
 export * from './jws/index.js';
+export * from './inventory/index.js';
