@@ -23,7 +23,7 @@ export interface EventLogDiff {
 }
 
 /** Longest run compared per PCR; longer tails are compared position by position. */
-const MAX_LCS = 4000;
+const MAX_LCS = 1000;
 
 function key(e: EventLogEvent, bank: string): string {
   return `${e.type}:${e.digests[bank]?.toString('hex') ?? ''}`;

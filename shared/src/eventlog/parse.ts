@@ -63,12 +63,17 @@ function checkPcr(pcr: number, offset: number): void {
   if (pcr > MAX_PCR) throw new EventLogError(ERR_EVENTLOG_PCR_INDEX, `event at offset ${offset} names PCR ${pcr} (0..${MAX_PCR}): not an event log, or corrupt`, { details: { offset, pcr } });
 }
 
-/** Trailing bytes after the last record are accepted only as 0x00 or 0xff padding. */
-function isPadding(buf: Uint8Array, from: number): boolean {
-  const first = buf[from];
-  if (first !== 0 && first !== 0xff) return false;
-  for (let i = from; i < buf.length; i++) if (buf[i] !== first) return false;
-  return true;
+/**
+ * Trailing bytes after the last record are accepted only as 0x00 or 0xff fill. Returns where
+ * that fill starts (the length when the log does not end in fill), computed once so the check
+ * per record is O(1) even for hostile all-zero inputs.
+ */
+function fillStart(buf: Uint8Array): number {
+  const last = buf[buf.length - 1];
+  if (last !== 0 && last !== 0xff) return buf.length;
+  let i = buf.length - 1;
+  while (i > 0 && buf[i - 1] === last) i--;
+  return i;
 }
 
 /**
@@ -83,6 +88,7 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseOptions = {}): Unver
   if (bytes.length > maxBytes) throw new EventLogError(ERR_EVENTLOG_TOO_LARGE, `event log is ${bytes.length} bytes, the limit is ${maxBytes}`, { details: { size: bytes.length, maxBytes } });
   if (bytes.length === 0) throw new EventLogError(ERR_EVENTLOG_TRUNCATED, 'event log is empty', { details: { offset: 0 } });
   const r = new Reader(bytes, truncated);
+  const fillFrom = fillStart(bytes);
   const events: EventLogEvent[] = [];
   let startupLocality: number | null = null;
 
@@ -116,7 +122,7 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseOptions = {}): Unver
 
   while (r.remaining > 0) {
     // Logs copied out of a fixed-size firmware area end in 0x00 or 0xff fill; no real record is all fill.
-    if (isPadding(bytes, r.offset)) break;
+    if (r.offset >= fillFrom) break;
     if (specId === null) {
       const e = readLegacy();
       push({ offset: e.offset, pcr: e.pcr, type: e.type, digests: { sha1: e.digest }, data: e.data });
