@@ -12,6 +12,8 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   // inventory: () => import('../agent/src/cli/inventory.js'),
   inventory: () => import('../agent/src/cli/inventory.js'),
   'inspect nvidia-smi': () => import('../agent/src/cli/inspect-nvidia-smi.js'),
+  'inspect eventlog': () => import('../collector/src/cli/inspect-eventlog.js'),
+  'inspect quote': () => import('../collector/src/cli/inspect-quote.js'),
   dump: () => import('../agent/src/cli/dump.js'),
 };
 
