@@ -15,6 +15,8 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   'inspect eventlog': () => import('../collector/src/cli/inspect-eventlog.js'),
   'inspect quote': () => import('../collector/src/cli/inspect-quote.js'),
   dump: () => import('../agent/src/cli/dump.js'),
+  'tpm pcrs': () => import('../agent/src/cli/tpm-pcrs.js'),
+  'tpm quote': () => import('../agent/src/cli/tpm-quote.js'),
 };
 
 function help(): string {
