@@ -5,3 +5,5 @@ export { REPORT_JWS_TYP, WS_PATH, WS_SUBPROTOCOL } from './report/types.js';
 export * from './report/schema.js';
 export * from './jws/index.js';
 export * from './inventory/index.js';
+export * from './tpm/index.js';
+export * from './eventlog/index.js';
