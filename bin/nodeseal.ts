@@ -17,6 +17,8 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   dump: () => import('../agent/src/cli/dump.js'),
   'tpm pcrs': () => import('../agent/src/cli/tpm-pcrs.js'),
   'tpm quote': () => import('../agent/src/cli/tpm-quote.js'),
+  'collector token': () => import('../collector/src/cli/token.js'),
+  'collector enroll-token': () => import('../collector/src/cli/enroll-token.js'),
 };
 
 function help(): string {
