@@ -62,10 +62,14 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
     });
   });
 
-  it('quote before any AK exists is ERR_TPM_AK_MISSING', async () => {
-    await withTpm(tpm.tcti, async (t) => {
-      await expect(t.quote(Buffer.from('00', 'hex'), [0])).rejects.toMatchObject({ code: ERR_TPM_AK_MISSING });
-    });
+  it('quote with no AK at the handle is ERR_TPM_AK_MISSING', async () => {
+    await withTpm(
+      tpm.tcti,
+      async (t) => {
+        await expect(t.quote(Buffer.from('00', 'hex'), [0])).rejects.toMatchObject({ code: ERR_TPM_AK_MISSING });
+      },
+      { akHandle: 0x81010099 },
+    );
   });
 
   it('creates the AK once and finds the same persistent key after close and reopen', async () => {
