@@ -1,0 +1,9 @@
+// The collector's public surface. Each area adds its exports here with a small edit.
+
+// Storage (collector/src/store)
+export * from './store/index.js';
+
+// Drift detection and the verdict policy
+export * from './drift/index.js';
+export { STATUS_REASON, isDrift, decideVerdict, evaluate, expiresAt, isStale, effectiveVerdict } from './pipeline/verdict.js';
+export type { VerdictPolicyInput, VerifiedEvidence, EvaluateInput } from './pipeline/verdict.js';
