@@ -17,8 +17,8 @@ export class RootedFiles implements Files {
 
   resolve(path: string): string {
     if (!path.startsWith('/')) throw new PortError(ERR_PATH_OUTSIDE_ROOT, `not an absolute host path: ${path}`);
+    if (path.split('/').includes('..')) throw new PortError(ERR_PATH_OUTSIDE_ROOT, `path climbs out of the root: ${path}`);
     const normal = posix.normalize(path);
-    if (normal.split('/').includes('..')) throw new PortError(ERR_PATH_OUTSIDE_ROOT, `path climbs out of the root: ${path}`);
     return this.root === '/' ? normal : join(this.root, normal);
   }
 
