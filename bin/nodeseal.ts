@@ -11,6 +11,8 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   // verbs are registered here, one line each, e.g.:
   // inventory: () => import('../agent/src/cli/inventory.js'),
   inventory: () => import('../agent/src/cli/inventory.js'),
+  agent: () => import('../agent/src/cli/agent.js'),
+  collector: () => import('../collector/src/cli/collector.js'),
   'inspect nvidia-smi': () => import('../agent/src/cli/inspect-nvidia-smi.js'),
   'inspect eventlog': () => import('../collector/src/cli/inspect-eventlog.js'),
   'inspect quote': () => import('../collector/src/cli/inspect-quote.js'),

@@ -111,7 +111,7 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
 ]);
 
 export const collectorMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('challenge'), nonce: nonceSchema, intervalSec: z.number().min(0.1).max(86_400) }),
+  z.strictObject({ type: z.literal('challenge'), nonce: nonceSchema, intervalSec: z.number().min(0.1).max(86_400), next: z.boolean().optional() }),
   z.strictObject({ type: z.literal('verdict'), seq: z.number().int().min(0), status: z.enum(['trusted', 'untrusted', 'unknown', 'stale']), reasons: list(reason, 1024) }),
   z.strictObject({ type: z.literal('ack'), seq: z.number().int().min(0) }),
   z.strictObject({ type: z.literal('error'), code: z.string().max(64), message: str(4096), seq: z.number().int().min(0).optional() }),

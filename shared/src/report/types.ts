@@ -194,7 +194,11 @@ export type AgentMessage =
   | { type: 'report'; jws: string };
 
 export type CollectorMessage =
-  | { type: 'challenge'; nonce: string; intervalSec: number }
+  /**
+   * `next: true` hands the agent the nonce for its next scheduled report (sent after each
+   * verdict); without it the agent answers at once (connect, on-demand attestation).
+   */
+  | { type: 'challenge'; nonce: string; intervalSec: number; next?: boolean }
   | { type: 'verdict'; seq: number; status: TrustStatus; reasons: Reason[] }
   | { type: 'ack'; seq: number }
   | { type: 'error'; code: string; message: string; seq?: number };

@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { UserError, ERR_CONFIG } from '../../shared/src/errors.js';
+import { nodeIdSchema } from '../../shared/src/report/schema.js';
+
+/**
+ * Agent configuration. Layers, later wins: defaults → config file (JSON) → environment
+ * (NODESEAL_*) → flags. Every problem is collected and reported at once (ERR_CONFIG).
+ */
+export interface AgentConfig {
+  /** Collector base URL: wss://host:port, or ws:// on loopback. Required. */
+  collector: string;
+  /** Default: this host's name. */
+  nodeId: string;
+  /** Identity key, seq counter and spool. Default /var/lib/nodeseal. */
+  stateDir: string;
+  /** tpm2-tss TCTI; 'none' disables the TPM. Default device:/dev/tpmrm0. */
+  tcti: string;
+  /** A recorded host directory to read instead of this host (tests, demos). */
+  root: string | null;
+  /** Report interval until the collector sends its own, seconds. Default 60. */
+  intervalSec: number;
+  /** Ping interval, seconds. Default 15. */
+  heartbeatSec: number;
+  /** Reconnect backoff cap, seconds. Default 60. */
+  backoffCapSec: number;
+  /** TCG event log path. Default /sys/kernel/security/tpm0/binary_bios_measurements. */
+  eventLogPath: string | null;
+  /** Extra CA bundle (PEM) for wss. */
+  caFile: string | null;
+  /** Spool bounds. Defaults 1,000 reports and 64 MiB. */
+  spoolMaxCount: number;
+  spoolMaxBytes: number;
+  logLevel: string;
+}
+
+type Kind = 'string' | 'nstring' | 'number' | 'int';
+interface Spec {
+  key: keyof AgentConfig;
+  kind: Kind;
+  env: string;
+  flag?: string;
+  min?: number;
+  max?: number;
+}
+
+const SPECS: Spec[] = [
+  { key: 'collector', kind: 'string', env: 'NODESEAL_COLLECTOR', flag: 'collector' },
+  { key: 'nodeId', kind: 'string', env: 'NODESEAL_NODE_ID', flag: 'node-id' },
+  { key: 'stateDir', kind: 'string', env: 'NODESEAL_STATE_DIR', flag: 'state-dir' },
+  { key: 'tcti', kind: 'string', env: 'NODESEAL_TCTI', flag: 'tcti' },
+  { key: 'root', kind: 'nstring', env: 'NODESEAL_ROOT', flag: 'root' },
+  { key: 'intervalSec', kind: 'number', env: 'NODESEAL_INTERVAL_SEC', flag: 'interval', min: 0.2, max: 86_400 },
+  { key: 'heartbeatSec', kind: 'number', env: 'NODESEAL_HEARTBEAT_SEC', flag: 'heartbeat', min: 0.2, max: 3600 },
+  { key: 'backoffCapSec', kind: 'number', env: 'NODESEAL_BACKOFF_CAP_SEC', min: 0.1, max: 3600 },
+  { key: 'eventLogPath', kind: 'nstring', env: 'NODESEAL_EVENT_LOG', flag: 'event-log' },
+  { key: 'caFile', kind: 'nstring', env: 'NODESEAL_CA_FILE', flag: 'ca' },
+  { key: 'spoolMaxCount', kind: 'int', env: 'NODESEAL_SPOOL_MAX_COUNT', min: 1, max: 1_000_000 },
+  { key: 'spoolMaxBytes', kind: 'int', env: 'NODESEAL_SPOOL_MAX_BYTES', min: 1024, max: 16 * 1024 ** 3 },
+  { key: 'logLevel', kind: 'string', env: 'NODESEAL_LOG_LEVEL', flag: 'log-level' },
+];
+
+export function defaultAgentConfig(): AgentConfig {
+  return {
+    collector: '',
+    nodeId: hostname(),
+    stateDir: '/var/lib/nodeseal',
+    tcti: 'device:/dev/tpmrm0',
+    root: null,
+    intervalSec: 60,
+    heartbeatSec: 15,
+    backoffCapSec: 60,
+    eventLogPath: null,
+    caFile: null,
+    spoolMaxCount: 1000,
+    spoolMaxBytes: 64 * 1024 * 1024,
+    logLevel: 'info',
+  };
+}
+
+function coerce(spec: Spec, raw: unknown, where: string, problems: string[]): unknown {
+  const bad = (what: string) => {
+    problems.push(`${where}: ${what}`);
+    return undefined;
+  };
+  if (spec.kind === 'string') return typeof raw === 'string' && raw.length > 0 ? raw : bad('must be a non-empty string');
+  if (spec.kind === 'nstring') return raw === null || raw === '' ? null : typeof raw === 'string' ? raw : bad('must be a string');
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) return bad(`must be ${spec.kind === 'int' ? 'an integer' : 'a number'}`);
+  if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}`);
+  if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}`);
+  return n;
+}
+
+export function loadAgentConfig(src: { file?: string | null; env?: NodeJS.ProcessEnv; flags?: Record<string, string | boolean | undefined> } = {}): AgentConfig {
+  const cfg = defaultAgentConfig() as unknown as Record<string, unknown>;
+  const problems: string[] = [];
+  const apply = (spec: Spec, raw: unknown, where: string) => {
+    const v = coerce(spec, raw, where, problems);
+    if (v !== undefined) cfg[spec.key] = v;
+  };
+  if (src.file) {
+    try {
+      const parsed = JSON.parse(readFileSync(src.file, 'utf8')) as unknown;
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) problems.push(`config file ${src.file}: must be a JSON object`);
+      else
+        for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+          const spec = SPECS.find((s) => s.key === k);
+          if (spec) apply(spec, v, `config file ${src.file}: ${k}`);
+          else problems.push(`config file ${src.file}: unknown option ${JSON.stringify(k).slice(0, 60)}`);
+        }
+    } catch (e) {
+      problems.push(`config file ${src.file}: ${(e as Error).message}`);
+    }
+  }
+  const env = src.env ?? {};
+  for (const spec of SPECS) if (env[spec.env] !== undefined) apply(spec, env[spec.env], `environment ${spec.env}`);
+  const flags = src.flags ?? {};
+  for (const spec of SPECS) if (spec.flag && flags[spec.flag] !== undefined) apply(spec, flags[spec.flag], `--${spec.flag}`);
+  const c = cfg as unknown as AgentConfig;
+  if (!c.collector) problems.push('--collector is required (e.g. wss://collector.example:8443)');
+  else {
+    let u: URL | null = null;
+    try {
+      u = new URL(c.collector);
+    } catch {
+      problems.push(`collector URL ${JSON.stringify(c.collector).slice(0, 80)} is not a URL`);
+    }
+    if (u) {
+      if (u.protocol !== 'wss:' && u.protocol !== 'ws:') problems.push('collector URL must start with wss:// (or ws:// on loopback)');
+      else if (u.protocol === 'ws:' && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname)) problems.push('plain ws:// is only allowed to a loopback collector; use wss://');
+      if (u.pathname !== '/' && u.pathname !== '') problems.push('collector URL must be the base URL (the agent adds /v1/agent)');
+    }
+  }
+  if (!nodeIdSchema.safeParse(c.nodeId).success) problems.push(`node id ${JSON.stringify(c.nodeId).slice(0, 80)} must be letters, digits, dot, dash, underscore (max 253)`);
+  if (problems.length) throw new UserError(ERR_CONFIG, `invalid agent configuration: ${problems.join('; ')}`, { details: { problems } });
+  return c;
+}

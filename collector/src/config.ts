@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { UserError, ERR_CONFIG } from '../../shared/src/errors.js';
+
+/**
+ * Collector configuration. Layers, later wins: defaults → config file (JSON) → environment
+ * (NODESEAL_*) → command-line flags. Every problem in every layer is collected and reported
+ * at once as one ERR_CONFIG user error. Every limit has a documented default here.
+ */
+export interface CollectorConfig {
+  /** host:port for HTTP and WebSocket (one port). Default 127.0.0.1:8443. */
+  listen: { host: string; port: number };
+  /** SQLite file (embedded store). Default /var/lib/nodeseal/collector.db. */
+  db: string;
+  /** PostgreSQL connection string; when set, used instead of `db`. */
+  postgresUrl: string | null;
+  /** TLS certificate and key (PEM files); when both set the collector serves https/wss. */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** Allow plain http/ws on a non-loopback address. Default false. */
+  insecure: boolean;
+  /** Report interval told to agents, seconds. Default 60. */
+  intervalSec: number;
+  /** Freshness TTL, seconds. Default 3 × intervalSec. */
+  freshnessTtlSec: number;
+  /** WebSocket ping interval, seconds; a connection without pong for two pings is dropped. Default 15. */
+  heartbeatSec: number;
+  /** Largest WebSocket frame accepted, bytes. Default 4 MiB. */
+  maxPayloadBytes: number;
+  /** A connection must send hello within this many ms. Default 10,000. */
+  helloTimeoutMs: number;
+  /** Per-connection token bucket: sustained messages per second and burst. Defaults 5/s, burst 20. */
+  rateLimitPerSec: number;
+  rateLimitBurst: number;
+  /** Protocol errors tolerated on one connection before it is closed. Default 10. */
+  maxErrorsPerConnection: number;
+  /** Concurrent agent connections. Default 20,000. */
+  maxConnections: number;
+  /** Largest HTTP request body, bytes. Default 1 MiB. */
+  maxBodyBytes: number;
+  /** Longest wait allowed for POST /v1/nodes/:id/attest?wait=N, seconds. Default 30. */
+  maxAttestWaitSec: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Sections owned by other features (auth, alerts, metrics, dashboard, enroll), passed through verbatim. */
+  sections: Record<string, unknown>;
+}
+
+export const SECTION_KEYS = ['auth', 'alerts', 'metrics', 'dashboard', 'enroll', 'trust', 'slurm', 'kubernetes'] as const;
+
+type Kind = 'string' | 'nstring' | 'int' | 'number' | 'bool' | 'listen' | 'loglevel';
+interface Spec {
+  key: Exclude<keyof CollectorConfig, 'sections'>;
+  kind: Kind;
+  env: string;
+  flag?: string;
+  min?: number;
+  max?: number;
+}
+
+const SPECS: Spec[] = [
+  { key: 'listen', kind: 'listen', env: 'NODESEAL_LISTEN', flag: 'listen' },
+  { key: 'db', kind: 'string', env: 'NODESEAL_DB', flag: 'db' },
+  { key: 'postgresUrl', kind: 'nstring', env: 'NODESEAL_POSTGRES_URL', flag: 'postgres' },
+  { key: 'tlsCert', kind: 'nstring', env: 'NODESEAL_TLS_CERT', flag: 'tls-cert' },
+  { key: 'tlsKey', kind: 'nstring', env: 'NODESEAL_TLS_KEY', flag: 'tls-key' },
+  { key: 'insecure', kind: 'bool', env: 'NODESEAL_INSECURE', flag: 'insecure' },
+  { key: 'intervalSec', kind: 'number', env: 'NODESEAL_INTERVAL_SEC', flag: 'interval', min: 0.2, max: 86_400 },
+  { key: 'freshnessTtlSec', kind: 'number', env: 'NODESEAL_FRESHNESS_TTL_SEC', flag: 'freshness-ttl', min: 1, max: 7 * 86_400 },
+  { key: 'heartbeatSec', kind: 'number', env: 'NODESEAL_HEARTBEAT_SEC', flag: 'heartbeat', min: 0.2, max: 3600 },
+  { key: 'maxPayloadBytes', kind: 'int', env: 'NODESEAL_MAX_PAYLOAD_BYTES', min: 64 * 1024, max: 64 * 1024 * 1024 },
+  { key: 'helloTimeoutMs', kind: 'int', env: 'NODESEAL_HELLO_TIMEOUT_MS', min: 100, max: 600_000 },
+  { key: 'rateLimitPerSec', kind: 'number', env: 'NODESEAL_RATE_LIMIT_PER_SEC', min: 0.1, max: 10_000 },
+  { key: 'rateLimitBurst', kind: 'int', env: 'NODESEAL_RATE_LIMIT_BURST', min: 1, max: 100_000 },
+  { key: 'maxErrorsPerConnection', kind: 'int', env: 'NODESEAL_MAX_ERRORS_PER_CONNECTION', min: 1, max: 100_000 },
+  { key: 'maxConnections', kind: 'int', env: 'NODESEAL_MAX_CONNECTIONS', min: 1, max: 1_000_000 },
+  { key: 'maxBodyBytes', kind: 'int', env: 'NODESEAL_MAX_BODY_BYTES', min: 1024, max: 64 * 1024 * 1024 },
+  { key: 'maxAttestWaitSec', kind: 'number', env: 'NODESEAL_MAX_ATTEST_WAIT_SEC', min: 0, max: 600 },
+  { key: 'logLevel', kind: 'loglevel', env: 'NODESEAL_LOG_LEVEL', flag: 'log-level' },
+];
+
+export function defaultCollectorConfig(): CollectorConfig {
+  return {
+    listen: { host: '127.0.0.1', port: 8443 },
+    db: '/var/lib/nodeseal/collector.db',
+    postgresUrl: null,
+    tlsCert: null,
+    tlsKey: null,
+    insecure: false,
+    intervalSec: 60,
+    freshnessTtlSec: 180,
+    heartbeatSec: 15,
+    maxPayloadBytes: 4 * 1024 * 1024,
+    helloTimeoutMs: 10_000,
+    rateLimitPerSec: 5,
+    rateLimitBurst: 20,
+    maxErrorsPerConnection: 10,
+    maxConnections: 20_000,
+    maxBodyBytes: 1024 * 1024,
+    maxAttestWaitSec: 30,
+    logLevel: 'info',
+    sections: {},
+  };
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export function parseListen(v: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v.trim());
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function coerce(spec: Spec, raw: unknown, where: string, problems: string[]): unknown {
+  const bad = (what: string) => {
+    problems.push(`${where}: ${what}`);
+    return undefined;
+  };
+  switch (spec.kind) {
+    case 'string':
+      return typeof raw === 'string' && raw.length > 0 ? raw : bad('must be a non-empty string');
+    case 'nstring':
+      return raw === null || raw === '' ? null : typeof raw === 'string' ? raw : bad('must be a string');
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+      if (raw === 'false' || raw === '0' || raw === 'no' || raw === '') return false;
+      return bad('must be true or false');
+    case 'int':
+    case 'number': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) return bad(`must be ${spec.kind === 'int' ? 'an integer' : 'a number'}`);
+      if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}`);
+      return n;
+    }
+    case 'listen': {
+      if (typeof raw !== 'string') return bad('must be HOST:PORT');
+      return parseListen(raw) ?? bad(`must be HOST:PORT, got ${JSON.stringify(raw).slice(0, 60)}`);
+    }
+    case 'loglevel':
+      return typeof raw === 'string' && LOG_LEVELS.has(raw) ? raw : bad(`must be one of ${[...LOG_LEVELS].join(', ')}`);
+  }
+}
+
+export interface ConfigSources {
+  /** Path of a JSON config file, or null. */
+  file?: string | null;
+  env?: NodeJS.ProcessEnv;
+  /** Flag values by flag name (as parsed by parseFlags). */
+  flags?: Record<string, string | boolean | undefined>;
+}
+
+/** Loads and validates the collector configuration; throws UserError(ERR_CONFIG) listing every problem. */
+export function loadCollectorConfig(src: ConfigSources = {}): CollectorConfig {
+  const cfg = defaultCollectorConfig() as unknown as Record<string, unknown>;
+  const problems: string[] = [];
+  const set = new Set<string>();
+  const apply = (spec: Spec, raw: unknown, where: string) => {
+    const v = coerce(spec, raw, where, problems);
+    if (v !== undefined) {
+      cfg[spec.key] = v;
+      set.add(spec.key);
+    }
+  };
+  const file = src.file ?? null;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      problems.push(`config file ${file}: ${(e as Error).message}`);
+    }
+    if (parsed !== undefined) {
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) problems.push(`config file ${file}: must be a JSON object`);
+      else {
+        const sections: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+          const spec = SPECS.find((s) => s.key === k);
+          if (spec) apply(spec, v, `config file ${file}: ${k}`);
+          else if ((SECTION_KEYS as readonly string[]).includes(k)) sections[k] = v;
+          else problems.push(`config file ${file}: unknown option ${JSON.stringify(k).slice(0, 60)}`);
+        }
+        cfg.sections = sections;
+      }
+    }
+  }
+  const env = src.env ?? {};
+  for (const spec of SPECS) if (env[spec.env] !== undefined) apply(spec, env[spec.env], `environment ${spec.env}`);
+  const flags = src.flags ?? {};
+  for (const spec of SPECS) if (spec.flag && flags[spec.flag] !== undefined) apply(spec, flags[spec.flag], `--${spec.flag}`);
+
+  const c = cfg as unknown as CollectorConfig;
+  if (!set.has('freshnessTtlSec')) c.freshnessTtlSec = 3 * c.intervalSec;
+  else if (c.freshnessTtlSec < c.intervalSec) problems.push(`freshnessTtlSec (${c.freshnessTtlSec}) must not be shorter than intervalSec (${c.intervalSec})`);
+  if ((c.tlsCert === null) !== (c.tlsKey === null)) problems.push('tlsCert and tlsKey must be given together');
+  if (c.tlsCert === null && !c.insecure && !isLoopback(c.listen.host)) {
+    problems.push(`refusing plain (unencrypted) listening on ${c.listen.host}: configure tlsCert/tlsKey, listen on loopback, or pass --insecure`);
+  }
+  if (c.rateLimitBurst < c.rateLimitPerSec) problems.push('rateLimitBurst must be at least rateLimitPerSec');
+  if (problems.length) throw new UserError(ERR_CONFIG, `invalid configuration: ${problems.join('; ')}`, { details: { problems } });
+  return c;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { buildApp, type App, type AuthPort } from './app.js';
+import type { CollectorConfig } from './config.js';
+import { CollectorEvents } from './events.js';
+import type { Route } from './http/router.js';
+import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { LiveHub } from './api/live.js';
+import { createEvidencePorts } from './pipeline/ports.js';
+import { openPostgresStore, openSqliteStore } from './store/index.js';
+import type { Store } from './store/store.js';
+import { createTrust } from './trust/index.js';
+import type { EnrollHook } from './ws/hub.js';
+
+export interface RunningCollector {
+  app: App;
+  store: Store;
+  events: CollectorEvents;
+  server: Server;
+  /** http(s)://host:port of the listening server. */
+  url: string;
+  /** ws(s)://host:port, what agents take as --collector. */
+  wsUrl: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  /** An already open store (tests); otherwise opened from config (postgresUrl or db). */
+  store?: Store;
+  auth?: AuthPort;
+  enroll?: EnrollHook;
+  /** Extra routes (features wired by their owners). */
+  routes?: Route[][];
+}
+
+/**
+ * Opens the store, wires the features (trust cache and API, metrics, live events) around
+ * buildApp and listens: https/wss when a certificate is configured, plain http/ws otherwise
+ * (config.ts only allows that on loopback unless --insecure). One port serves both.
+ */
+export async function startCollector(config: CollectorConfig, opts: StartOptions): Promise<RunningCollector> {
+  const { logger } = opts;
+  const store = opts.store ?? (config.postgresUrl ? await openPostgresStore(config.postgresUrl) : await openSqliteStore(config.db));
+  const events = new CollectorEvents();
+  const trust = await createTrust({ store, events, cache: { freshnessTtlSec: config.freshnessTtlSec } });
+  const live = new LiveHub(events, trust.cache);
+  const metrics = createMetrics({ events, trust: trust.cache, liveClients: () => live.count });
+  const app = buildApp({
+    store, events, logger, config,
+    ports: createEvidencePorts(),
+    ...(opts.auth ? { auth: opts.auth } : {}),
+    ...(opts.enroll ? { enroll: opts.enroll } : {}),
+    routes: [trust.routes, live.routes(), metrics.routes, ...(opts.routes ?? [])],
+  });
+  const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
+  const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app.handleRequest) : createHttpServer(app.handleRequest);
+  server.on('upgrade', app.handleUpgrade);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  server.on('clientError', (_e, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
+  const wsUrl = `${tls ? 'wss' : 'ws'}://${host}:${addr.port}`;
+  logger.info({ url, db: config.postgresUrl ? 'postgresql' : config.db, tls: Boolean(tls) }, 'collector listening');
+  let closed = false;
+  return {
+    app, store, events, server, url, wsUrl, port: addr.port,
+    async close() {
+      if (closed) return;
+      closed = true;
+      app.close();
+      live.close();
+      metrics.close();
+      trust.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      if (!opts.store) await store.close();
+    },
+  };
+}

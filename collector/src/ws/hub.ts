@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import { NodesealError } from '../../../shared/src/errors.js';
+import type { Verdict } from '../../../shared/src/report/types.js';
+import type { CollectorConfig } from '../config.js';
+import type { CollectorEvents } from '../events.js';
+import type { Logger } from '../logger.js';
+import type { EvidencePorts } from '../pipeline/verify-report.js';
+import type { NodeRecord, Store } from '../store/store.js';
+import { CLOSE_GOING_AWAY, ERR_WS_SHUTDOWN } from './errors.js';
+import { AgentSession } from './session.js';
+
+export const ERR_NODE_NOT_CONNECTED = 'ERR_NODE_NOT_CONNECTED';
+
+/** Enrolment hook called at hello for a node with no pinned key; throw a coded error to refuse. */
+export interface EnrollHook {
+  admit(hello: { nodeId: string; kid: string; enrollToken?: string }, ctx: { node: NodeRecord | null; req: IncomingMessage }): Promise<{ enrolledVia: 'tofu' | 'token' | 'operator' }>;
+}
+
+export type HubConfig = Pick<
+  CollectorConfig,
+  'intervalSec' | 'heartbeatSec' | 'helloTimeoutMs' | 'rateLimitPerSec' | 'rateLimitBurst' | 'maxErrorsPerConnection' | 'maxPayloadBytes' | 'maxConnections'
+>;
+
+export interface HubDeps {
+  store: Store;
+  events: CollectorEvents;
+  logger: Logger;
+  ports: EvidencePorts;
+  config: HubConfig;
+  enroll?: EnrollHook;
+  now?: () => Date;
+  nonce?: () => string;
+}
+
+/** The outcome of a challenge sent on demand: the verdict, or the code its report was rejected with. */
+export type ChallengeOutcome = { verdict: Verdict; seq: number } | { error: { code: string; message: string } } | null;
+
+/**
+ * Every live agent connection, by node. Serialises report processing per node (so two
+ * connections claiming one node cannot interleave), drives the heartbeat, and lets the HTTP
+ * side send a challenge to a connected node and await the verdict of the report answering it.
+ */
+export class AgentHub {
+  readonly sessions = new Set<AgentSession>();
+  private readonly byNode = new Map<string, Set<AgentSession>>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  readonly now: () => Date;
+  readonly newNonce: () => string;
+
+  constructor(readonly deps: HubDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.newNonce = deps.nonce ?? (() => randomBytes(32).toString('hex'));
+    const ms = Math.round(deps.config.heartbeatSec * 1000);
+    this.heartbeat = setInterval(() => {
+      for (const s of this.sessions) s.heartbeatTick();
+    }, ms);
+    this.heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Starts serving an accepted WebSocket. */
+  accept(ws: WebSocket, req: IncomingMessage): AgentSession {
+    const s = new AgentSession(this, ws, req);
+    this.sessions.add(s);
+    return s;
+  }
+
+  register(nodeId: string, s: AgentSession): void {
+    let set = this.byNode.get(nodeId);
+    if (!set) this.byNode.set(nodeId, (set = new Set()));
+    set.add(s);
+  }
+
+  unregister(s: AgentSession): void {
+    this.sessions.delete(s);
+    if (s.nodeId) {
+      const set = this.byNode.get(s.nodeId);
+      set?.delete(s);
+      if (set && set.size === 0) this.byNode.delete(s.nodeId);
+    }
+  }
+
+  /** The connection to challenge for a node: the one that last delivered a verified report, else the newest. */
+  sessionFor(nodeId: string): AgentSession | null {
+    const set = this.byNode.get(nodeId);
+    if (!set || set.size === 0) return null;
+    let best: AgentSession | null = null;
+    for (const s of set) if (!best || s.rank() > best.rank()) best = s;
+    return best;
+  }
+
+  isConnected(nodeId: string): boolean {
+    return this.sessionFor(nodeId) !== null;
+  }
+
+  connectedNodes(): string[] {
+    return [...this.byNode.keys()];
+  }
+
+  /** Runs `fn` after every earlier task for this node has finished. */
+  withNodeLock<T>(nodeId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(nodeId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(nodeId, tail);
+    void tail.then(() => {
+      if (this.locks.get(nodeId) === tail) this.locks.delete(nodeId);
+    });
+    return run;
+  }
+
+  /**
+   * Sends a fresh challenge to a connected node. With waitMs > 0, resolves with the verdict of
+   * the report that answers it (or the code it was rejected with), or null on timeout.
+   * Throws ERR_NODE_NOT_CONNECTED when the node has no live connection.
+   */
+  async challenge(nodeId: string, waitMs: number): Promise<ChallengeOutcome> {
+    const s = this.sessionFor(nodeId);
+    if (!s) throw new NodesealError(ERR_NODE_NOT_CONNECTED, `node ${nodeId} is not connected`);
+    const p = s.sendChallenge(false, waitMs);
+    return waitMs > 0 ? p : null;
+  }
+
+  close(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const s of [...this.sessions]) s.close(CLOSE_GOING_AWAY, ERR_WS_SHUTDOWN);
+  }
+}

@@ -1,0 +1,299 @@
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import { isNodesealError, NodesealError, ERR_INTERNAL } from '../../../shared/src/errors.js';
+import { importPublicJwk, thumbprint, type JWK } from '../../../shared/src/jws/index.js';
+import { parseAgentMessage, parseJsonFrame } from '../../../shared/src/report/schema.js';
+import type { AgentMessage, CollectorMessage, Verdict } from '../../../shared/src/report/types.js';
+import { ERR_REPORT_REPLAY, ERR_REPORT_SEQ, ReportError } from '../pipeline/report-errors.js';
+import { buildReportWrites } from '../pipeline/record.js';
+import { verifyReport, type PinnedKey } from '../pipeline/verify-report.js';
+import type { NodeRecord } from '../store/store.js';
+import {
+  CLOSE_INTERNAL, CLOSE_POLICY, CLOSE_TOO_BIG, ERR_HELLO_KEY, ERR_HELLO_KEY_MISMATCH, ERR_HELLO_REPEATED, ERR_HELLO_REQUIRED, ERR_HELLO_TIMEOUT,
+  ERR_NODE_REVOKED, ERR_WS_BINARY, ERR_WS_FRAME_TOO_LARGE, ERR_WS_RATE_LIMIT, ERR_WS_TOO_MANY_ERRORS,
+} from './errors.js';
+import type { AgentHub, ChallengeOutcome } from './hub.js';
+import { TokenBucket } from './rate-limit.js';
+
+type HelloMessage = Extract<AgentMessage, { type: 'hello' }>;
+
+/** Connection states: awaiting-hello → ready → closed. Errors are carried in the close code/reason. */
+type State = 'awaiting-hello' | 'ready' | 'closed';
+
+/** How many unused nonces one connection may hold, and how many used ones it remembers. */
+const MAX_ISSUED = 8;
+const MAX_USED = 256;
+
+interface Waiter {
+  resolve(o: ChallengeOutcome): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One agent connection. Parses every frame through the protocol schema, applies the
+ * per-connection rate limit and error budget, handles hello (key pinning, trust on first use
+ * or the enrolment hook), issues nonces, and runs each report through the pipeline under the
+ * node's lock: verify → persist → publish → answer.
+ */
+export class AgentSession {
+  state: State = 'awaiting-hello';
+  nodeId: string | null = null;
+  private pinned: PinnedKey | null = null;
+  private readonly issued = new Set<string>();
+  private readonly used = new Set<string>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly bucket: TokenBucket;
+  private errors = 0;
+  private alive = true;
+  private lastVerifiedAt = 0;
+  private readonly openedAt = Date.now();
+  private helloTimer: NodeJS.Timeout | null;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly hub: AgentHub,
+    private readonly ws: WebSocket,
+    private readonly req: IncomingMessage,
+  ) {
+    const c = hub.deps.config;
+    this.bucket = new TokenBucket(c.rateLimitPerSec, c.rateLimitBurst);
+    this.helloTimer = setTimeout(() => this.fail(ERR_HELLO_TIMEOUT, 'no hello within the handshake timeout', true), c.helloTimeoutMs);
+    ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('error', (e: Error & { code?: string }) => {
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.rejected(ERR_WS_FRAME_TOO_LARGE);
+      hub.deps.logger.debug({ nodeId: this.nodeId, err: e.message }, 'agent connection error');
+    });
+    ws.on('close', () => this.onClose());
+  }
+
+  /** Ordering among one node's connections: verified recently beats merely connected. */
+  rank(): number {
+    return this.lastVerifiedAt * 2 + (this.state === 'ready' ? 1 : 0) + this.openedAt / 1e13;
+  }
+
+  heartbeatTick(): void {
+    if (this.state === 'closed') return;
+    if (!this.alive) {
+      this.hub.deps.logger.info({ nodeId: this.nodeId }, 'agent connection missed a heartbeat; dropping it');
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    try {
+      this.ws.ping();
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.ws.close(code, reason);
+    this.onClose();
+  }
+
+  private send(msg: CollectorMessage): void {
+    if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  private rejected(code: string): void {
+    this.hub.deps.events.emit('report-rejected', { nodeId: this.pinned ? this.nodeId : null, code });
+  }
+
+  /** Answers with a coded error; closes the connection when `fatal` or the error budget is spent. */
+  private fail(code: string, message: string, fatal = false, seq?: number): void {
+    this.rejected(code);
+    this.send({ type: 'error', code, message: message.slice(0, 500), ...(seq !== undefined ? { seq } : {}) });
+    this.errors++;
+    if (fatal) this.close(code === ERR_WS_FRAME_TOO_LARGE ? CLOSE_TOO_BIG : CLOSE_POLICY, code);
+    else if (this.errors > this.hub.deps.config.maxErrorsPerConnection) {
+      this.rejected(ERR_WS_TOO_MANY_ERRORS);
+      this.send({ type: 'error', code: ERR_WS_TOO_MANY_ERRORS, message: 'too many errors on this connection' });
+      this.close(CLOSE_POLICY, ERR_WS_TOO_MANY_ERRORS);
+    }
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    if (!this.bucket.take()) {
+      this.fail(ERR_WS_RATE_LIMIT, 'message rate limit exceeded', true);
+      return;
+    }
+    if (isBinary) return this.fail(ERR_WS_BINARY, 'binary frames are not part of the protocol');
+    let msg: AgentMessage;
+    try {
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      msg = parseAgentMessage(parseJsonFrame(text));
+    } catch (e) {
+      const err = e as NodesealError;
+      return this.fail(err.code ?? ERR_INTERNAL, err.message);
+    }
+    // Messages of one connection are handled strictly in order.
+    this.queue = this.queue.then(() => (msg.type === 'hello' ? this.onHello(msg) : this.onReport(msg.jws))).catch((e: unknown) => this.internal(e));
+  }
+
+  private internal(e: unknown): void {
+    this.hub.deps.logger.error({ nodeId: this.nodeId, err: (e as Error)?.message, stack: (e as Error)?.stack }, 'agent session failure');
+    this.send({ type: 'error', code: ERR_INTERNAL, message: 'internal error' });
+    this.close(CLOSE_INTERNAL, ERR_INTERNAL);
+  }
+
+  private async onHello(hello: HelloMessage): Promise<void> {
+    if (this.state !== 'awaiting-hello') return this.fail(ERR_HELLO_REPEATED, 'hello was already received on this connection');
+    const { store, logger, enroll } = this.hub.deps;
+    await this.hub.withNodeLock(hello.nodeId, async () => {
+      if (this.state === 'closed') return;
+      let node = await store.getNode(hello.nodeId);
+      if (node?.revokedAt) return this.fail(ERR_NODE_REVOKED, 'this node has been revoked', true);
+      if (node?.kid && node.jwk) {
+        if (node.kid !== hello.kid) return this.fail(ERR_HELLO_KEY_MISMATCH, 'this node id is pinned to another key', true);
+        this.pinned = { kid: node.kid, ...importPublicJwk(node.jwk) };
+      } else {
+        if (!hello.jwk) return this.fail(ERR_HELLO_KEY, 'first contact must carry the public key (jwk)', true);
+        let imported;
+        try {
+          imported = importPublicJwk(hello.jwk);
+          if ((await thumbprint(hello.jwk as JWK)) !== hello.kid) return this.fail(ERR_HELLO_KEY, 'kid is not the RFC 7638 thumbprint of the jwk', true);
+        } catch (e) {
+          return this.fail(isNodesealError(e) ? e.code : ERR_HELLO_KEY, (e as Error).message, true);
+        }
+        let enrolledVia: NodeRecord['enrolledVia'] = 'tofu';
+        if (enroll) {
+          try {
+            enrolledVia = (await enroll.admit({ nodeId: hello.nodeId, kid: hello.kid, ...(hello.enrollToken !== undefined ? { enrollToken: hello.enrollToken } : {}) }, { node, req: this.req })).enrolledVia;
+          } catch (e) {
+            return this.fail(isNodesealError(e) ? e.code : ERR_INTERNAL, (e as Error).message, true);
+          }
+        }
+        const at = this.hub.now().toISOString();
+        const publicJwk = { ...(hello.jwk as Record<string, unknown>) };
+        node = node
+          ? { ...node, jwk: publicJwk, kid: hello.kid, enrolledVia }
+          : { nodeId: hello.nodeId, jwk: publicJwk, kid: hello.kid, akPublic: null, lastSeq: 0, status: 'unknown', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: null, enrolledVia, revokedAt: null, summary: null };
+        await store.upsertNode(node);
+        logger.info({ nodeId: hello.nodeId, kid: hello.kid, enrolledVia }, 'pinned the key of a new node');
+        this.pinned = { kid: hello.kid, ...imported };
+      }
+      if ((this.state as State) === 'closed') return;
+      if (this.helloTimer) clearTimeout(this.helloTimer);
+      this.helloTimer = null;
+      this.nodeId = hello.nodeId;
+      this.state = 'ready';
+      this.hub.register(hello.nodeId, this);
+      this.hub.deps.events.emit('agent-connected', { nodeId: hello.nodeId });
+      void this.sendChallenge(false, 0);
+    });
+  }
+
+  /** Issues a nonce to this connection. `next` = for the agent's next scheduled report. */
+  sendChallenge(next: boolean, waitMs: number): Promise<ChallengeOutcome> {
+    const nonce = this.hub.newNonce();
+    this.issued.add(nonce);
+    while (this.issued.size > MAX_ISSUED) this.issued.delete(this.issued.values().next().value!);
+    this.send({ type: 'challenge', nonce, intervalSec: this.hub.deps.config.intervalSec, ...(next ? { next: true } : {}) });
+    if (waitMs <= 0) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(nonce);
+        resolve(null);
+      }, waitMs);
+      this.waiters.set(nonce, { resolve, timer });
+    });
+  }
+
+  private settle(nonce: string | null, o: ChallengeOutcome): void {
+    if (!nonce) return;
+    const w = this.waiters.get(nonce);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.waiters.delete(nonce);
+    w.resolve(o);
+  }
+
+  private useNonce(nonce: string | null): void {
+    if (!nonce) return;
+    this.issued.delete(nonce);
+    this.used.add(nonce);
+    while (this.used.size > MAX_USED) this.used.delete(this.used.values().next().value!);
+  }
+
+  private async onReport(jws: string): Promise<void> {
+    if (this.state !== 'ready' || !this.nodeId || !this.pinned) return this.fail(ERR_HELLO_REQUIRED, 'say hello before sending reports');
+    const nodeId = this.nodeId;
+    const pinned = this.pinned;
+    const { store, events, logger, ports } = this.hub.deps;
+    const started = performance.now();
+    await this.hub.withNodeLock(nodeId, async () => {
+      const node = await store.getNode(nodeId);
+      if (!node) return this.fail(ERR_HELLO_REQUIRED, 'node record vanished; reconnect', true);
+      const baseline = await store.getBaseline(nodeId);
+      let v;
+      try {
+        v = await verifyReport(jws, { helloNodeId: nodeId, pinned, node, baseline, issuedNonces: this.issued, usedNonces: this.used, maxJwsBytes: this.hub.deps.config.maxPayloadBytes }, ports);
+      } catch (e) {
+        if (!isNodesealError(e)) throw e;
+        let err: NodesealError = e;
+        const seq = peekSeq(jws);
+        if (e.code === ERR_REPORT_SEQ && seq !== undefined) {
+          const [same] = await store.listReports(nodeId, { beforeSeq: seq + 1, limit: 1 });
+          if (same?.seq === seq) err = new ReportError(ERR_REPORT_REPLAY, `report seq ${seq} was already received`);
+        }
+        const nonce = peekNonce(jws);
+        if (nonce && this.issued.has(nonce)) this.useNonce(nonce);
+        this.settle(nonce, { error: { code: err.code, message: err.message } });
+        logger.info({ nodeId, code: err.code, seq }, 'report rejected');
+        this.fail(err.code, err.message, false, seq);
+        if (this.issued.size === 0) void this.sendChallenge(true, 0);
+        return;
+      }
+      this.useNonce(v.payload.nonce);
+      const writes = buildReportWrites(v, node, baseline !== null, this.hub.now());
+      await store.recordReport(writes.report, writes.changes, writes.node);
+      if (writes.baseline) await store.setBaseline(writes.baseline, null);
+      this.errors = 0;
+      this.lastVerifiedAt = Date.now();
+      const at = writes.report.receivedAt;
+      const fresh = v.kind === 'fresh';
+      const verdict: Verdict = v.verdict;
+      if (fresh && writes.statusChanged) events.emit('status-changed', { nodeId, from: writes.statusBefore, to: verdict.status, reasons: verdict.reasons, at });
+      if (fresh && v.drift.length > 0) events.emit('drift', { nodeId, seq: v.payload.seq, reasons: v.drift, at });
+      events.emit('report-verified', { nodeId, seq: v.payload.seq, status: verdict.status, latencyMs: performance.now() - started, fresh, spoolBacklog: v.payload.spoolBacklog ?? null });
+      if (fresh) this.send({ type: 'verdict', seq: v.payload.seq, status: verdict.status, reasons: verdict.reasons });
+      else this.send({ type: 'ack', seq: v.payload.seq });
+      this.settle(v.payload.nonce, { verdict, seq: v.payload.seq });
+      if (this.issued.size === 0) void this.sendChallenge(true, 0);
+    });
+  }
+
+  private onClose(): void {
+    if (this.state === 'closed') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'closed';
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    for (const [nonce] of this.waiters) this.settle(nonce, null);
+    this.hub.unregister(this);
+    if (wasReady && this.nodeId) this.hub.deps.events.emit('agent-disconnected', { nodeId: this.nodeId });
+  }
+}
+
+/** Reads seq/nonce from an (unverified) JWS payload for error attribution only; never trusted. */
+function peekPayload(jws: string): Record<string, unknown> | null {
+  try {
+    const part = jws.split('.')[1];
+    if (!part || part.length > 8 * 1024 * 1024) return null;
+    const v = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+function peekSeq(jws: string): number | undefined {
+  const s = peekPayload(jws)?.seq;
+  return typeof s === 'number' && Number.isSafeInteger(s) && s >= 0 ? s : undefined;
+}
+function peekNonce(jws: string): string | null {
+  const n = peekPayload(jws)?.nonce;
+  return typeof n === 'string' && /^[0-9a-f]{32,128}$/.test(n) ? n : null;
+}
