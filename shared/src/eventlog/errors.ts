@@ -9,6 +9,7 @@ export const ERR_EVENTLOG_PCR_INDEX = 'ERR_EVENTLOG_PCR_INDEX';
 export const ERR_EVENTLOG_REPLAY = 'ERR_EVENTLOG_REPLAY';
 export const ERR_EVENTLOG_NO_COMMON_BANK = 'ERR_EVENTLOG_NO_COMMON_BANK';
 export const ERR_EVENTLOG_UNVERIFIED = 'ERR_EVENTLOG_UNVERIFIED';
+export const ERR_EVENTLOG_EVENT_DATA = 'ERR_EVENTLOG_EVENT_DATA';
 
 export class EventLogError extends NodesealError {
   constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {

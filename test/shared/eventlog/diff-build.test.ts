@@ -71,3 +71,16 @@ describe('simulated boot logs (build.ts) through the whole verification path', (
     expect(secureBootState(r.log)).toMatchObject({ enabled: true, pk: true, kek: true, db: true, dbx: true });
   });
 });
+
+describe('Secure Boot data is bound to its digest', () => {
+  it('a SecureBoot variable whose data was edited after measurement is refused even though the replay matches', () => {
+    const built = simulatedBootLog(30);
+    const bytes = Buffer.from(built.bytes);
+    const sb = parseEventLog(bytes).events.find((e) => e.decoded.kind === 'variable' && e.decoded.variable.name === 'SecureBoot')!;
+    // Views share memory with `bytes`: this edits the log in place, digests untouched.
+    sb.data[sb.data.length - 1] = 0;
+    const r = replay(parseEventLog(bytes), built.pcrs);
+    if (!r.ok) throw r.error;
+    expect(() => secureBootState(r.log)).toThrow(expect.objectContaining({ code: 'ERR_EVENTLOG_EVENT_DATA' }));
+  });
+});
