@@ -7,3 +7,7 @@ export * from './store/index.js';
 export * from './drift/index.js';
 export { STATUS_REASON, isDrift, decideVerdict, evaluate, expiresAt, isStale, effectiveVerdict } from './pipeline/verdict.js';
 export type { VerdictPolicyInput, VerifiedEvidence, EvaluateInput } from './pipeline/verdict.js';
+
+// Access control (API tokens, roles, audit log) and TPM-rooted enrolment
+export * from './auth/index.js';
+export * from './enroll/index.js';

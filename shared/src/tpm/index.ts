@@ -7,3 +7,5 @@ export { parsePublic, parseTpmtPublic, publicKeyObject, publicKeyPem, tpmName, T
 export { parseSignature, type TpmSignature } from './signature.js';
 export { verifyQuote, checkAkAttributes, type VerifyQuoteInput, type VerifiedQuote } from './verify-quote.js';
 export { buildPublic, buildTpmtPublic, buildQuoteAttest, buildSignature, buildPcrSelection, softwareQuote, AK_ATTRIBUTES, type SoftwareQuote } from './build.js';
+export { makeCredential, ERR_CREDENTIAL_KEY, ERR_CREDENTIAL_INPUT, type CredentialKey, type MakeCredentialInput, type MakeCredentialOutput, type EkSymmetric, type EccCurve } from './make-credential.js';
+export { kdfa, kdfe, type TpmHashAlg } from './kdf.js';
