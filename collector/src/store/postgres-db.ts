@@ -109,6 +109,9 @@ export function openPostgresDb(connectionString: string, opts: PostgresOptions =
     if (closed) throw new StoreError(ERR_STORE_CLOSED, 'store is closed');
     if (!opts.schema) return;
     schemaReady ??= pool.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`).catch((e: unknown) => {
+      // Two collectors creating it at once: IF NOT EXISTS still races in the catalog; the loser sees it exists.
+      const code = (e as { code?: string }).code;
+      if (code === '23505' || code === '42P06') return;
       schemaReady = null;
       throw new StoreError(ERR_STORE_OPEN, `cannot prepare PostgreSQL schema: ${(e as Error).message}`, { cause: e });
     });

@@ -5,7 +5,7 @@ import { MIGRATIONS, portable } from '../../../collector/src/store/migrations.js
 import { appliedMigrations } from '../../../collector/src/store/migrate.js';
 import { createSqlStore } from '../../../collector/src/store/sql-store.js';
 import type { SqlDb } from '../../../collector/src/store/sql.js';
-import { ERR_STORE_DUPLICATE_SEQ } from '../../../collector/src/store/errors.js';
+import { ERR_STORE_CORRUPT, ERR_STORE_DUPLICATE_SEQ } from '../../../collector/src/store/errors.js';
 
 /**
  * The one contract suite every Store implementation must pass. Each engine's test file calls
@@ -211,6 +211,13 @@ export function storeContract(engine: string, h: StoreHarness): void {
       expect((await store.getBaseline('base-1'))!.reason).toBe('again');
       expect((await store.getBaseline('base-1'))!.pcrs).toBeNull();
       expect((await store.listApprovals('base-1')).map((a) => a.reason)).toEqual(['planned VBIOS update', 'again']);
+    });
+
+    it('reports a JSON column damaged outside nodeseal with ERR_STORE_CORRUPT', async () => {
+      await store.upsertNode(node('corrupt-1'));
+      await store.db.run('UPDATE nodes SET reasons = ? WHERE node_id = ?', ['{not json', 'corrupt-1']);
+      await expect(store.getNode('corrupt-1')).rejects.toMatchObject({ code: ERR_STORE_CORRUPT });
+      await store.db.run('DELETE FROM nodes WHERE node_id = ?', ['corrupt-1']);
     });
 
     it('rolls back a failed transaction on the raw port', async () => {

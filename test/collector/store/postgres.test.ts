@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../../collector/src/store/open.js';
 import { openPostgresDb, toPgPlaceholders, withDefaultUser } from '../../../collector/src/store/postgres-db.js';
 import { ERR_STORE_OPEN } from '../../../collector/src/store/errors.js';
+import { MIGRATIONS } from '../../../collector/src/store/migrations.js';
+import { appliedMigrations, runMigrations } from '../../../collector/src/store/migrate.js';
 import { storeContract } from './contract.js';
 
 const url = process.env.NODESEAL_TEST_PG ?? 'postgresql:///test?host=/var/run/postgresql';
@@ -33,6 +35,20 @@ storeContract('PostgreSQL', {
 describe('PostgreSQL specifics', () => {
   it('rewrites ? placeholders outside quoted text', () => {
     expect(toPgPlaceholders(`SELECT ? , '?' , "a?" , ?`)).toBe(`SELECT $1 , '?' , "a?" , $2`);
+  });
+
+  it('lets two collectors starting together migrate one database, each migration once', async () => {
+    const name = schema('race');
+    const a = openPostgresDb(url, { schema: name });
+    const b = openPostgresDb(url, { schema: name });
+    try {
+      const [ra, rb] = await Promise.all([runMigrations(a, MIGRATIONS), runMigrations(b, MIGRATIONS)]);
+      expect([...ra, ...rb].sort()).toEqual(MIGRATIONS.map((m) => m.id).sort());
+      expect(await appliedMigrations(a)).toEqual(MIGRATIONS.map((m) => m.id));
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('refuses an unsafe schema name with ERR_STORE_OPEN', () => {
