@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../../collector/src/store/open.js';
 import { openPostgresDb, toPgPlaceholders, withDefaultUser } from '../../../collector/src/store/postgres-db.js';
 import { ERR_STORE_OPEN } from '../../../collector/src/store/errors.js';
@@ -21,15 +21,18 @@ let n = 0;
 storeContract('PostgreSQL', {
   open: () => openPostgresStore(url, { schema: schema('main') }),
   openEmptyDb: async () => openPostgresDb(url, { schema: schema(`e${++n}`) }),
-  cleanup: async () => {
-    const c = new pg.Client({ connectionString: withDefaultUser(url) });
-    await c.connect();
-    try {
-      for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-    } finally {
-      await c.end();
-    }
-  },
+  // Schemas are dropped once every suite in this file is done (afterAll below).
+  cleanup: async () => undefined,
+});
+
+afterAll(async () => {
+  const c = new pg.Client({ connectionString: withDefaultUser(url) });
+  await c.connect();
+  try {
+    for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  } finally {
+    await c.end();
+  }
 });
 
 describe('PostgreSQL specifics', () => {
