@@ -21,6 +21,11 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   'tpm quote': () => import('../agent/src/cli/tpm-quote.js'),
   'collector token': () => import('../collector/src/cli/token.js'),
   'collector enroll-token': () => import('../collector/src/cli/enroll-token.js'),
+  nodes: () => import('../collector/src/cli/nodes.js'),
+  node: () => import('../collector/src/cli/node.js'),
+  changes: () => import('../collector/src/cli/changes.js'),
+  approve: () => import('../collector/src/cli/approve.js'),
+  attest: () => import('../collector/src/cli/attest.js'),
 };
 
 function help(): string {

@@ -9,6 +9,8 @@ import type { Route } from './http/router.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { LiveHub } from './api/live.js';
+import { parseAlertsConfig, SqlAlertOutbox, startAlerts } from './alerts/index.js';
+import { createDashboard } from './dashboard/index.js';
 import { createEvidencePorts } from './pipeline/ports.js';
 import { openPostgresStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/store.js';
@@ -49,13 +51,18 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const events = new CollectorEvents();
   const trust = await createTrust({ store, events, cache: { freshnessTtlSec: config.freshnessTtlSec } });
   const live = new LiveHub(events, trust.cache);
-  const metrics = createMetrics({ events, trust: trust.cache, liveClients: () => live.count });
+  const alertsConfig = parseAlertsConfig(config.sections.alerts);
+  const alerts = alertsConfig.webhooks.length
+    ? startAlerts({ events, outbox: new SqlAlertOutbox(store.db), config: alertsConfig, logger, onAttempt: (w, o) => metrics.alertAttempt(w, o) })
+    : null;
+  const metrics = createMetrics({ events, trust: trust.cache, liveClients: () => live.count, ...(alerts ? { alerts } : {}) });
+  const dashboard = await createDashboard({ store, events, trust: trust.cache, isConnected: (id) => app.hub.isConnected(id) });
   const app = buildApp({
     store, events, logger, config,
     ports: createEvidencePorts(),
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.enroll ? { enroll: opts.enroll } : {}),
-    routes: [trust.routes, live.routes(), metrics.routes, ...(opts.routes ?? [])],
+    routes: [trust.routes, live.routes(), metrics.routes, dashboard.routes, ...(opts.routes ?? [])],
   });
   const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
   const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app.handleRequest) : createHttpServer(app.handleRequest);
@@ -84,6 +91,8 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
       closed = true;
       app.close();
       live.close();
+      dashboard.close();
+      await alerts?.stop();
       metrics.close();
       trust.close();
       server.closeAllConnections();

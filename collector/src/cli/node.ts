@@ -1,0 +1,80 @@
+import { parseFlags, type Verb } from '../../../shared/src/cli/verb.js';
+import { ago, ApiError, clean, clientFrom, EXIT, EXIT_CODES_HELP, ERR_CLI_RESPONSE, nodeIdArg, runApi, table, TARGET_FLAGS, TARGET_HELP } from './client.js';
+
+interface Reason {
+  code?: string;
+  claim?: string;
+  detail?: string;
+}
+interface NodeDoc {
+  nodeId: string;
+  status: string;
+  reasons?: Reason[];
+  verifiedAt?: string | null;
+  firstSeenAt?: string | null;
+  lastSeenAt?: string | null;
+  kid?: string | null;
+  enrolledVia?: string | null;
+  revokedAt?: string | null;
+  summary?: Record<string, unknown> | null;
+}
+interface TrustDoc {
+  status: string;
+  reasons?: Reason[];
+  verifiedAt?: string | null;
+  expiresAt?: string | null;
+}
+
+const USAGE = `nodeseal node ID [--json]\n  ${TARGET_HELP}\n  ${EXIT_CODES_HELP}`;
+
+/** GET /v1/nodes/:id may answer the record itself or {node, ...}. */
+function parseNode(body: unknown): NodeDoc {
+  const n = (body && typeof body === 'object' && 'node' in body ? (body as { node: unknown }).node : body) as NodeDoc | null;
+  if (!n || typeof n !== 'object' || typeof n.nodeId !== 'string' || typeof n.status !== 'string') throw new ApiError(ERR_CLI_RESPONSE, 'malformed node in the collector answer', EXIT.failed);
+  return n;
+}
+
+const verb: Verb = {
+  summary: "Show one node: its trust now (with reasons), identity and hardware summary. Exit 0 only when trusted.",
+  usage: USAGE,
+  async run(argv, io) {
+    const { values, positionals } = parseFlags(argv, { ...TARGET_FLAGS, json: { type: 'boolean' } }, true);
+    const id = nodeIdArg(positionals, 'nodeseal node ID');
+    const client = clientFrom(values, io.env);
+    return runApi(io, 'node', async () => {
+      const enc = encodeURIComponent(id);
+      const [raw, trustRaw] = await Promise.all([client.get(`/v1/nodes/${enc}`), client.get<TrustDoc>(`/v1/nodes/${enc}/trust`)]);
+      const node = parseNode(raw);
+      if (!trustRaw || typeof trustRaw.status !== 'string') throw new ApiError(ERR_CLI_RESPONSE, 'malformed trust answer', EXIT.failed);
+      const trusted = trustRaw.status === 'trusted';
+      if (values.json) {
+        io.stdout(`${JSON.stringify({ node, trust: trustRaw }, null, 2)}\n`);
+        return trusted ? EXIT.ok : EXIT.notTrusted;
+      }
+      const s = node.summary ?? {};
+      const lines: Array<[string, unknown]> = [
+        ['node', node.nodeId],
+        ['status', trustRaw.status.toUpperCase()],
+        ['verified', trustRaw.verifiedAt ? `${trustRaw.verifiedAt} (${ago(trustRaw.verifiedAt)})` : 'never'],
+        ['expires', trustRaw.expiresAt],
+        ['first seen', node.firstSeenAt],
+        ['last seen', node.lastSeenAt],
+        ['key id', node.kid],
+        ['enrolled via', node.enrolledVia],
+        ...(node.revokedAt ? ([['revoked', node.revokedAt]] as Array<[string, unknown]>) : []),
+        ['gpus', s.gpuCount !== undefined ? `${clean(s.gpuCount)} × ${clean(s.gpuModel)}` : '-'],
+        ['driver', s.driver],
+        ['vbios', Array.isArray(s.vbios) ? s.vbios.join(', ') : s.vbios],
+        ['bios', s.biosVersion],
+        ['inventory', s.inventoryDigest],
+        ['pcrs', s.pcrDigest],
+      ];
+      const w = Math.max(...lines.map(([k]) => k.length));
+      io.stdout(lines.map(([k, v]) => `${k.padEnd(w)}  ${clean(v)}`).join('\n') + '\n');
+      const reasons = trustRaw.reasons ?? node.reasons ?? [];
+      if (reasons.length) io.stdout(`\nReasons:\n${table(['CODE', 'CLAIM', 'DETAIL'], reasons.map((r) => [r.code, r.claim, r.detail]), 100)}`);
+      return trusted ? EXIT.ok : EXIT.notTrusted;
+    });
+  },
+};
+export default verb;

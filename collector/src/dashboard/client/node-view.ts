@@ -1,0 +1,220 @@
+/// <reference lib="dom" />
+import { api, ApiError } from './api.js';
+import { ago, badge, h, replace, show, type Child } from './dom.js';
+
+interface Reason {
+  code: string;
+  claim: string;
+  detail: string;
+  before?: unknown;
+  after?: unknown;
+}
+interface EventChange {
+  kind: string;
+  pcr: number;
+  eventType: string;
+  description: string;
+  oldDigest: string | null;
+  newDigest: string | null;
+}
+interface Detail {
+  node: { nodeId: string; status: string; reasons: Reason[]; kid: string | null; enrolledVia: string | null; firstSeenAt: string; lastSeenAt: string | null; verifiedAt: string | null; revokedAt: string | null; lastSeq: number; connected: boolean | null };
+  trust: { status: string; reasons: Reason[]; verifiedAt: string | null; expiresAt: string | null } | null;
+  baseline: { inventoryDigest: string; approvedBy: string; reason: string; createdAt: string } | null;
+  inventory: Inventory | null;
+  inventoryFrom: { seq?: number; receivedAt?: string; baseline?: boolean; digest: string } | null;
+  reports: Array<{ seq: number; receivedAt: string; kind: string; status: string; reasons: Reason[] }>;
+  changes: Array<{ id: number; seq: number; at: string; code: string; claim: string; detail: string; before: unknown; after: unknown }>;
+  approvals: Array<{ actor: string; reason: string; at: string; inventoryDigest: string }>;
+}
+type Rec = Record<string, unknown>;
+interface Inventory {
+  platform: Rec | null;
+  cpu: Rec | null;
+  kernel: Rec | null;
+  secureBoot: Rec | null;
+  gpus: Rec[];
+  nics: Rec[];
+  hcas: Rec[];
+  disks: Rec[];
+  pci: Rec[];
+}
+
+const kv = (pairs: Array<[string, Child]>) => h('dl', { class: 'kv' }, pairs.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]));
+const str = (v: unknown): string => (v === null || v === undefined || v === '' ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const table = (heads: string[], rows: Child[][], attrs: Record<string, string> = {}) =>
+  h('table', attrs, h('thead', {}, h('tr', {}, heads.map((t) => h('th', {}, t)))), h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', { class: 'mono' }, c))))));
+
+/** One node: trust and reasons, approve/revoke, inventory, changes (with PCR explanations), history. */
+export class NodeView {
+  nodeId = '';
+  private timer: number | null = null;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly role: () => string | null,
+  ) {}
+
+  async show(nodeId: string): Promise<void> {
+    this.nodeId = nodeId;
+    await this.refresh();
+  }
+
+  soon(ms = 300): void {
+    if (this.timer !== null) return;
+    this.timer = window.setTimeout(() => {
+      this.timer = null;
+      this.refresh().catch(() => undefined);
+    }, ms);
+  }
+
+  async refresh(notice?: string): Promise<void> {
+    let d: Detail;
+    try {
+      d = await api<Detail>(`/v1/dashboard/nodes/${encodeURIComponent(this.nodeId)}`);
+    } catch (e) {
+      replace(this.root, h('p', { class: 'error' }, e instanceof ApiError && e.status === 404 ? `No node ${this.nodeId}.` : `Could not load ${this.nodeId}: ${(e as Error).message}`), h('a', { href: '#/' }, '← Fleet'));
+      return;
+    }
+    this.render(d, notice);
+  }
+
+  private async act(kind: 'approve' | 'revoke', reason: string): Promise<void> {
+    const msg = this.root.querySelector<HTMLElement>('#action-msg')!;
+    if (!reason.trim()) {
+      replace(msg, h('span', { class: 'error' }, 'A reason is required; it is recorded with the decision.'));
+      return;
+    }
+    try {
+      const out = await api<{ status?: string }>(`/v1/nodes/${encodeURIComponent(this.nodeId)}/${kind}`, { method: 'POST', body: { reason: reason.trim() } });
+      await this.refresh(`${kind === 'approve' ? 'Approved' : 'Revoked'}: now ${out.status ?? 'updated'}.`);
+    } catch (e) {
+      const err = e as ApiError;
+      replace(msg, h('span', { class: 'error' }, err.status === 403 ? 'This needs an operator token.' : `${err.message} (${err.code ?? ''})`));
+    }
+  }
+
+  private render(d: Detail, notice?: string): void {
+    const status = d.trust?.status ?? d.node.status;
+    const reasons = d.trust?.reasons ?? d.node.reasons;
+    const reasonInput = h('input', { type: 'text', id: 'decision-reason', placeholder: 'Reason (recorded): e.g. planned VBIOS update, ticket OPS-123', maxlength: 1000 });
+    const operator = this.role() === 'operator';
+    const inv = d.inventory;
+    replace(
+      this.root,
+      h('p', {}, h('a', { href: '#/' }, '← Fleet')),
+      h('h2', { id: 'node-title' }, d.node.nodeId, ' ', badge(status), d.node.connected === false ? h('span', { class: 'muted' }, ' (agent not connected)') : null),
+      notice ? h('p', { class: 'notice', id: 'notice' }, notice) : null,
+      reasons.length
+        ? h('section', { class: 'panel', id: 'reasons' }, h('h3', {}, 'Why'), table(['Code', 'Claim', 'Detail'], reasons.map((r) => [h('span', { class: 'code' }, r.code), r.claim, r.detail])))
+        : h('p', { class: 'muted' }, status === 'trusted' ? 'Matches its approved baseline.' : ''),
+      operator
+        ? h(
+            'div',
+            { class: 'actions', id: 'actions' },
+            reasonInput,
+            h('button', { type: 'button', class: 'primary', id: 'approve', onclick: () => void this.act('approve', reasonInput.value) }, 'Approve current state'),
+            h('button', { type: 'button', class: 'danger', id: 'revoke', onclick: () => void this.act('revoke', reasonInput.value) }, 'Revoke node'),
+            h('span', { id: 'action-msg' }),
+          )
+        : h('p', { class: 'muted' }, 'Approve and revoke need an operator token.'),
+      h(
+        'div',
+        { class: 'grid2' },
+        h(
+          'section',
+          { class: 'panel' },
+          h('h3', {}, 'Identity and trust'),
+          kv([
+            ['Verified', d.trust?.verifiedAt ? `${d.trust.verifiedAt} (${ago(d.trust.verifiedAt)})` : d.node.verifiedAt ?? 'never'],
+            ['Expires', d.trust?.expiresAt ?? '—'],
+            ['First seen', d.node.firstSeenAt],
+            ['Last seen', d.node.lastSeenAt ?? '—'],
+            ['Last seq', String(d.node.lastSeq)],
+            ['Key id', h('span', { class: 'mono' }, d.node.kid ?? '—')],
+            ['Enrolled via', d.node.enrolledVia ?? '—'],
+            ['Revoked', d.node.revokedAt ?? 'no'],
+            ['Baseline', d.baseline ? `approved by ${d.baseline.approvedBy} ${ago(d.baseline.createdAt)}: ${d.baseline.reason}` : 'none yet'],
+            ['Baseline digest', h('span', { class: 'mono' }, d.baseline?.inventoryDigest ?? '—')],
+          ]),
+        ),
+        h(
+          'section',
+          { class: 'panel', id: 'platform' },
+          h('h3', {}, 'Platform', d.inventoryFrom ? h('span', { class: 'muted' }, d.inventoryFrom.baseline ? ' (baseline)' : ` (report ${d.inventoryFrom.seq})`) : null),
+          inv
+            ? kv([
+                ['System', `${str(inv.platform?.systemVendor)} ${str(inv.platform?.systemProduct)}`],
+                ['Board', `${str(inv.platform?.boardVendor)} ${str(inv.platform?.boardName)}`],
+                ['BIOS', `${str(inv.platform?.biosVendor)} ${str(inv.platform?.biosVersion)} (${str(inv.platform?.biosDate)})`],
+                ['BMC firmware', str(inv.platform?.bmcFirmware)],
+                ['CPU', `${str(inv.cpu?.model)} · microcode ${str(inv.cpu?.microcode)}`],
+                ['Kernel', `${str(inv.kernel?.release)} · nvidia ${str(inv.kernel?.nvidiaModuleVersion)}`],
+                ['Secure Boot', str(inv.secureBoot?.enabled)],
+              ])
+            : h('p', { class: 'muted' }, 'No verified inventory yet.'),
+        ),
+      ),
+      inv && inv.gpus.length
+        ? h('section', { id: 'gpus' }, h('h3', {}, `GPUs (${inv.gpus.length})`), table(['#', 'Product', 'Serial', 'UUID', 'VBIOS', 'InfoROM', 'Driver', 'PCI'], inv.gpus.map((g) => [str(g.index), str(g.productName), str(g.serial), str(g.uuid), str(g.vbiosVersion), str((g.inforom as Rec | null)?.image), str(g.driverVersion), str(g.pciBusId)])))
+        : null,
+      inv && (inv.nics.length || inv.hcas.length)
+        ? h('section', {}, h('h3', {}, 'Network'), table(['Name', 'Driver / type', 'Firmware', 'Bus / GUID'], [...inv.nics.map((n) => [str(n.name), `${str(n.driver)} ${str(n.driverVersion)}`, str(n.firmwareVersion), str(n.busInfo)]), ...inv.hcas.map((c) => [str(c.name), str(c.hcaType), str(c.fwVersion), str(c.nodeGuid)])]))
+        : null,
+      inv && inv.disks.length ? h('section', {}, h('h3', {}, 'Disks'), table(['Name', 'Model', 'Serial', 'Firmware'], inv.disks.map((x) => [str(x.name), str(x.model), str(x.serial), str(x.firmwareRevision)]))) : null,
+      h('section', { id: 'changes' }, h('h3', {}, `Changes (${d.changes.length})`), d.changes.length ? this.changes(d.changes) : h('p', { class: 'muted' }, 'No change recorded.')),
+      h('section', { id: 'history' }, h('h3', {}, 'History'), this.timeline(d)),
+    );
+  }
+
+  private changes(list: Detail['changes']): HTMLElement {
+    return h(
+      'table',
+      { id: 'changes-table' },
+      h('thead', {}, h('tr', {}, ['When', 'Report', 'Code', 'What', 'Before', 'After'].map((t) => h('th', {}, t)))),
+      h(
+        'tbody',
+        {},
+        list.map((c) => {
+          const events = (c.after as { events?: EventChange[] } | null)?.events;
+          return [
+            h(
+              'tr',
+              { 'data-code': c.code },
+              h('td', { title: c.at }, ago(c.at)),
+              h('td', {}, String(c.seq)),
+              h('td', {}, h('span', { class: 'code' }, c.code)),
+              h('td', {}, c.detail),
+              h('td', { class: 'mono before' }, show(c.code === 'tpm.pcr_changed' ? (c.before as Rec | null)?.value : c.before)),
+              h('td', { class: 'mono after' }, show(c.code === 'tpm.pcr_changed' ? (c.after as Rec | null)?.value : c.after)),
+            ),
+            events && events.length
+              ? h(
+                  'tr',
+                  { class: 'events' },
+                  h('td', {}),
+                  h(
+                    'td',
+                    { colspan: 5 },
+                    h('strong', {}, 'Event-log entries that explain it'),
+                    table(['PCR', 'Change', 'Event', 'Measured', 'Old digest', 'New digest'], events.map((e) => [String(e.pcr), e.kind, e.eventType, e.description, show(e.oldDigest, 20), show(e.newDigest, 20)]), { class: 'eventlog' }),
+                  ),
+                )
+              : null,
+          ];
+        }),
+      ),
+    );
+  }
+
+  private timeline(d: Detail): HTMLElement {
+    const items: Array<{ at: string; el: HTMLElement }> = [
+      ...d.reports.map((r) => ({
+        at: r.receivedAt,
+        el: h('li', { class: r.status }, h('span', { class: 'muted' }, `${r.receivedAt} `), `report ${r.seq} (${r.kind}) `, badge(r.status), ' ', r.reasons.map((x) => h('span', { class: 'code', title: x.detail }, x.code))),
+      })),
+      ...d.approvals.map((a) => ({ at: a.at, el: h('li', { class: 'trusted' }, h('span', { class: 'muted' }, `${a.at} `), h('strong', {}, `approved by ${a.actor}`), `: ${a.reason}`) })),
+    ].sort((x, y) => (x.at < y.at ? 1 : -1));
+    return items.length ? h('ul', { class: 'timeline' }, items.map((i) => i.el)) : h('p', { class: 'muted' }, 'Nothing yet.');
+  }
+}
