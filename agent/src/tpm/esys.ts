@@ -26,6 +26,17 @@ const OPAQUE_SIZE = 8192;
 /** Largest marshalled output (TPMS_CAPABILITY_DATA, TPM2B_PUBLIC with RSA-4096 ...). */
 const MARSHAL_SIZE = 8192;
 const RETRIES = 8;
+/** Longest wait for one TPM command; RSA key generation on a slow TPM takes tens of seconds. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+
+/** Resolves like `p`, or rejects with onTimeout() after `ms` (the native call keeps running). */
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 /**
  * One ESAPI context over one TCTI connection. Inputs are TPM wire bytes turned into C
@@ -35,21 +46,31 @@ const RETRIES = 8;
 export class EsysContext {
   private ctx: bigint | null;
   private tcti: bigint | null;
+  /** A native call still running after its timeout: the context is unusable and freed only after it returns. */
+  private stuck: { call: Promise<unknown>; error: TpmError } | null = null;
 
   private constructor(
     private readonly lib: Tss2,
     ctx: bigint,
     tcti: bigint,
+    private readonly timeoutMs: number,
   ) {
     this.ctx = ctx;
     this.tcti = tcti;
   }
 
-  /** Opens the TCTI and an ESAPI context. Any failure here is ERR_TPM_UNAVAILABLE. */
-  static open(tcti: string): EsysContext {
+  /**
+   * Opens the TCTI and an ESAPI context. Any failure here is ERR_TPM_UNAVAILABLE, including a
+   * TCTI that does not finish initialising within `timeoutMs` (it is released when it does).
+   */
+  static async open(tcti: string, timeoutMs: number = DEFAULT_COMMAND_TIMEOUT_MS): Promise<EsysContext> {
     const lib = loadTss2();
     const tctiOut: [bigint | null] = [null];
-    const rc1 = Number(lib.tctiInit(tcti, tctiOut)) >>> 0;
+    const init = lib.tctiInit(tcti, tctiOut);
+    const rc1 = await withTimeout(init, timeoutMs, () => {
+      void init.then(() => tctiOut[0] && lib.tctiFinalize([tctiOut[0]]), () => undefined);
+      return new TpmError(ERR_TPM_UNAVAILABLE, `TPM behind '${tcti}' did not answer within ${timeoutMs} ms`, { details: { tcti, timeoutMs } });
+    });
     if (rc1 !== 0 || !tctiOut[0]) {
       throw new TpmError(ERR_TPM_UNAVAILABLE, `TPM not reachable through '${tcti}': ${lib.rcDecode(rc1)}`, {
         details: { tcti, rc: rcHex(rc1), decoded: lib.rcDecode(rc1) },
@@ -63,7 +84,7 @@ export class EsysContext {
         details: { tcti, rc: rcHex(rc2), decoded: lib.rcDecode(rc2) },
       });
     }
-    return new EsysContext(lib, ctxOut[0], tctiOut[0]);
+    return new EsysContext(lib, ctxOut[0], tctiOut[0], timeoutMs);
   }
 
   get open(): boolean {
@@ -111,24 +132,18 @@ export class EsysContext {
   async call(name: EsysName, ...args: unknown[]): Promise<void> {
     const ctx = this.live();
     for (let attempt = 0; ; attempt++) {
-      const rc = await this.lib.esys[name](ctx, ...args);
+      const pending = this.lib.esys[name](ctx, ...args);
+      const rc = await withTimeout(pending, this.timeoutMs, () => {
+        const error = new TpmError(ERR_TPM_UNAVAILABLE, `TPM did not answer ${name} within ${this.timeoutMs} ms`, { details: { command: name, timeoutMs: this.timeoutMs } });
+        this.stuck = { call: pending, error };
+        return error;
+      });
       if (rc === 0) return;
       if (isRetryable(rc) && attempt < RETRIES) {
         await sleep(Math.min(10 * 2 ** attempt, 500));
         continue;
       }
       throw this.rcError(name, rc);
-    }
-  }
-
-  /** Like call(), but returns the response code instead of throwing for a non-success TPM answer. */
-  async tryCall(name: EsysName, ...args: unknown[]): Promise<number> {
-    try {
-      await this.call(name, ...args);
-      return 0;
-    } catch (e) {
-      if (e instanceof TpmError && e.code === ERR_TPM_COMMAND) return Number(e.details?.['rcValue'] ?? -1);
-      throw e;
     }
   }
 
@@ -146,20 +161,28 @@ export class EsysContext {
 
   /** Flushes a transient object or session; errors are ignored (already gone). */
   async flush(handle: number | undefined): Promise<void> {
-    if (handle === undefined || !this.ctx) return;
-    await this.lib.esys.FlushContext(this.ctx, handle);
+    if (handle === undefined || !this.ctx || this.stuck) return;
+    await withTimeout(this.lib.esys.FlushContext(this.ctx, handle), this.timeoutMs, () => new TpmError(ERR_TPM_UNAVAILABLE, 'FlushContext timed out')).catch(
+      () => undefined,
+    );
   }
 
+  /** Frees the context and the TCTI; when a native call is stuck, only once it has returned. */
   close(): void {
     const ctx = this.ctx;
     const tcti = this.tcti;
     this.ctx = null;
     this.tcti = null;
-    if (ctx) this.lib.esysFinalize([ctx]);
-    if (tcti) this.lib.tctiFinalize([tcti]);
+    const finalize = () => {
+      if (ctx) this.lib.esysFinalize([ctx]);
+      if (tcti) this.lib.tctiFinalize([tcti]);
+    };
+    if (this.stuck) void this.stuck.call.then(finalize, finalize);
+    else finalize();
   }
 
   private live(): bigint {
+    if (this.stuck) throw this.stuck.error;
     if (!this.ctx) throw new TpmError(ERR_TPM_CLOSED, 'TPM context is closed');
     return this.ctx;
   }

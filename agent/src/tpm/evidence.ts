@@ -29,6 +29,8 @@ export interface CollectTpmEvidenceOptions {
   files?: Pick<Files, 'readBytes'>;
   akHandle?: number;
   akAlg?: AkAlg;
+  /** Longest wait for one TPM command (default 120 s); past it the round reports the TPM unavailable. */
+  commandTimeoutMs?: number;
   logger?: Logger;
   /** Test seam: how the TPM is opened (defaults to withTpm). */
   open?: <T>(tcti: string, fn: (tpm: Tpm) => Promise<T>) => Promise<T>;
@@ -84,7 +86,10 @@ async function readEventLog(files: Pick<Files, 'readBytes'>, path: string): Prom
  */
 export async function collectTpmEvidence(opts: CollectTpmEvidenceOptions): Promise<TpmEvidence> {
   const files = opts.files ?? new RootedFiles('/');
-  const open = opts.open ?? withTpm;
+  const open =
+    opts.open ??
+    (<T>(tcti: string, fn: (tpm: Tpm) => Promise<T>) =>
+      withTpm(tcti, fn, { ...(opts.commandTimeoutMs !== undefined && { commandTimeoutMs: opts.commandTimeoutMs }), ...(opts.logger && { logger: opts.logger }) }));
   const quotePcrs = opts.pcrs ?? DEFAULT_QUOTE_PCRS;
   const nonce = opts.nonce ?? Buffer.alloc(0);
   try {

@@ -14,7 +14,8 @@ export type AsyncFn = (...args: unknown[]) => Promise<number>;
 export type SyncFn = (...args: unknown[]) => unknown;
 
 export interface Tss2 {
-  tctiInit: SyncFn;
+  /** Tss2_TctiLdr_Initialize, async: some TCTIs talk to the TPM while initialising. */
+  tctiInit: AsyncFn;
   tctiFinalize: SyncFn;
   esysInit: SyncFn;
   esysFinalize: SyncFn;
@@ -119,7 +120,7 @@ export function loadTss2(): Tss2 {
     }
     const decode = rcLib.func('const char *Tss2_RC_Decode(uint32_t rc)');
     loaded = {
-      tctiInit: tctildr.func('uint32_t Tss2_TctiLdr_Initialize(const char *conf, _Out_ void **tcti)'),
+      tctiInit: promisify(tctildr.func('uint32_t Tss2_TctiLdr_Initialize(const char *conf, _Out_ void **tcti)') as unknown as { async: (...a: unknown[]) => void }),
       tctiFinalize: tctildr.func('void Tss2_TctiLdr_Finalize(_Inout_ void **tcti)'),
       esysInit: esysLib.func('uint32_t Esys_Initialize(_Out_ void **ctx, void *tcti, void *abi)'),
       esysFinalize: esysLib.func('void Esys_Finalize(_Inout_ void **ctx)'),

@@ -46,6 +46,8 @@ export interface Tpm {
 export interface OpenTpmOptions {
   /** AK handle used by quote/activateCredential before any ensureAk; default 0x81010002. */
   akHandle?: number;
+  /** Longest wait for one TPM command before the TPM counts as unavailable; default 120 s. */
+  commandTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -107,7 +109,7 @@ class EsysTpm implements Tpm {
  * device or listener is ERR_TPM_UNAVAILABLE with the reason.
  */
 export async function openTpm(tcti: string = DEFAULT_TCTI, opts: OpenTpmOptions = {}): Promise<Tpm> {
-  const ctx = EsysContext.open(tcti);
+  const ctx = await EsysContext.open(tcti, opts.commandTimeoutMs);
   try {
     await tpmProperty(ctx, TPM_PT.manufacturer);
   } catch (e) {

@@ -1,6 +1,55 @@
-import { describe, expect, it } from 'vitest';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectTpmEvidence, openTpm, withTpm, ERR_TPM_UNAVAILABLE } from '../../../agent/src/index.js';
 import { isRetryable, isUnreachable } from '../../../agent/src/tpm/errors.js';
+import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
+
+let tpm: Swtpm;
+beforeAll(async () => {
+  tpm = await startSwtpm();
+}, 30_000);
+afterAll(async () => {
+  await tpm?.stop();
+});
+
+/**
+ * A TPM that stops answering: a listener pair in front of the swtpm whose control channel is
+ * forwarded (so the TCTI initialises) and whose command channel swallows everything, or (silentControl)
+ * whose both channels are silent.
+ */
+async function silentTpm(silentControl: boolean): Promise<{ tcti: string; stop: () => Promise<void> }> {
+  const sockets: Socket[] = [];
+  const listen = (port: number, onConn: (c: Socket) => void) =>
+    new Promise<Server>((resolve, reject) => {
+      const s = createServer(onConn);
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => resolve(s));
+    });
+  const swallow = (c: Socket) => sockets.push(c);
+  const forward = (c: Socket) => {
+    const up = connect(tpm.port + 1, '127.0.0.1');
+    c.pipe(up).pipe(c);
+    sockets.push(c, up);
+  };
+  for (let i = 0; i < 100; i++) {
+    const port = 30001 + 2 * Math.floor(Math.random() * 10000);
+    const data = await listen(port, swallow).catch(() => null);
+    if (!data) continue;
+    const ctrl = await listen(port + 1, silentControl ? swallow : forward).catch(() => null);
+    if (!ctrl) {
+      data.close();
+      continue;
+    }
+    return {
+      tcti: `swtpm:host=127.0.0.1,port=${port}`,
+      stop: async () => {
+        for (const s of sockets) s.destroy();
+        await Promise.all([new Promise((r) => data.close(r)), new Promise((r) => ctrl.close(r))]);
+      },
+    };
+  }
+  throw new Error('no two consecutive free ports');
+}
 
 describe('no TPM present', () => {
   it.each([
@@ -15,6 +64,26 @@ describe('no TPM present', () => {
     expect(err).toMatchObject({ code: ERR_TPM_UNAVAILABLE });
     expect((err as Error).message).toContain(tcti);
     expect((err as { details: { decoded: string } }).details.decoded).toMatch(/\S/);
+  });
+
+  it.each([
+    ['while the TCTI initialises', true, /did not answer within/],
+    ['on the first command', false, /did not answer GetCapability within/],
+  ])('a TPM that stops answering %s is ERR_TPM_UNAVAILABLE after the timeout, without blocking the event loop', async (_w, silentControl, message) => {
+    const silent = await silentTpm(silentControl);
+    try {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 20);
+      const err = await openTpm(silent.tcti, { commandTimeoutMs: 400 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      clearInterval(timer);
+      expect(err).toMatchObject({ code: ERR_TPM_UNAVAILABLE, message: expect.stringMatching(message) });
+      expect(ticks).toBeGreaterThan(5);
+    } finally {
+      await silent.stop();
+    }
   });
 
   it('withTpm never runs the callback without a TPM', async () => {
