@@ -8,6 +8,9 @@ import { processIo, type Verb } from '../shared/src/cli/verb.js';
  * Multi-word verbs ("tpm quote", "inspect eventlog") are looked up longest first.
  */
 const verbs: Record<string, () => Promise<{ default: Verb }>> = {
+  receipt: () => import('../collector/src/cli/receipt.js'),
+  'receipt verify': () => import('../collector/src/cli/receipt-verify.js'),
+  'k8s-sync': () => import('../collector/src/cli/k8s-sync.js'),
   // verbs are registered here, one line each, e.g.:
   // inventory: () => import('../agent/src/cli/inventory.js'),
   inventory: () => import('../agent/src/cli/inventory.js'),
@@ -19,13 +22,13 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   dump: () => import('../agent/src/cli/dump.js'),
   'tpm pcrs': () => import('../agent/src/cli/tpm-pcrs.js'),
   'tpm quote': () => import('../agent/src/cli/tpm-quote.js'),
-  'collector token': () => import('../collector/src/cli/token.js'),
-  'collector enroll-token': () => import('../collector/src/cli/enroll-token.js'),
   nodes: () => import('../collector/src/cli/nodes.js'),
   node: () => import('../collector/src/cli/node.js'),
   changes: () => import('../collector/src/cli/changes.js'),
   approve: () => import('../collector/src/cli/approve.js'),
   attest: () => import('../collector/src/cli/attest.js'),
+  'collector token': () => import('../collector/src/cli/token.js'),
+  'collector enroll-token': () => import('../collector/src/cli/enroll-token.js'),
 };
 
 function help(): string {
