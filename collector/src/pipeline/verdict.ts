@@ -105,8 +105,10 @@ export function evaluate(input: EvaluateInput): Verdict & { drift: Reason[] } {
   const drift: Reason[] = [...diffAk(input.node?.akPublic ?? null, ev.akPublic)];
   if (baseline) {
     drift.push(...diffInventory(baseline.inventory, ev.inventory));
-    if (ev.pcrs && baseline.pcrs) {
-      drift.push(...diffPcrs({ pcrs: baseline.pcrs, eventLog: baseline.eventLog }, { pcrs: ev.pcrs, eventLog: ev.eventLog }, input.explain ? { explain: input.explain } : {}));
+    if (ev.pcrs) {
+      // A baseline taken without TPM evidence has no PCRs: TPM evidence appearing later is a
+      // change to approve (else the boot chain would never be compared), reported as banks none → x.
+      drift.push(...diffPcrs({ pcrs: baseline.pcrs ?? {}, eventLog: baseline.eventLog }, { pcrs: ev.pcrs, eventLog: ev.eventLog }, input.explain ? { explain: input.explain } : {}));
     }
   }
   const v = decideVerdict({

@@ -200,6 +200,14 @@ describe('diffInventory: devices appearing, disappearing and moving', () => {
     expect(rs[0]!.after).toBeNull();
   });
 
+  it('a GPU pulled from the middle, with nvidia-smi renumbering the rest, is one gpu.removed', () => {
+    const cur = clone(gpu8);
+    cur.gpus = cur.gpus.filter((g) => g.index !== 3).map((g) => ({ ...g, index: g.index > 3 ? g.index - 1 : g.index }));
+    const rs = diffInventory(gpu8, cur);
+    expect(brief(rs).map((r) => r.code)).toEqual(['gpu.removed']);
+    expect(rs[0]!.before).toMatchObject({ index: 3, serial: '1562920007325' });
+  });
+
   it('a GPU from another host plugged in is gpu.added', () => {
     const cur = clone(gpu8);
     cur.gpus.push({ ...clone(a100.gpus[0]!), index: 8 });

@@ -105,6 +105,12 @@ describe('evaluate on a real inventory', () => {
     expect(v.reasons).toEqual([{ code: 'tpm.unavailable', claim: 'instance-identity', detail: 'no TPM evidence: no TPM device (ERR_TPM_UNAVAILABLE)' }]);
   });
 
+  it('TPM evidence where the baseline had none is drift to approve, not silently trusted', () => {
+    const v = evaluate({ evidence: { kind: 'fresh', inventory: clone(inv), pcrs, eventLog: null, akPublic: 'aa' }, baseline: { ...base, pcrs: null }, node: { akPublic: null, revokedAt: null } });
+    expect(v.status).toBe('untrusted');
+    expect(v.reasons.map((r) => [r.code, r.detail])).toEqual([['tpm.pcr_changed', 'quoted PCR banks changed (none → sha256)']]);
+  });
+
   it('a matching history report does not make the node trusted', () => {
     const v = evaluate({ evidence: { kind: 'history', inventory: clone(inv), pcrs, eventLog: null, akPublic: 'aa' }, baseline: base, node: { akPublic: 'aa', revokedAt: null } });
     expect(v.status).toBe('unknown');
