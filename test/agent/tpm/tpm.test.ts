@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTpm, withTpm, objectName, tpmPublicKey, tpmPublicPem, ERR_TPM_AK_MISMATCH, ERR_TPM_AK_MISSING, ERR_TPM_BANK, ERR_TPM_CLOSED, ERR_TPM_COMMAND, ERR_TPM_INPUT } from '../../../agent/src/index.js';
-import { parsePublic, verifyQuote, ERR_TPM_QUOTE_NONCE, ERR_TPM_QUOTE_PCR_DIGEST } from '../../../shared/src/tpm/index.js';
+import { parsePublic, verifyQuote, ERR_TPM_QUOTE_NONCE, ERR_TPM_QUOTE_PCR_DIGEST, ERR_TPM_QUOTE_SIGNATURE } from '../../../shared/src/tpm/index.js';
 import { makeCredential } from '../../../shared/src/tpm/make-credential.js';
 import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
 import { parsePcrread, readCredentialFile } from './tools.js';
@@ -84,7 +84,7 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
     expect(ak.attributes).toEqual(expect.arrayContaining(['restricted', 'sign', 'fixedTPM', 'fixedParent']));
   });
 
-  it('quotes over a nonce: tpm2_checkquote and the shared verifier accept, a wrong nonce or PCR is refused', async () => {
+  it('quotes over a nonce: tpm2_checkquote and the shared verifier accept; wrong nonce, flipped byte, another AK, tampered PCR each refused', async () => {
     const nonce = Buffer.from('5eed0f00ba11c0ffee', 'hex');
     const pcrList = [0, 1, 2, 3, 4, 5, 6, 7, 16];
     const { ak, quote, pcrs } = await withTpm(tpm.tcti, async (t) => ({ ak: await t.ensureAk(), quote: await t.quote(nonce, pcrList), pcrs: await t.readPcrs() }));
@@ -97,6 +97,17 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
     expect(ok.attest.extraData.equals(nonce)).toBe(true);
     expect(() => verifyQuote({ attest: quote.attest, signature: quote.signature, akPublic: ak, nonce: Buffer.from('00', 'hex'), pcrs })).toThrow(
       expect.objectContaining({ code: ERR_TPM_QUOTE_NONCE }),
+    );
+    const flipped = Buffer.from(quote.attest);
+    const clockAt = 4 + 2 + 2 + quote.attest.readUInt16BE(6) + 2 + nonce.length; // magic, type, qualifiedSigner, extraData
+    flipped[clockAt + 7]! ^= 0x01; // the signed clock value
+    expect(() => verifyQuote({ attest: flipped, signature: quote.signature, akPublic: ak, nonce, pcrs })).toThrow(
+      expect.objectContaining({ code: ERR_TPM_QUOTE_SIGNATURE }),
+    );
+    const otherAk = await withTpm(tpm.tcti, (t) => t.ensureAk({ handle: 0x81010004 }));
+    expect(otherAk.equals(ak)).toBe(false);
+    expect(() => verifyQuote({ attest: quote.attest, signature: quote.signature, akPublic: otherAk, nonce, pcrs })).toThrow(
+      expect.objectContaining({ code: ERR_TPM_QUOTE_SIGNATURE }),
     );
     const tampered = { sha256: { ...pcrs['sha256']!, '16': '00'.repeat(32) } };
     expect(() => verifyQuote({ attest: quote.attest, signature: quote.signature, akPublic: ak, nonce, pcrs: tampered })).toThrow(
