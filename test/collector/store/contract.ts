@@ -96,7 +96,7 @@ export function storeContract(engine: string, h: StoreHarness): void {
       try {
         const s1 = createSqlStore(db);
         await s1.migrate();
-        const extra = [...MIGRATIONS, portable('0200_test_outbox', 'CREATE TABLE test_outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL)')];
+        const extra = [...MIGRATIONS, portable('9999_test_extra', 'CREATE TABLE test_outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL)')];
         const s2 = createSqlStore(db, extra);
         await s2.migrate();
         await s2.migrate();

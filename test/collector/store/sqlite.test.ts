@@ -16,9 +16,9 @@ storeContract('SQLite file', {
   cleanup: async () => undefined,
 });
 
-describe('SQLite specifics', () => {
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('SQLite specifics', () => {
   it('opens in WAL mode with synchronous=FULL and a busy timeout', async () => {
     const store = await openSqliteStore(join(dir, 'pragmas.db'));
     try {
@@ -48,5 +48,31 @@ describe('SQLite specifics', () => {
     const s = await openSqliteStore(join(dir, 'closed.db'));
     await s.close();
     await expect(s.getNode('x')).rejects.toMatchObject({ code: ERR_STORE_CLOSED });
+  });
+});
+
+describe('migration registry checks', () => {
+  it('refuses duplicate, unordered or malformed ids with ERR_STORE_MIGRATION', async () => {
+    const { checkMigrations } = await import('../../../collector/src/store/migrate.js');
+    const { portable } = await import('../../../collector/src/store/migrations.js');
+    const m = (id: string) => portable(id, 'SELECT 1');
+    expect(() => checkMigrations([m('0001_a'), m('0001_a')])).toThrow(expect.objectContaining({ code: 'ERR_STORE_MIGRATION' }));
+    expect(() => checkMigrations([m('0002_a'), m('0001_b')])).toThrow(expect.objectContaining({ code: 'ERR_STORE_MIGRATION' }));
+    expect(() => checkMigrations([m('1_bad')])).toThrow(expect.objectContaining({ code: 'ERR_STORE_MIGRATION' }));
+    expect(() => checkMigrations([m('0001_a'), m('0100_b')])).not.toThrow();
+  });
+
+  it('a failing migration is ERR_STORE_MIGRATION and leaves the earlier ones applied', async () => {
+    const { runMigrations, appliedMigrations } = await import('../../../collector/src/store/migrate.js');
+    const { portable } = await import('../../../collector/src/store/migrations.js');
+    const db = openSqliteDb(join(dir, 'failing-migration.db'));
+    try {
+      await expect(runMigrations(db, [portable('0001_ok', 'CREATE TABLE t1 (a TEXT)'), portable('0002_bad', 'CREATE TABLE t1 (a TEXT)')])).rejects.toMatchObject({
+        code: 'ERR_STORE_MIGRATION',
+      });
+      expect(await appliedMigrations(db)).toEqual(['0001_ok']);
+    } finally {
+      await db.close();
+    }
   });
 });
