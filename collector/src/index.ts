@@ -11,3 +11,8 @@ export type { VerdictPolicyInput, VerifiedEvidence, EvaluateInput } from './pipe
 // Access control (API tokens, roles, audit log) and TPM-rooted enrolment
 export * from './auth/index.js';
 export * from './enroll/index.js';
+
+// Scheduler trust: in-memory trust cache and API, job receipts, Slurm and Kubernetes integrations
+export * from './trust/index.js';
+export { loadOrCreateReceiptKey, signReceipt, verifyReceipt, receiptRoutes, receiptNodes, RECEIPT_JWS_TYP, type ReceiptNode, type ReceiptPayload } from './receipt.js';
+export * from './integrations/index.js';

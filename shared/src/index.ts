@@ -7,3 +7,4 @@ export * from './jws/index.js';
 export * from './inventory/index.js';
 export * from './tpm/index.js';
 export * from './eventlog/index.js';
+export * from './hostlist.js';
