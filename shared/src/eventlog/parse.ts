@@ -1,6 +1,6 @@
 import { algName, hashAlg } from '../tpm/alg.js';
 import { Reader } from '../tpm/reader.js';
-import { decodeEventData } from './event-data.js';
+import { decodeEventData, type EventData } from './event-data.js';
 import { EV, eventTypeName } from './event-types.js';
 import {
   ERR_EVENTLOG_DIGEST,
@@ -59,6 +59,27 @@ function parseSpecId(data: Buffer, offset: number): SpecId {
   return { signature: signature.replace(/\0+$/, ''), platformClass, specVersion: `${major}.${minor}`, specErrata, uintnSize, algorithms, vendorInfo };
 }
 
+/** An event whose data is decoded on first read (most callers only replay digests). */
+class ParsedEvent implements EventLogEvent {
+  readonly typeName: string;
+  private cached: EventData | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly offset: number,
+    readonly pcr: number,
+    readonly type: number,
+    readonly digests: Record<string, Buffer>,
+    readonly data: Buffer,
+  ) {
+    this.typeName = eventTypeName(type);
+  }
+
+  get decoded(): EventData {
+    return (this.cached ??= decodeEventData(this.type, this.data));
+  }
+}
+
 function checkPcr(pcr: number, offset: number): void {
   if (pcr > MAX_PCR) throw new EventLogError(ERR_EVENTLOG_PCR_INDEX, `event at offset ${offset} names PCR ${pcr} (0..${MAX_PCR}): not an event log, or corrupt`, { details: { offset, pcr } });
 }
@@ -92,11 +113,14 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseOptions = {}): Unver
   const events: EventLogEvent[] = [];
   let startupLocality: number | null = null;
 
-  const push = (e: Omit<EventLogEvent, 'typeName' | 'decoded' | 'index'>) => {
+  const push = (e: { offset: number; pcr: number; type: number; digests: Record<string, Buffer>; data: Buffer }) => {
     if (events.length >= maxEvents) throw new EventLogError(ERR_EVENTLOG_TOO_LARGE, `event log has more than ${maxEvents} events`, { details: { maxEvents } });
-    const decoded = decodeEventData(e.type, e.data);
-    if (decoded.kind === 'startupLocality' && e.pcr === 0 && startupLocality === null) startupLocality = decoded.locality;
-    events.push({ ...e, index: events.length, typeName: eventTypeName(e.type), decoded });
+    const ev = new ParsedEvent(events.length, e.offset, e.pcr, e.type, e.digests, e.data);
+    if (e.type === EV.NO_ACTION && e.pcr === 0 && startupLocality === null) {
+      const d = ev.decoded;
+      if (d.kind === 'startupLocality') startupLocality = d.locality;
+    }
+    events.push(ev);
   };
 
   // First record: always TCG_PCR_EVENT (SHA-1 layout).

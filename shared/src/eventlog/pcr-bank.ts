@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { hashAlg, hashAlgId, type HashName } from '../tpm/alg.js';
 import { EV } from './event-types.js';
 import type { EventLogEvent } from './types.js';
@@ -22,12 +22,16 @@ export function isExtended(e: EventLogEvent): boolean {
 export function replayBank(bank: HashName, events: readonly EventLogEvent[], startupLocality: number | null): Record<string, string> {
   const size = hashAlg(hashAlgId(bank))!.size;
   const pcrs = new Map<number, Buffer>();
+  // One scratch buffer PCR || digest and the one-shot hash: replay is hashing-bound.
+  const scratch = Buffer.alloc(2 * size);
   for (const e of events) {
     if (!isExtended(e)) continue;
     const d = e.digests[bank];
-    if (!d) continue;
+    if (!d || d.length !== size) continue;
     const cur = pcrs.get(e.pcr) ?? initialPcr(e.pcr, size, startupLocality);
-    pcrs.set(e.pcr, createHash(bank).update(cur).update(d).digest());
+    cur.copy(scratch, 0);
+    d.copy(scratch, size);
+    pcrs.set(e.pcr, hash(bank, scratch, 'buffer'));
   }
   const out: Record<string, string> = {};
   for (const [k, v] of [...pcrs].sort((a, b) => a[0] - b[0])) out[String(k)] = v.toString('hex');

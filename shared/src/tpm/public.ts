@@ -129,8 +129,25 @@ function b64url(b: Buffer): string {
   return b.toString('base64url');
 }
 
+/**
+ * Imported keys by TPMT_PUBLIC bytes: a collector verifies the same pinned AKs over and over,
+ * and the import costs more than the signature check. Bounded; cleared when full.
+ */
+const keyCache = new Map<string, KeyObject>();
+const KEY_CACHE_MAX = 4096;
+
 /** The key as a node:crypto KeyObject (RSA or EC public key). */
 export function publicKeyObject(pub: TpmPublic): KeyObject {
+  const id = pub.tpmtPublic.toString('base64');
+  const hit = keyCache.get(id);
+  if (hit) return hit;
+  const key = importKey(pub);
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+  keyCache.set(id, key);
+  return key;
+}
+
+function importKey(pub: TpmPublic): KeyObject {
   try {
     if (pub.type === 'rsa') {
       const e = Buffer.alloc(4);
