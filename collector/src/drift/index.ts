@@ -1,5 +1,5 @@
 export { DRIFT_CODES, reason, type DriftCode } from './codes.js';
-export { diffInventory } from './inventory.js';
+export { diffInventory, MAX_REASONS_PER_SECTION } from './inventory.js';
 export { diffGpus, gpuName } from './gpu.js';
 export { diffNics, diffHcas, diffDisks, diffPci } from './devices.js';
 export { diffPlatform, diffCpu, diffKernel, diffSecureBoot } from './platform.js';

@@ -26,6 +26,21 @@ const SOURCES: Record<string, { section: Section | 'bmc'; claim: Claim; label: s
 
 const SECTIONS: Section[] = ['platform', 'cpu', 'kernel', 'secureBoot', 'gpus', 'nvswitches', 'nics', 'hcas', 'disks', 'pci'];
 
+/**
+ * At most this many reasons per section; the rest are folded into one reason that counts them
+ * (a verdict message carries at most 1,024 reasons, and an operator reads the first few anyway).
+ */
+export const MAX_REASONS_PER_SECTION = 100;
+
+function capped(section: Section, rs: Reason[]): Reason[] {
+  if (rs.length <= MAX_REASONS_PER_SECTION) return rs;
+  const keep = rs.slice(0, MAX_REASONS_PER_SECTION - 1);
+  const rest = rs.slice(MAX_REASONS_PER_SECTION - 1);
+  const codes = [...new Set(rest.map((r) => r.code))].sort();
+  const first = rest[0]!;
+  return [...keep, { code: first.code, claim: first.claim, detail: `${rest.length} more ${section} changes not listed (${codes.join(', ')})`, before: null, after: { omitted: rest.length, codes } }];
+}
+
 const ok = (inv: Inventory, name: string): boolean => (inv.sources[name]?.status ?? 'ok') === 'ok';
 
 /**
@@ -104,7 +119,7 @@ export function diffInventory(baseline: Inventory, current: Inventory): Reason[]
     if (skipped.has(section)) continue;
     const rs = bySection.get(section) ?? [];
     if (rs.length > 0) {
-      out.push(...rs);
+      out.push(...capped(section, rs));
       continue;
     }
     if (section === 'pci') {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu, Inventory, Reason } from '../../../shared/src/report/types.js';
-import { diffInventory } from '../../../collector/src/drift/inventory.js';
+import { MAX_REASONS_PER_SECTION, diffInventory } from '../../../collector/src/drift/inventory.js';
 import { DRIFT_CODES } from '../../../collector/src/drift/codes.js';
 import { clone, recordedInventory } from './hosts.js';
 
@@ -302,6 +302,15 @@ describe('diffInventory: sources and the safety net', () => {
       ['inventory.changed', 'gpus'],
       ['inventory.changed', 'nvswitches'],
     ]);
+  });
+
+  it('folds a flood of device changes into a counted reason so a verdict stays within its limits', () => {
+    const cur = clone(gpu8);
+    for (let i = 0; i < 300; i++) cur.pci.push({ address: `0001:${(i >> 3).toString(16).padStart(2, '0')}:00.${i & 7}`, vendor: '8086', device: '1234', subsystemVendor: null, subsystemDevice: null, class: '0x060400' });
+    const rs = diffInventory(gpu8, cur);
+    expect(rs).toHaveLength(MAX_REASONS_PER_SECTION);
+    expect(rs.slice(0, -1).every((r) => r.code === 'pci.device_added')).toBe(true);
+    expect(rs.at(-1)).toMatchObject({ code: 'pci.device_added', detail: '201 more pci changes not listed (pci.device_added)', after: { omitted: 201 } });
   });
 
   it('HCA port link state going down is not drift (it is not identity)', () => {
