@@ -24,6 +24,10 @@ export function parseQuoteFile(text: string): QuoteFile {
   }
   const o = j as Record<string, unknown>;
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new UserError(ERR_SCHEMA, 'expected a JSON object {nonce, attest, signature, akPublic, pcrs}');
+  const known = new Set(['nonce', 'attest', 'signature', 'akPublic', 'akPublicPem', 'pcrs']);
+  const unknown = Object.keys(o).filter((k) => !known.has(k));
+  if (unknown.length > 0) throw new UserError(ERR_SCHEMA, `unknown field(s): ${unknown.join(', ')}`);
+  if (o.akPublicPem !== undefined && typeof o.akPublicPem !== 'string') throw new UserError(ERR_SCHEMA, 'field akPublicPem must be a string');
   for (const k of ['nonce', 'attest', 'signature', 'akPublic'] as const) {
     if (typeof o[k] !== 'string' || !HEX.test(o[k] as string)) throw new UserError(ERR_SCHEMA, `field ${k} must be a hex string`);
   }

@@ -73,6 +73,10 @@ describe('nodeseal inspect quote', () => {
     await writeFile(file(), JSON.stringify({ ...hex, pcrs: { sha256: { ...hex.pcrs.sha256, '4': '00'.repeat(32) } } }));
     await expect(inspectQuote.run([file()], io())).rejects.toMatchObject({ code: 'ERR_TPM_QUOTE_PCR_DIGEST' });
   });
+  it('rejects unknown fields', async () => {
+    await writeFile(file(), JSON.stringify({ ...hex, extra: 1 }));
+    await expect(inspectQuote.run([file()], io())).rejects.toMatchObject({ code: 'ERR_SCHEMA' });
+  });
   it('rejects a malformed file before any crypto', async () => {
     await writeFile(file(), JSON.stringify({ ...hex, attest: 'not hex' }));
     await expect(inspectQuote.run([file()], io())).rejects.toMatchObject({ name: 'UserError', code: 'ERR_SCHEMA' });
