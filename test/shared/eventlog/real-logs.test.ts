@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { computePcrs, EV, parseEventLog, replay, secureBootState, type EventLogError } from '../../../shared/src/eventlog/index.js';
+import { computePcrs, EV, parseEventLog, replay, secureBootState, WORKAROUNDS, type EventLogError } from '../../../shared/src/eventlog/index.js';
 import { logFixtures, pcrsFixtures, REJECTED } from './fixtures.js';
 
 describe('real event logs', () => {
@@ -125,4 +125,19 @@ describe('real event logs', () => {
       expect(() => secureBootState(r.log)).toThrow(expect.objectContaining({ code: 'ERR_EVENTLOG_UNVERIFIED' }));
     });
   });
+});
+
+describe('vendor workaround table', () => {
+  for (const w of WORKAROUNDS) {
+    it(`${w.id}: its fixture fails strictly and replays with it`, () => {
+      const p = pcrsFixtures().find((x) => x.eventlog.endsWith(w.fixture))!;
+      expect(p, `pcrs.json for ${w.fixture}`).toBeDefined();
+      const log = parseEventLog(readFileSync(p.eventlog));
+      const strict = computePcrs(log);
+      const differs = Object.entries(p.banks).some(([b, v]) => strict[b] && Object.entries(strict[b]!).some(([i, x]) => v[i] !== undefined && v[i] !== x));
+      expect(differs).toBe(true);
+      const r = replay(log, p.banks);
+      expect(r.ok && r.workaround).toBe(w.id);
+    });
+  }
 });
