@@ -28,10 +28,10 @@ export interface CollectorConfig {
   maxPayloadBytes: number;
   /** A connection must send hello within this many ms. Default 10,000. */
   helloTimeoutMs: number;
-  /** Per-connection token bucket: sustained messages per second and burst. Defaults 5/s, burst 20. */
+  /** Per-connection token bucket: sustained messages per second and burst. Defaults 10/s, burst 40. */
   rateLimitPerSec: number;
   rateLimitBurst: number;
-  /** Protocol errors tolerated on one connection before it is closed. Default 10. */
+  /** Errors tolerated on one connection (reset by a verified report) before it is closed. Default 50. */
   maxErrorsPerConnection: number;
   /** Concurrent agent connections. Default 20,000. */
   maxConnections: number;
@@ -90,9 +90,9 @@ export function defaultCollectorConfig(): CollectorConfig {
     heartbeatSec: 15,
     maxPayloadBytes: 4 * 1024 * 1024,
     helloTimeoutMs: 10_000,
-    rateLimitPerSec: 5,
-    rateLimitBurst: 20,
-    maxErrorsPerConnection: 10,
+    rateLimitPerSec: 10,
+    rateLimitBurst: 40,
+    maxErrorsPerConnection: 50,
     maxConnections: 20_000,
     maxBodyBytes: 1024 * 1024,
     maxAttestWaitSec: 30,

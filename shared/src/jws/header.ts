@@ -31,8 +31,7 @@ export function parseCompactJws(jws: unknown, opts: { typ?: string; maxBytes?: n
   const parts = jws.split('.');
   if (parts.length !== 3) throw new JwsError(ERR_JWS_MALFORMED, 'JWS compact serialization must have three parts');
   const [protectedB64, payloadB64, signatureB64] = parts as [string, string, string];
-  if (!protectedB64 || !payloadB64 || !signatureB64) throw new JwsError(ERR_JWS_MALFORMED, 'JWS part is empty');
-  if (!B64URL.test(protectedB64) || !B64URL.test(payloadB64) || !B64URL.test(signatureB64)) throw new JwsError(ERR_JWS_MALFORMED, 'JWS part is not base64url');
+  if (!protectedB64 || !B64URL.test(protectedB64)) throw new JwsError(ERR_JWS_MALFORMED, 'JWS header is empty or not base64url');
   if (protectedB64.length > MAX_HEADER_B64) throw new JwsError(ERR_JWS_MALFORMED, 'JWS header too large');
   let raw: unknown;
   try {
@@ -43,6 +42,9 @@ export function parseCompactJws(jws: unknown, opts: { typ?: string; maxBytes?: n
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new JwsError(ERR_JWS_MALFORMED, 'JWS header is not an object');
   const h = raw as Record<string, unknown>;
   if (!isAllowedAlg(h.alg)) throw new JwsError(ERR_JWS_ALG, `JWS algorithm ${JSON.stringify(String(h.alg)).slice(0, 40)} not allowed`, { details: { alg: String(h.alg).slice(0, 20) } });
+  // The header is judged first (so `alg: none` with its empty signature is named as such), then the rest.
+  if (!payloadB64 || !signatureB64) throw new JwsError(ERR_JWS_MALFORMED, 'JWS payload or signature is empty');
+  if (!B64URL.test(payloadB64) || !B64URL.test(signatureB64)) throw new JwsError(ERR_JWS_MALFORMED, 'JWS part is not base64url');
   const extra = Object.keys(h).filter((k) => !ALLOWED_HEADER_KEYS.has(k));
   if (extra.length) throw new JwsError(ERR_JWS_MALFORMED, `JWS header has unexpected members: ${extra.slice(0, 5).join(', ')}`);
   if (typeof h.kid !== 'string' || h.kid.length === 0 || h.kid.length > 128) throw new JwsError(ERR_JWS_MALFORMED, 'JWS header kid missing or invalid');
