@@ -78,7 +78,10 @@ export async function startSimAgent(wsUrl: string, nodeId: string, inventory: In
 
   ws.on('message', (data) => {
     const m = JSON.parse(String(data)) as CollectorMessage;
-    if (m.type === 'challenge') void report(m.nonce);
+    // `next: true` is the nonce for the next scheduled report (tests attest on demand instead).
+    if (m.type === 'challenge') {
+      if (!(m as { next?: boolean }).next) void report(m.nonce);
+    }
     else if (m.type === 'verdict') {
       agent.verdicts.push(m);
       for (const w of waiters.splice(0)) w(m);

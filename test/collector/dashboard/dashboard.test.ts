@@ -1,0 +1,120 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPERATOR, startFleet, VIEWER, type Fleet } from './harness.js';
+
+const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts/dashboard');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+describe('dashboard in headless Chromium against a live collector', () => {
+  let fleet: Fleet;
+  let ctx: BrowserContext;
+  let page: Page;
+  let profile: string;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    fleet = await startFleet([
+      { id: 'gpu-node-001', host: 'gpu8' },
+      { id: 'gpu-node-002', host: 'gpu8' },
+      { id: 'cpu-node-001', host: 'a100' },
+    ]);
+    profile = mkdtempSync(join(tmpdir(), 'nodeseal-chromium-'));
+    ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport: { width: 1400, height: 900 } });
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await fleet?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  const row = (id: string) => page.locator(`tr[data-node="${id}"]`);
+
+  it('asks for a token, keeps it in sessionStorage only, and lists the nodes', async () => {
+    await page.goto(fleet.collector.url);
+    await page.locator('#token-form').waitFor({ state: 'visible' });
+    await page.fill('#token-input', 'not-a-token');
+    await page.click('#token-form button[type=submit]');
+    await expect.poll(() => page.textContent('#token-error')).toContain('not accepted');
+    await page.fill('#token-input', OPERATOR);
+    await page.click('#token-form button[type=submit]');
+    await row('gpu-node-002').waitFor();
+    for (const id of ['gpu-node-001', 'gpu-node-002', 'cpu-node-001']) expect(await row(id).getAttribute('data-status')).toBe('trusted');
+    expect(await page.textContent('#who')).toContain('alice (operator)');
+    expect(await row('gpu-node-001').textContent()).toContain(`8 × ${fleet.agents.get('gpu-node-001')!.inventory.gpus[0]!.productName}`);
+    await page.locator('#live.on').waitFor();
+    const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('nodeseal.token'), local: localStorage.length, cookie: document.cookie }));
+    expect(storage).toEqual({ session: OPERATOR, local: 0, cookie: '' });
+    await page.screenshot({ path: join(ARTIFACTS, '1-fleet-trusted.png'), fullPage: true });
+  });
+
+  it('turns a row untrusted live when a GPU VBIOS changes, and filters by status and drift code', async () => {
+    const agent = fleet.agents.get('gpu-node-002')!;
+    const gpu = agent.inventory.gpus[0]!;
+    gpu.vbiosVersion = `${gpu.vbiosVersion ?? ''}.EVIL`;
+    const verdict = await fleet.attest('gpu-node-002');
+    expect(verdict.status).toBe('untrusted');
+    // No reload: the live stream updates the row.
+    await page.locator('tr[data-node="gpu-node-002"][data-status="untrusted"]').waitFor({ timeout: 10_000 });
+    await expect.poll(() => row('gpu-node-002').locator('td.reasons').textContent()).toContain('gpu.vbios_changed');
+    await expect.poll(() => page.textContent('[data-card="untrusted"] .n')).toBe('1');
+    await expect.poll(() => page.textContent('#attention')).toContain('gpu-node-002');
+    // Nodes needing attention come first.
+    expect(await page.locator('#nodes tbody tr').first().getAttribute('data-node')).toBe('gpu-node-002');
+    await page.screenshot({ path: join(ARTIFACTS, '2-fleet-drift.png'), fullPage: true });
+
+    await page.selectOption('select[name=code]', 'gpu.vbios_changed');
+    await expect.poll(() => page.locator('#nodes tbody tr').count()).toBe(1);
+    await page.click('text=Clear filters');
+    await page.fill('input[type=search]', 'cpu');
+    await page.press('input[type=search]', 'Enter');
+    await expect.poll(() => page.locator('#nodes tbody tr[data-node]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-node')))).toEqual(['cpu-node-001']);
+    await page.click('text=Clear filters');
+  });
+
+  it('shows the node detail: reasons, before/after, PCR change explained by event-log entries, history', async () => {
+    const agent = fleet.agents.get('gpu-node-002')!;
+    agent.bootVariant = 'patched-grub';
+    const verdict = await fleet.attest('gpu-node-002');
+    expect(verdict.reasons.map((r) => r.code)).toContain('tpm.pcr_changed');
+    await page.click('a[href="#/node/gpu-node-002"] >> nth=0');
+    await page.locator('#node-title').waitFor();
+    await expect.poll(() => page.textContent('#reasons')).toContain('tpm.pcr_changed');
+    const changes = await page.textContent('#changes');
+    expect(changes).toContain('gpu.vbios_changed');
+    expect(changes).toContain('.EVIL');
+    expect(await page.locator('table.eventlog').first().textContent()).toMatch(/EV_EFI_BOOT_SERVICES_APPLICATION.*grubx64\.efi/);
+    expect(await page.locator('#gpus tbody tr').count()).toBe(8);
+    expect(await page.textContent('#history')).toMatch(/report \d+ \(fresh\)/);
+    await page.screenshot({ path: join(ARTIFACTS, '3-node-detail.png'), fullPage: true });
+  });
+
+  it('approve (with a reason) turns the node trusted again, live in the fleet view', async () => {
+    await page.click('#approve');
+    await expect.poll(() => page.textContent('#action-msg')).toContain('reason is required');
+    await page.fill('#decision-reason', 'planned VBIOS and bootloader update, ticket OPS-4711');
+    await page.click('#approve');
+    await expect.poll(() => page.textContent('#notice'), { timeout: 10_000 }).toContain('now trusted');
+    expect(await page.textContent('#history')).toContain('approved by alice');
+    await page.screenshot({ path: join(ARTIFACTS, '4-node-approved.png'), fullPage: true });
+    await page.click('text=← Fleet');
+    await page.locator('tr[data-node="gpu-node-002"][data-status="trusted"]').waitFor();
+    expect(await page.textContent('[data-card="untrusted"] .n')).toBe('0');
+  });
+
+  it('offers no approve or revoke to a viewer token', async () => {
+    const p2 = await ctx.newPage();
+    await p2.goto(fleet.collector.url);
+    await p2.fill('#token-input', VIEWER);
+    await p2.click('#token-form button[type=submit]');
+    await p2.locator('tr[data-node="gpu-node-001"]').waitFor();
+    await p2.goto(`${fleet.collector.url}/#/node/gpu-node-001`);
+    await p2.locator('#node-title').waitFor();
+    expect(await p2.locator('#approve').count()).toBe(0);
+    expect(await p2.textContent('main')).toContain('need an operator token');
+    await p2.close();
+  });
+});
