@@ -41,6 +41,17 @@ export interface DaemonOptions {
   /** Extra CA certificates (PEM) for wss. */
   ca?: string | Buffer;
   random?: () => number;
+  /** Enrolment: with a token, hello carries the TPM material and the TPM answers the collector's credential challenge. */
+  enroll?: AgentEnrollment;
+}
+
+/** The agent's side of TPM-rooted enrolment (see agent/src/daemon/enroll.ts for the TPM-backed one). */
+export interface AgentEnrollment {
+  token: string;
+  /** EK and AK TPM2B_PUBLIC (hex) and the EK certificate (DER base64, null when the TPM has none). */
+  material(): Promise<{ ekPublic: string; ekCert: string | null; akPublic: string }>;
+  /** TPM2_ActivateCredential with the AK and EK; returns the credential. */
+  activate(credentialBlob: Buffer, secret: Buffer): Promise<Buffer>;
 }
 
 /** Daemon states; the error that caused a backoff is carried in it. */
@@ -83,6 +94,9 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
   private pumping = false;
   private stopped = false;
   private readonly random: () => number;
+  /** True once the collector accepted our enrolment (or we were enrolled before, for this key). */
+  private enrolled = false;
+  private enrolAnswered = false;
 
   constructor(private readonly o: DaemonOptions) {
     super();
@@ -110,6 +124,7 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
     this.spool = await Spool.open(join(this.o.stateDir, 'spool'), this.o.spool ?? {}, this.o.logger);
     const stored = await readFile(join(this.o.stateDir, 'seq'), 'utf8').then((t) => Number.parseInt(t, 10)).catch(() => 0);
     this.seq = Math.max(Number.isSafeInteger(stored) ? stored : 0, this.spool.maxSeq);
+    this.enrolled = (await readFile(join(this.o.stateDir, 'enrolled'), 'utf8').catch(() => '')).trim() === this.identity.kid;
     this.o.logger.info({ nodeId: this.o.nodeId, kid: this.identity.kid, spooled: this.spool.size, seq: this.seq }, 'agent starting');
     this.scheduleReport();
     this.connect(1);
@@ -141,7 +156,7 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
     ws.on('open', () => {
       opened = true;
       this.pongSeen = true;
-      this.send({ type: 'hello', nodeId: this.o.nodeId, agentVersion: AGENT_VERSION, kid: this.identity.kid, jwk: this.identity.publicJwk as Record<string, unknown> });
+      void this.sayHello();
       this.setState({ name: 'attesting' });
       this.startHeartbeat();
     });
@@ -194,6 +209,35 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
     return true;
   }
 
+  private async sayHello(): Promise<void> {
+    const hello = { type: 'hello', nodeId: this.o.nodeId, agentVersion: AGENT_VERSION, kid: this.identity.kid, jwk: this.identity.publicJwk as Record<string, unknown> };
+    const enroll = this.o.enroll;
+    if (!enroll || this.enrolled) return void this.send(hello);
+    try {
+      const material = await enroll.material();
+      this.enrolAnswered = false;
+      this.send({ ...hello, enrollToken: enroll.token, ...material });
+    } catch (e) {
+      this.o.logger.warn({ code: isNodesealError(e) ? e.code : undefined, err: (e as Error).message }, 'cannot read the TPM enrolment material; saying hello without it');
+      this.send(hello);
+    }
+  }
+
+  private async answerEnrollment(msg: Extract<CollectorMessage, { type: 'enroll-challenge' }>): Promise<void> {
+    if (!this.o.enroll) {
+      this.o.logger.warn('the collector sent an enrolment challenge but this agent has no enrolment token');
+      return;
+    }
+    try {
+      const credential = await this.o.enroll.activate(Buffer.from(msg.credentialBlob, 'hex'), Buffer.from(msg.secret, 'hex'));
+      this.enrolAnswered = true;
+      this.send({ type: 'enroll-answer', challengeId: msg.challengeId, credential: credential.toString('hex') });
+    } catch (e) {
+      this.o.logger.warn({ code: isNodesealError(e) ? e.code : undefined, err: (e as Error).message }, 'credential activation failed');
+      this.ws?.close(1000, 'enrolment failed');
+    }
+  }
+
   private onMessage(text: string): void {
     let msg: CollectorMessage;
     try {
@@ -203,7 +247,16 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
       return;
     }
     switch (msg.type) {
+      case 'enroll-challenge':
+        void this.answerEnrollment(msg);
+        return;
       case 'challenge':
+        if (this.enrolAnswered && !this.enrolled) {
+          // The collector pinned our keys: remember it, so the (one-time) token is not sent again.
+          this.enrolled = true;
+          this.o.logger.info({ nodeId: this.o.nodeId, kid: this.identity.kid }, 'enrolled with the collector');
+          void writeFileAtomic(join(this.o.stateDir, 'enrolled'), `${this.identity.kid}\n`).catch((e: unknown) => this.o.logger.warn({ err: (e as Error).message }, 'cannot record the enrolment'));
+        }
         this.intervalMs = msg.intervalSec * 1000;
         if (msg.next) this.nextNonce = msg.nonce;
         else {

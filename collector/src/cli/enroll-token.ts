@@ -1,4 +1,5 @@
-import { UserError, isNodesealError, ERR_USAGE } from '../../../shared/src/errors.js';
+import { UserError, ERR_USAGE } from '../../../shared/src/errors.js';
+import { EnrollError } from '../enroll/errors.js';
 import { parseFlags, type Verb } from '../../../shared/src/cli/verb.js';
 import { createEnrollToken } from '../enroll/create-token.js';
 import { EnrollStore } from '../enroll/store.js';
@@ -35,7 +36,7 @@ const verb: Verb = {
             now: new Date(),
           });
         } catch (e) {
-          if (isNodesealError(e) && e.code.startsWith('ERR_ENROLL_')) throw new UserError(e.code, e.message);
+          if (e instanceof EnrollError) throw new UserError(e.code, e.message);
           throw e;
         }
       });

@@ -2,7 +2,7 @@ import { UserError, isNodesealError, ERR_USAGE } from '../../../shared/src/error
 import { parseFlags, type Verb } from '../../../shared/src/cli/verb.js';
 import { AuthStore } from '../auth/store.js';
 import { createApiToken } from '../auth/create-token.js';
-import { ERR_AUTH_TOKEN_UNKNOWN } from '../auth/errors.js';
+import { ERR_AUTH_TOKEN_EXISTS, ERR_AUTH_TOKEN_INPUT, ERR_AUTH_TOKEN_UNKNOWN } from '../auth/errors.js';
 import type { Role } from '../http/router.js';
 import { cliActor, dbTarget, withLocalStore } from './local-db.js';
 
@@ -32,7 +32,7 @@ const verb: Verb = {
         try {
           return await createApiToken(new AuthStore(store.db), { name: values.name!, role: values.role as Role, actor: cliActor(io), reason: values.reason ?? 'created with nodeseal collector token create', now: new Date() });
         } catch (e) {
-          if (isNodesealError(e) && e.code.startsWith('ERR_AUTH_')) throw new UserError(e.code, e.message);
+          if (isNodesealError(e) && (e.code === ERR_AUTH_TOKEN_INPUT || e.code === ERR_AUTH_TOKEN_EXISTS)) throw new UserError(e.code, e.message);
           throw e;
         }
       });

@@ -73,6 +73,8 @@ export class EnrollService {
     const hasTpm = hello.ekPublic !== undefined && hello.akPublic !== undefined;
     if (revoked && hello.enrollToken === undefined) throw new EnrollError(ERR_ENROLL_REVOKED, `node ${hello.nodeId} was revoked; it must enrol again with a new token`);
     if (identity && !revoked && !hasTpm) throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${hello.nodeId} is enrolled with another key`);
+    // A node pinned without a TPM identity (trust on first use) keeps its key: only a revocation frees its id.
+    if (!identity && !revoked && ctx.node?.kid && ctx.node.kid !== hello.kid) throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${hello.nodeId} is pinned to another key`);
     if (!hasTpm) {
       if (this.opts.allowTofu && hello.enrollToken === undefined && !revoked) return { enrolledVia: 'tofu' };
       throw new EnrollError(hello.enrollToken === undefined ? ERR_ENROLL_NOT_ENROLLED : ERR_ENROLL_INPUT, 'enrolment needs the TPM endorsement key, its certificate and an attestation key');

@@ -15,7 +15,15 @@ export const ERR_NODE_NOT_CONNECTED = 'ERR_NODE_NOT_CONNECTED';
 
 /** Enrolment hook called at hello for a node with no pinned key; throw a coded error to refuse. */
 export interface EnrollHook {
-  admit(hello: { nodeId: string; kid: string; enrollToken?: string }, ctx: { node: NodeRecord | null; req: IncomingMessage }): Promise<{ enrolledVia: 'tofu' | 'token' | 'operator' }>;
+  admit(
+    hello: { nodeId: string; kid: string; jwk?: Record<string, unknown>; enrollToken?: string; ekPublic?: string; ekCert?: string | null; akPublic?: string },
+    ctx: {
+      node: NodeRecord | null;
+      req: IncomingMessage;
+      /** Sends a credential-activation challenge on this connection and resolves with the agent's answer. */
+      ask?: (c: { challengeId: string; credentialBlob: string; secret: string }) => Promise<{ challengeId: string; credential: string }>;
+    },
+  ): Promise<{ enrolledVia: 'tofu' | 'token' | 'operator'; /** The node as the enrolment committed it (pinned AK). */ node?: NodeRecord }>;
 }
 
 export type HubConfig = Pick<

@@ -13,9 +13,11 @@ import {
   ERR_NODE_REVOKED, ERR_WS_BINARY, ERR_WS_FRAME_TOO_LARGE, ERR_WS_RATE_LIMIT, ERR_WS_TOO_MANY_ERRORS,
 } from './errors.js';
 import type { AgentHub, ChallengeOutcome } from './hub.js';
+import { ERR_ENROLL_CHALLENGE_EXPIRED, ERR_ENROLL_REPLAY } from '../enroll/errors.js';
 import { TokenBucket } from './rate-limit.js';
 
 type HelloMessage = Extract<AgentMessage, { type: 'hello' }>;
+type EnrollAnswerMessage = Omit<Extract<AgentMessage, { type: 'enroll-answer' }>, 'type'>;
 
 /** Connection states: awaiting-hello → ready → closed. Errors are carried in the close code/reason. */
 type State = 'awaiting-hello' | 'ready' | 'closed';
@@ -49,6 +51,8 @@ export class AgentSession {
   private readonly openedAt = Date.now();
   private helloTimer: NodeJS.Timeout | null;
   private queue: Promise<void> = Promise.resolve();
+  /** The open enrolment challenge of this connection (at most one, during hello). */
+  private enrollWaiter: { challengeId: string; resolve(a: EnrollAnswerMessage): void; reject(e: Error): void; timer: NodeJS.Timeout } | null = null;
 
   constructor(
     private readonly hub: AgentHub,
@@ -130,8 +134,34 @@ export class AgentSession {
       const err = e as NodesealError;
       return this.fail(err.code ?? ERR_INTERNAL, err.message);
     }
+    // An enrolment answer is awaited by the hello being handled, so it bypasses the queue.
+    if (msg.type === 'enroll-answer') return this.onEnrollAnswer(msg);
+    const m = msg;
     // Messages of one connection are handled strictly in order.
-    this.queue = this.queue.then(() => (msg.type === 'hello' ? this.onHello(msg) : this.onReport(msg.jws))).catch((e: unknown) => this.internal(e));
+    this.queue = this.queue.then(() => (m.type === 'hello' ? this.onHello(m) : this.onReport(m.jws))).catch((e: unknown) => this.internal(e));
+  }
+
+  /** The answer to this connection's open enrolment challenge; any other is a replay. */
+  private onEnrollAnswer(msg: EnrollAnswerMessage): void {
+    const w = this.enrollWaiter;
+    if (!w || w.challengeId !== msg.challengeId) return this.fail(ERR_ENROLL_REPLAY, 'no open enrolment challenge with this id on this connection', true);
+    this.enrollWaiter = null;
+    clearTimeout(w.timer);
+    w.resolve({ challengeId: msg.challengeId, credential: msg.credential });
+  }
+
+  /** Sends the enrolment (credential activation) challenge and waits for the agent's answer. */
+  private askEnrollment(c: { challengeId: string; credentialBlob: string; secret: string }): Promise<EnrollAnswerMessage> {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.enrollWaiter = null;
+        reject(new NodesealError(ERR_ENROLL_CHALLENGE_EXPIRED, 'no answer to the enrolment challenge in time'));
+      }, this.hub.deps.config.helloTimeoutMs * 3);
+      this.enrollWaiter = { challengeId: c.challengeId, resolve, reject, timer };
+      this.send({ type: 'enroll-challenge', challengeId: c.challengeId, credentialBlob: c.credentialBlob, secret: c.secret });
+    });
   }
 
   private internal(e: unknown): void {
@@ -146,8 +176,10 @@ export class AgentSession {
     await this.hub.withNodeLock(hello.nodeId, async () => {
       if (this.state === 'closed') return;
       let node = await store.getNode(hello.nodeId);
-      if (node?.revokedAt) return this.fail(ERR_NODE_REVOKED, 'this node has been revoked', true);
-      if (node?.kid && node.jwk) {
+      // (Re-)enrolment: a hello with an enrolment token and TPM material, for a revoked node or a new key.
+      const reenrol = enroll !== undefined && hello.enrollToken !== undefined && hello.ekPublic !== undefined;
+      if (node?.revokedAt && !reenrol) return this.fail(ERR_NODE_REVOKED, 'this node has been revoked', true);
+      if (node?.kid && node.jwk && !(reenrol && (node.revokedAt || node.kid !== hello.kid))) {
         if (node.kid !== hello.kid) return this.fail(ERR_HELLO_KEY_MISMATCH, 'this node id is pinned to another key', true);
         this.pinned = { kid: node.kid, ...importPublicJwk(node.jwk) };
       } else {
@@ -160,19 +192,34 @@ export class AgentSession {
           return this.fail(isNodesealError(e) ? e.code : ERR_HELLO_KEY, (e as Error).message, true);
         }
         let enrolledVia: NodeRecord['enrolledVia'] = 'tofu';
+        let enrolledNode: NodeRecord | undefined;
         if (enroll) {
           try {
-            enrolledVia = (await enroll.admit({ nodeId: hello.nodeId, kid: hello.kid, ...(hello.enrollToken !== undefined ? { enrollToken: hello.enrollToken } : {}) }, { node, req: this.req })).enrolledVia;
+            const admitted = await enroll.admit(
+              {
+                nodeId: hello.nodeId, kid: hello.kid, jwk: hello.jwk as Record<string, unknown>,
+                ...(hello.enrollToken !== undefined ? { enrollToken: hello.enrollToken } : {}),
+                ...(hello.ekPublic !== undefined ? { ekPublic: hello.ekPublic } : {}),
+                ...(hello.ekCert !== undefined ? { ekCert: hello.ekCert } : {}),
+                ...(hello.akPublic !== undefined ? { akPublic: hello.akPublic } : {}),
+              },
+              { node, req: this.req, ask: (c) => this.askEnrollment(c) },
+            );
+            enrolledVia = admitted.enrolledVia;
+            enrolledNode = admitted.node;
           } catch (e) {
             return this.fail(isNodesealError(e) ? e.code : ERR_INTERNAL, (e as Error).message, true);
           }
         }
         const at = this.hub.now().toISOString();
         const publicJwk = { ...(hello.jwk as Record<string, unknown>) };
-        node = node
-          ? { ...node, jwk: publicJwk, kid: hello.kid, enrolledVia }
-          : { nodeId: hello.nodeId, jwk: publicJwk, kid: hello.kid, akPublic: null, lastSeq: 0, status: 'unknown', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: null, enrolledVia, revokedAt: null, summary: null };
-        await store.upsertNode(node);
+        if (enrolledNode) node = enrolledNode; // committed by the enrolment, with the activated AK pinned
+        else {
+          node = node
+            ? { ...node, jwk: publicJwk, kid: hello.kid, enrolledVia }
+            : { nodeId: hello.nodeId, jwk: publicJwk, kid: hello.kid, akPublic: null, lastSeq: 0, status: 'unknown', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: null, enrolledVia, revokedAt: null, summary: null };
+          await store.upsertNode(node);
+        }
         logger.info({ nodeId: hello.nodeId, kid: hello.kid, enrolledVia }, 'pinned the key of a new node');
         this.pinned = { kid: hello.kid, ...imported };
       }
@@ -272,6 +319,11 @@ export class AgentSession {
     const wasReady = this.state === 'ready';
     this.state = 'closed';
     if (this.helloTimer) clearTimeout(this.helloTimer);
+    if (this.enrollWaiter) {
+      clearTimeout(this.enrollWaiter.timer);
+      this.enrollWaiter.reject(new NodesealError(ERR_ENROLL_CHALLENGE_EXPIRED, 'the connection closed during enrolment'));
+      this.enrollWaiter = null;
+    }
     for (const [nonce] of this.waiters) this.settle(nonce, null);
     this.hub.unregister(this);
     if (wasReady && this.nodeId) this.hub.deps.events.emit('agent-disconnected', { nodeId: this.nodeId });

@@ -106,8 +106,12 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     kid: z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/),
     jwk: z.record(str(16), z.unknown()).refine((r) => Object.keys(r).length <= 16, 'jwk: at most 16 members').optional(),
     enrollToken: str(4096).optional(),
+    ekPublic: hex(2048).optional(),
+    ekCert: z.string().max(22_000).regex(/^[A-Za-z0-9+/]*={0,2}$/).nullable().optional(),
+    akPublic: hex(2048).optional(),
   }),
   z.strictObject({ type: z.literal('report'), jws: z.string().min(1).max(8 * 1024 * 1024) }),
+  z.strictObject({ type: z.literal('enroll-answer'), challengeId: z.string().regex(/^[0-9a-f]{32}$/), credential: hex(128) }),
 ]);
 
 export const collectorMessageSchema = z.discriminatedUnion('type', [
@@ -115,6 +119,7 @@ export const collectorMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('verdict'), seq: z.number().int().min(0), status: z.enum(['trusted', 'untrusted', 'unknown', 'stale']), reasons: list(reason, 1024) }),
   z.strictObject({ type: z.literal('ack'), seq: z.number().int().min(0) }),
   z.strictObject({ type: z.literal('error'), code: z.string().max(64), message: str(4096), seq: z.number().int().min(0).optional() }),
+  z.strictObject({ type: z.literal('enroll-challenge'), challengeId: z.string().regex(/^[0-9a-f]{32}$/), credentialBlob: hex(4096), secret: hex(4096) }),
 ]);
 
 function fail(code: string, what: string, err: z.ZodError): NodesealError {

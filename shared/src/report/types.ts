@@ -190,8 +190,21 @@ export interface Verdict {
 
 /** WebSocket protocol, subprotocol `nodeseal.v1`, JSON text frames. */
 export type AgentMessage =
-  | { type: 'hello'; nodeId: string; agentVersion: string; kid: string; jwk?: Record<string, unknown>; enrollToken?: string }
-  | { type: 'report'; jws: string };
+  | {
+      type: 'hello';
+      nodeId: string;
+      agentVersion: string;
+      kid: string;
+      jwk?: Record<string, unknown>;
+      enrollToken?: string;
+      /** Enrolment material (with enrollToken): EK and AK TPM2B_PUBLIC (hex), EK certificate DER (base64) or null. */
+      ekPublic?: string;
+      ekCert?: string | null;
+      akPublic?: string;
+    }
+  | { type: 'report'; jws: string }
+  /** The credential TPM2_ActivateCredential recovered from the collector's enroll-challenge (hex). */
+  | { type: 'enroll-answer'; challengeId: string; credential: string };
 
 export type CollectorMessage =
   /**
@@ -201,7 +214,9 @@ export type CollectorMessage =
   | { type: 'challenge'; nonce: string; intervalSec: number; next?: boolean }
   | { type: 'verdict'; seq: number; status: TrustStatus; reasons: Reason[] }
   | { type: 'ack'; seq: number }
-  | { type: 'error'; code: string; message: string; seq?: number };
+  | { type: 'error'; code: string; message: string; seq?: number }
+  /** Enrolment: TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET (hex) made for the AK's name and the EK. */
+  | { type: 'enroll-challenge'; challengeId: string; credentialBlob: string; secret: string };
 
 export const REPORT_JWS_TYP = 'nodeseal-report+jws';
 export const WS_SUBPROTOCOL = 'nodeseal.v1';

@@ -198,6 +198,14 @@ describe('attacks on enrolment fail with their own code and change nothing', () 
     await refused(() => service().admit(hello(agentB, 'gpu-001', t), { node, ask: (c) => agentB.activate(c) }), 'ERR_ENROLL_NODE_CLAIMED');
   }, 30_000);
 
+  it('a node pinned by trust on first use cannot be taken over by enrolling another key', async () => {
+    const at = clock.toISOString();
+    await store.upsertNode({ nodeId: 'lab-tofu', jwk: agentA.identity.publicJwk as Record<string, unknown>, kid: agentA.identity.kid, akPublic: null, lastSeq: 3, status: 'trusted', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: at, enrolledVia: 'tofu', revokedAt: null, summary: null });
+    const t = await token();
+    const node = await store.getNode('lab-tofu');
+    await refused(() => service().admit(hello(agentB, 'lab-tofu', t), { node, ask: (c) => agentB.activate(c) }), 'ERR_ENROLL_NODE_CLAIMED');
+  }, 30_000);
+
   it('a revoked node reconnecting; it enrols again only with a new token', async () => {
     const done = await enrollStore.revokeNode('gpu-010', 'token:test-operator', 'decommissioned for inspection', clock.toISOString());
     expect(done?.node).toMatchObject({ status: 'untrusted', revokedAt: clock.toISOString() });
