@@ -15,7 +15,7 @@
 //   NODESEAL_TIMEOUT    seconds for each HTTP request (default 5; fresh requests get FRESH + TIMEOUT)
 //   NODESEAL_FAIL_OPEN  1 = let jobs run when the collector cannot be reached (default 0: fail-closed)
 //   NODESEAL_CA_FILE    extra CA certificate (PEM) for the collector's TLS certificate
-//   NODESEAL_DRAIN      1 (default when run by slurmd) = before refusing a job, drain this node with
+//   NODESEAL_DRAIN      1 (default when SLURMD_NODENAME is set, as in a prolog) = before refusing a job, drain this node with
 //                       Reason="nodeseal: prolog ..." so that the collector's Slurm integration resumes it
 //                       once it is trusted again (Slurm's own "Prolog error" drain needs an admin); 0 = off
 //   NODESEAL_SCONTROL   path of scontrol (default: scontrol on PATH)
@@ -151,9 +151,11 @@ async function decide() {
     } catch {
       /* not JSON */
     }
-    // A collector failure (500) counts as unreachable; any other refusal (agent not connected,
-    // no verdict within the wait, not allowed) means the node is not shown to be trusted.
-    if (answer.status >= 500 && answer.status !== 503 && answer.status !== 504) {
+    // The collector itself failing (500 ERR_INTERNAL) or something in front of it answering
+    // without our JSON error (a proxy's 502/503) counts as unreachable. Any coded refusal from
+    // the collector (agent not connected 409, no verdict in time 504, the node's answer rejected
+    // 502, not allowed 401/403) means the node is not shown to be trusted.
+    if (answer.status >= 500 && (code === '' || code === 'ERR_INTERNAL')) {
       out(`collector failed (HTTP ${answer.status} ${code}); ${failOpen ? 'fail-open: allowing the job' : 'fail-closed: refusing the job'}`);
       return failOpen ? 0 : 3;
     }
@@ -175,8 +177,9 @@ async function decide() {
 
 /** Drains this node with a nodeseal reason (bounded by a timeout); best effort. */
 function drainSelf(cfg, why) {
-  const node = process.env.SLURMD_NODENAME;
-  if (!node || cfg.NODESEAL_DRAIN === '0' || !/^[A-Za-z0-9._-]{1,253}$/.test(node)) return;
+  const node = cfg.NODESEAL_NODE || process.env.SLURMD_NODENAME;
+  const wanted = cfg.NODESEAL_DRAIN === '1' || (process.env.SLURMD_NODENAME && cfg.NODESEAL_DRAIN !== '0');
+  if (!wanted || !node || !/^[A-Za-z0-9._-]{1,253}$/.test(node)) return;
   const reason = `nodeseal: prolog ${why}`.replace(/[^\x20-\x7e]/g, ' ').replace(/["'`\\]/g, '').slice(0, 200);
   const r = spawnSync(cfg.NODESEAL_SCONTROL || 'scontrol', ['update', `NodeName=${node}`, 'State=DRAIN', `Reason=${reason}`], { timeout: 5000, stdio: 'ignore' });
   if (r.status !== 0) out(`could not drain ${node} (scontrol ${r.error ? r.error.code : `exit ${r.status}`})`);

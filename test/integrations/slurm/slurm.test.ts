@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectorEvents } from '../../../collector/src/events.js';
 import { SlurmIntegration } from '../../../collector/src/integrations/slurm.js';
-import type { Route } from '../../../collector/src/http/router.js';
+import { HttpError, type Route } from '../../../collector/src/http/router.js';
 import type { NodeRecord } from '../../../collector/src/store/store.js';
 import type { Reason } from '../../../shared/src/report/types.js';
 import { createTrust, type TrustModule } from '../../../collector/src/trust/index.js';
@@ -119,8 +119,13 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
       method: 'POST',
       path: '/v1/nodes/:id/attest',
       role: 'scheduler',
-      handler: ({ params }) => trust.cache.getOrUnknown(params.id!),
+      handler: ({ params }) => {
+        // like the nodes API: a node whose fresh report is rejected answers 502 with its code
+        if (params.id === 'gpu005') throw new HttpError(502, 'ERR_ATTEST_REJECTED', "the node's answer was rejected");
+        return trust.cache.getOrUnknown(params.id!);
+      },
     };
+    const broken: Route = { method: 'GET', path: '/v1/nodes/:id/trust', role: 'viewer', handler: () => Promise.reject(new Error('boom')) };
     beforeAll(async () => {
       srv = await serveRoutes([...trust.routes, attest]);
       writeFileSync(prologEnv, `# written by the test\nNODESEAL_URL=${srv.url}\nNODESEAL_TIMEOUT=3\n`);
@@ -137,6 +142,18 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
       expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu999' })).code).toBe(1);
       expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu002', NODESEAL_FRESH: '2' })).code).toBe(1);
       expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu004', NODESEAL_FRESH: '2' })).code).toBe(0);
+      // a coded refusal is a verdict about the node: not trusted even when fail-open
+      expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu005', NODESEAL_FRESH: '2', NODESEAL_FAIL_OPEN: '1' })).code).toBe(1);
+    });
+
+    it('treats a failing collector (500) like an unreachable one', async () => {
+      const bad = await serveRoutes([broken]);
+      try {
+        expect((await runProlog({ NODESEAL_URL: bad.url, SLURMD_NODENAME: 'gpu004' })).code).toBe(3);
+        expect((await runProlog({ NODESEAL_URL: bad.url, SLURMD_NODENAME: 'gpu004', NODESEAL_FAIL_OPEN: '1' })).code).toBe(0);
+      } finally {
+        await bad.close();
+      }
     });
 
     it('fails closed when the collector is unreachable, unless fail-open', async () => {
