@@ -16,6 +16,7 @@ interface NodeDoc {
   kid?: string | null;
   enrolledVia?: string | null;
   revokedAt?: string | null;
+  expiresAt?: string | null;
   summary?: Record<string, unknown> | null;
 }
 interface TrustDoc {
@@ -43,12 +44,12 @@ const verb: Verb = {
     const client = clientFrom(values, io.env);
     return runApi(io, 'node', async () => {
       const enc = encodeURIComponent(id);
-      const [raw, trustRaw] = await Promise.all([client.get(`/v1/nodes/${enc}`), client.get<TrustDoc>(`/v1/nodes/${enc}/trust`)]);
-      const node = parseNode(raw);
-      if (!trustRaw || typeof trustRaw.status !== 'string') throw new ApiError(ERR_CLI_RESPONSE, 'malformed trust answer', EXIT.failed);
+      // The node view carries the effective status (stale computed from the freshness TTL).
+      const node = parseNode(await client.get(`/v1/nodes/${enc}`));
+      const trustRaw: TrustDoc = { status: node.status, reasons: node.reasons ?? [], verifiedAt: node.verifiedAt ?? null, expiresAt: node.expiresAt ?? null };
       const trusted = trustRaw.status === 'trusted';
       if (values.json) {
-        io.stdout(`${JSON.stringify({ node, trust: trustRaw }, null, 2)}\n`);
+        io.stdout(`${JSON.stringify({ node }, null, 2)}\n`);
         return trusted ? EXIT.ok : EXIT.notTrusted;
       }
       const s = node.summary ?? {};

@@ -1,0 +1,118 @@
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPERATOR, startFleet, VIEWER, type Fleet } from '../dashboard/harness.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+/** Runs `nodeseal ARGS` as a real process (async: the collector lives in this process). */
+function nodeseal(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', 'bin/nodeseal.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('operator CLI verbs against a live collector', () => {
+  let fleet: Fleet;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    fleet = await startFleet([
+      { id: 'gpu-a', host: 'gpu8' },
+      { id: 'gpu-b', host: 'gpu8' },
+    ]);
+    env = { NODESEAL_URL: fleet.collector.url, NODESEAL_TOKEN: OPERATOR };
+  });
+  afterAll(async () => {
+    await fleet?.close();
+  });
+
+  it('nodes: --json for scripts, a table for people, --status filters', async () => {
+    const [json, text] = await Promise.all([nodeseal(['nodes', '--json'], env), nodeseal(['nodes'], env)]);
+    expect(json.code).toBe(0);
+    const body = JSON.parse(json.stdout) as { nodes: Array<{ nodeId: string; status: string; summary: { gpuCount: number } }>; total: number };
+    expect(body.nodes.map((n) => [n.nodeId, n.status, n.summary.gpuCount])).toEqual([
+      ['gpu-a', 'trusted', 8],
+      ['gpu-b', 'trusted', 8],
+    ]);
+    expect(text.code).toBe(0);
+    expect(text.stdout.split('\n')[0]).toMatch(/^NODE\s+STATUS\s+VERIFIED\s+GPUS\s+GPU MODEL\s+DRIVER\s+BIOS\s+REASONS$/);
+    expect(text.stdout).toMatch(/gpu-a\s+trusted\s+\S+ ago\s+8\s+Tesla V100S-PCIE-32GB\s+460\.73\.01/);
+    expect(text.stdout).toContain('2 of 2 node(s) shown: 2 trusted, 0 untrusted');
+  });
+
+  it('node, changes, attest and approve follow a drift and its approval, with exit codes', async () => {
+    expect((await nodeseal(['node', 'gpu-b'], env)).code).toBe(0);
+    const gpu = fleet.agents.get('gpu-b')!.inventory.gpus[3]!;
+    gpu.serial = 'SWAPPED-0001';
+    gpu.uuid = 'GPU-00000000-0000-0000-0000-000000000001';
+    const attest = await nodeseal(['attest', 'gpu-b', '--wait', '5', '--json'], env);
+    expect(attest.code).toBe(1);
+    expect(JSON.parse(attest.stdout)).toMatchObject({ nodeId: 'gpu-b', status: 'untrusted' });
+    expect(JSON.stringify(JSON.parse(attest.stdout).reasons)).toContain('gpu.');
+
+    const [node, nodeJson, changes, untrusted] = await Promise.all([
+      nodeseal(['node', 'gpu-b'], env),
+      nodeseal(['node', 'gpu-b', '--json'], env),
+      nodeseal(['changes', 'gpu-b', '--json'], env),
+      nodeseal(['nodes', '--status', 'untrusted', '--json'], env),
+    ]);
+    expect(node.code).toBe(1);
+    expect(node.stdout).toMatch(/^status\s+UNTRUSTED$/m);
+    expect(node.stdout).toMatch(/Reasons:\nCODE\s+CLAIM\s+DETAIL\ngpu\./);
+    expect(nodeJson.code).toBe(1);
+    expect(JSON.parse(nodeJson.stdout).node.status).toBe('untrusted');
+    expect(changes.code).toBe(0);
+    const list = JSON.parse(changes.stdout).changes as Array<{ code: string; before: unknown; after: unknown }>;
+    expect(list.length).toBeGreaterThan(0);
+    expect(JSON.stringify(list)).toContain('SWAPPED-0001');
+    expect(JSON.parse(untrusted.stdout).nodes.map((n: { nodeId: string }) => n.nodeId)).toEqual(['gpu-b']);
+
+    const [noReason, asViewer] = await Promise.all([nodeseal(['approve', 'gpu-b'], env), nodeseal(['approve', 'gpu-b', '--reason', 'x'], { ...env, NODESEAL_TOKEN: VIEWER })]);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/--reason is required .*\(ERR_USAGE\)/);
+    expect(asViewer.code).toBe(4);
+    expect(asViewer.stderr).toMatch(/not allowed: .*\(ERR_HTTP_FORBIDDEN\)/);
+
+    const approve = await nodeseal(['approve', 'gpu-b', '--reason', 'GPU 3 replaced under RMA 77'], env);
+    expect(approve.stderr).toBe('');
+    expect(approve.stdout).toBe('approved gpu-b (now trusted): GPU 3 replaced under RMA 77\n');
+    expect(approve.code).toBe(0);
+    const after = await nodeseal(['attest', 'gpu-b', '--wait', '5'], env);
+    expect(after.stdout).toMatch(/^gpu-b: TRUSTED$/m);
+    expect(after.code).toBe(0);
+  });
+
+  it('maps failures to documented exit codes: usage 2, unreachable 3, auth 4, no such node 5', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const results = await Promise.all([
+      nodeseal(['nodes'], {}),
+      nodeseal(['nodes', '--status', 'weird'], env),
+      nodeseal(['nodes', '--url', `http://127.0.0.1:${closedPort}`], { NODESEAL_TOKEN: OPERATOR }),
+      nodeseal(['nodes'], { ...env, NODESEAL_TOKEN: 'forged' }),
+      nodeseal(['node', 'no-such-node'], env),
+      nodeseal(['node', '../etc'], env),
+    ]);
+    expect(results.map((r) => r.code)).toEqual([2, 2, 3, 4, 5, 2]);
+    expect(results[0]!.stderr).toContain('no collector URL: give --url or set NODESEAL_URL (ERR_USAGE)');
+    expect(results[2]!.stderr).toMatch(/cannot reach the collector at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED \(ERR_CLI_UNREACHABLE\)/);
+    expect(results[3]!.stderr).toMatch(/not authenticated: .*\(ERR_HTTP_UNAUTHORIZED\)/);
+    expect(results[4]!.stderr).toContain('(ERR_NODE_NOT_FOUND)');
+    expect(results[5]!.stderr).toContain('not a node id');
+  });
+
+  it('has --help that names the flags and exit codes', async () => {
+    const help = await nodeseal(['attest', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('nodeseal attest ID [--wait SEC] [--json]');
+    expect(help.stdout).toContain('Exit: 0 ok/trusted, 1 not trusted or refused, 2 usage, 3 unreachable, 4 auth, 5 no such node.');
+  });
+});
