@@ -46,10 +46,12 @@ export async function startTestCollector(db: string, over: Partial<CollectorConf
   return startCollector(config, { logger: silent });
 }
 
-export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+export async function api(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }> {
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
   const res = await fetch(base + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers,
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();

@@ -4,8 +4,10 @@ import { pino } from 'pino';
 import { loadAgentConfig } from '../config.js';
 import { AgentDaemon } from '../daemon/daemon.js';
 import { hostEvidenceSource } from '../daemon/evidence.js';
+import { tpmEnrollment } from '../daemon/enroll.js';
+import { UserError, ERR_USAGE } from '../../../shared/src/errors.js';
 
-const usage = 'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L]';
+const usage = 'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F]';
 
 const verb: Verb = {
   summary: [
@@ -14,6 +16,8 @@ const verb: Verb = {
     'reports wait in an on-disk spool under --state-dir (default /var/lib/nodeseal) and are re-sent in',
     'order after a reconnect. --tcti none runs without a TPM; --root reads a recorded host instead of',
     'this one. Flags override NODESEAL_* environment variables, which override --config (JSON).',
+    'First contact: --enroll-token (or --enroll-token-file, or NODESEAL_ENROLL_TOKEN) enrols this node with',
+    'its TPM (EK, EK certificate, AK; the TPM answers the collector\'s credential challenge).',
   ].join('\n'),
   usage,
   async run(argv, io) {
@@ -29,9 +33,20 @@ const verb: Verb = {
       'event-log': { type: 'string' },
       ca: { type: 'string' },
       'log-level': { type: 'string' },
+      'enroll-token': { type: 'string' },
+      'enroll-token-file': { type: 'string' },
     });
     const config = loadAgentConfig({ file: values.config ?? io.env.NODESEAL_AGENT_CONFIG ?? null, env: io.env, flags: values });
-    const logger = pino({ level: config.logLevel, base: { name: 'agent' }, redact: { paths: ['jws', '*.jws', 'privateJwk', '*.privateJwk', 'eventLog', '*.eventLog'], censor: '[redacted]' } }, pino.destination(2));
+    const logger = pino({ level: config.logLevel, base: { name: 'agent' }, redact: { paths: ['jws', '*.jws', 'privateJwk', '*.privateJwk', 'eventLog', '*.eventLog', 'enrollToken', '*.enrollToken'], censor: '[redacted]' } }, pino.destination(2));
+    let enrollToken = values['enroll-token'] ?? io.env.NODESEAL_ENROLL_TOKEN;
+    if (values['enroll-token-file']) {
+      try {
+        enrollToken = readFileSync(values['enroll-token-file'], 'utf8').split(/\r?\n/, 1)[0]!.trim();
+      } catch (e) {
+        throw new UserError(ERR_USAGE, `cannot read --enroll-token-file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    if (enrollToken !== undefined && config.tcti === 'none') throw new UserError(ERR_USAGE, 'enrolment needs the TPM: --enroll-token cannot be used with --tcti none');
     const daemon = new AgentDaemon({
       collector: config.collector,
       nodeId: config.nodeId,
@@ -43,6 +58,7 @@ const verb: Verb = {
       backoffCapMs: config.backoffCapSec * 1000,
       spool: { maxCount: config.spoolMaxCount, maxBytes: config.spoolMaxBytes },
       ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}),
+      ...(enrollToken ? { enroll: tpmEnrollment({ tcti: config.tcti, token: enrollToken }) } : {}),
     });
     await daemon.start();
     io.stderr(`nodeseal agent: ${config.nodeId} (kid ${daemon.kid}) reporting to ${config.collector}\n`);

@@ -6,3 +6,4 @@ export { createApiToken } from './create-token.js';
 export { loadBootstrapToken, BOOTSTRAP_MIN_LENGTH } from './bootstrap.js';
 export { API_TOKEN_PREFIX, ENROLL_TOKEN_PREFIX, generateToken, hashToken, parseBearer, digestsEqual, isTokenShaped, tokenId } from './token.js';
 export * from './errors.js';
+export { createAccessControl, type AccessControl, type AccessControlOptions } from './access.js';

@@ -22,7 +22,7 @@ export interface AuthRoutesDeps {
   events?: CollectorEvents;
   now?: () => Date;
   /** Called after a revocation commits (close the node's connections, refresh caches). */
-  onRevoked?: (node: NodeRecord) => void;
+  onRevoked?: (node: NodeRecord, from: NodeRecord['status'] | null) => void;
 }
 
 function body(b: unknown): Record<string, unknown> {
@@ -80,7 +80,7 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         if (!done) throw new HttpError(404, ERR_AUTH_NODE_UNKNOWN, 'no such node');
         const { node } = done;
         deps.events?.emit('status-changed', { nodeId: node.nodeId, from: done.from, to: 'untrusted', reasons: node.reasons, at });
-        deps.onRevoked?.(node);
+        deps.onRevoked?.(node, done.from);
         return { nodeId: node.nodeId, status: node.status, reasons: node.reasons, revokedAt: node.revokedAt };
       },
     },

@@ -2,8 +2,11 @@ import { parseFlags, type Verb } from '../../../shared/src/cli/verb.js';
 import { loadCollectorConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startCollector } from '../server.js';
+import { createAccessControl } from '../auth/access.js';
+import { loadBootstrapToken } from '../auth/bootstrap.js';
+import { openPostgresStore, openSqliteStore } from '../store/open.js';
 
-const usage = 'nodeseal collector [--listen HOST:PORT] [--db PATH] [--config FILE] [--postgres URL] [--tls-cert FILE --tls-key FILE] [--insecure] [--interval SEC] [--freshness-ttl SEC] [--heartbeat SEC] [--log-level L]';
+const usage = 'nodeseal collector [--listen HOST:PORT] [--db PATH] [--config FILE] [--postgres URL] [--tls-cert FILE --tls-key FILE] [--insecure] [--interval SEC] [--freshness-ttl SEC] [--heartbeat SEC] [--log-level L]\n  [--ek-ca-dir DIR] [--allow-tofu] [--bootstrap-token-file FILE]';
 
 const verb: Verb = {
   summary: [
@@ -12,6 +15,11 @@ const verb: Verb = {
     '/var/lib/nodeseal/collector.db) or PostgreSQL with --postgres. Serves https/wss with --tls-cert and',
     '--tls-key; plain http/ws only on a loopback address unless --insecure. Configuration layers:',
     'defaults, then --config (JSON), then NODESEAL_* environment, then flags.',
+    'Access: every API call needs a bearer token (nodeseal collector token create; or a bootstrap operator',
+    'token from --bootstrap-token-file or NODESEAL_BOOTSTRAP_TOKEN). Agents enrol with a one-time token',
+    '(nodeseal collector enroll-token create) and their TPM: the EK certificate must chain to a CA in',
+    '--ek-ca-dir (PEM files) and the AK is pinned after credential activation. --allow-tofu (lab only)',
+    'pins nodes without a token on first contact.',
   ].join('\n'),
   usage,
   async run(argv, io) {
@@ -27,17 +35,45 @@ const verb: Verb = {
       'freshness-ttl': { type: 'string' },
       heartbeat: { type: 'string' },
       'log-level': { type: 'string' },
+      'ek-ca-dir': { type: 'string' },
+      'allow-tofu': { type: 'boolean' },
+      'bootstrap-token-file': { type: 'string' },
     });
     const config = loadCollectorConfig({ file: values.config ?? io.env.NODESEAL_CONFIG ?? null, env: io.env, flags: values });
     const logger = createLogger({ level: config.logLevel, name: 'collector' });
-    const running = await startCollector(config, { logger });
+    const bootstrapToken = await loadBootstrapToken({ file: values['bootstrap-token-file'], env: io.env });
+    const store = config.postgresUrl ? await openPostgresStore(config.postgresUrl) : await openSqliteStore(config.db);
+    let running;
+    let detach = () => {};
+    try {
+      const access = await createAccessControl({
+        db: store.db,
+        logger,
+        allowTofu: values['allow-tofu'] ?? io.env.NODESEAL_ALLOW_TOFU === '1',
+        ekCaDir: values['ek-ca-dir'] ?? io.env.NODESEAL_EK_CA_DIR ?? null,
+        bootstrapToken,
+      });
+      running = await startCollector(config, { logger, store, auth: access.auth, enroll: access.enroll, routes: [access.routes] });
+      const app = running.app;
+      detach = access.attach({
+        events: running.events,
+        closeNode: (nodeId) => {
+          for (const s of app.hub.sessions) if (s.nodeId === nodeId) s.close(1000, 'ERR_NODE_REVOKED');
+        },
+      });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
     io.stderr(`nodeseal collector: listening on ${running.url} (agents: ${running.wsUrl})\n`);
     await new Promise<void>((resolve) => {
       if (!io.stopSignal || io.stopSignal.aborted) return resolve();
       io.stopSignal.addEventListener('abort', () => resolve(), { once: true });
     });
     logger.info('collector stopping');
+    detach();
     await running.close();
+    await store.close();
     return 0;
   },
 };
