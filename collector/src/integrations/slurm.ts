@@ -36,6 +36,12 @@ export interface SlurmOptions {
    * again, and drains untrusted nodes that someone resumed by hand.
    */
   reconcileMs?: number;
+  /**
+   * After attach, `stale` does not drain for this long (default 120,000 ms): a collector that
+   * was down longer than the freshness TTL finds every node stale at start, and agents need a
+   * moment to reconnect and report before the whole cluster is drained. Reconcile catches up.
+   */
+  staleGraceMs?: number;
 }
 
 export const REASON_PREFIX = 'nodeseal:';
@@ -83,6 +89,7 @@ export class SlurmIntegration {
   private readonly onChange = (v: TrustView) => this.submit(v);
   private cache: TrustCache | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
+  private graceUntil = 0;
 
   constructor(private readonly opts: SlurmOptions) {
     this.drainOn = new Set(opts.drainOn ?? ['untrusted', 'stale']);
@@ -91,6 +98,7 @@ export class SlurmIntegration {
   /** Follows the trust cache's changes; resolves when the first reconciliation is done. */
   attach(cache: TrustCache): Promise<void> {
     this.cache = cache;
+    this.graceUntil = Date.now() + (this.opts.staleGraceMs ?? 120_000);
     if (this.opts.mode === 'off') return Promise.resolve();
     cache.on('change', this.onChange);
     const first = this.reconcile();
@@ -137,7 +145,7 @@ export class SlurmIntegration {
       const st = listing.get(this.nameOf(v.nodeId));
       if (!st) continue;
       const ours = st.drained && (st.reason ?? '').startsWith(REASON_PREFIX);
-      if ((v.status === 'trusted' && ours) || (this.drainOn.has(v.status) && !st.drained)) work.push(this.submit(v));
+      if ((v.status === 'trusted' && ours) || (this.drainOn.has(v.status) && !st.drained)) work.push(this.submit(v)); // submit applies the stale grace
     }
     await Promise.all(work);
   }
@@ -149,7 +157,8 @@ export class SlurmIntegration {
   /** Queues the action for this view; resolves when the node's queue is idle. */
   submit(view: TrustView): Promise<void> {
     if (this.opts.mode === 'off') return Promise.resolve();
-    const wanted: Wanted = this.drainOn.has(view.status) ? { action: 'drain', reason: drainReason(view) } : view.status === 'trusted' ? { action: 'resume' } : { action: 'none' };
+    const inGrace = view.status === 'stale' && Date.now() < this.graceUntil;
+    const wanted: Wanted = this.drainOn.has(view.status) && !inGrace ? { action: 'drain', reason: drainReason(view) } : view.status === 'trusted' ? { action: 'resume' } : { action: 'none' };
     const name = this.nameOf(view.nodeId);
     if (!/^[A-Za-z0-9._-]{1,253}$/.test(name)) {
       this.counters.errors++;

@@ -1,14 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Reason, TrustStatus } from '../../../shared/src/report/types.js';
 import type { CollectorEvents } from '../events.js';
+import { effectiveVerdict, STATUS_REASON } from '../pipeline/verdict.js';
 import type { NodeRecord, Store } from '../store/store.js';
 
 /**
  * The in-memory trust cache that schedulers read. Loaded from the store at start, then kept
  * current from the collector's event bus; never touches the store on a read. Staleness is
- * computed at read time: a node whose last fresh verified report is older than the freshness
- * TTL reads as `stale` (trusted nodes only: an untrusted node stays untrusted, an unknown one
- * unknown). A periodic sweep turns those silent expiries into `change` events, so watchers
+ * computed at read time with the nodes API's rule (pipeline/verdict.ts effectiveVerdict): a
+ * trusted node whose last fresh verified report is older than the freshness TTL reads `stale`;
+ * an untrusted node stays untrusted; a node never verified reads `unknown`. A periodic sweep turns those silent expiries into `change` events, so watchers
  * and scheduler integrations hear about them too.
  */
 export interface TrustView {
@@ -38,13 +39,13 @@ interface Entry {
   status: TrustStatus;
   reasons: Reason[];
   verifiedAtMs: number | null;
-  revoked: boolean;
+  revokedAt: string | null;
   /** Effective status and reason codes last published to listeners. */
   published: string | null;
 }
 
-export const STALE_REASON_CODE = 'freshness.expired';
-export const REVOKED_REASON_CODE = 'node.revoked';
+export const STALE_REASON_CODE = STATUS_REASON.stale;
+export const REVOKED_REASON_CODE = STATUS_REASON.revoked;
 
 interface TrustCacheEvents {
   change: [c: TrustChange];
@@ -119,7 +120,7 @@ export class TrustCache extends EventEmitter<TrustCacheEvents> {
     entry.reasons = n.reasons;
     entry.verifiedAtMs = n.verifiedAt ? Date.parse(n.verifiedAt) : null;
     if (entry.verifiedAtMs !== null && Number.isNaN(entry.verifiedAtMs)) entry.verifiedAtMs = null;
-    entry.revoked = n.revokedAt !== null;
+    entry.revokedAt = n.revokedAt;
     if (publish) this.publishIfChanged(entry);
   }
 
@@ -139,7 +140,7 @@ export class TrustCache extends EventEmitter<TrustCacheEvents> {
 
   /** Like get, but a never-seen node reads as `unknown` (bulk answers list every name asked for). */
   getOrUnknown(nodeId: string): TrustView {
-    return this.get(nodeId) ?? { nodeId, status: 'unknown', reasons: [{ code: 'node.unknown', claim: 'instance-identity', detail: 'the collector has never heard from this node' }], verifiedAt: null, expiresAt: null };
+    return this.get(nodeId) ?? { nodeId, status: 'unknown', reasons: [{ code: STATUS_REASON.neverVerified, claim: 'instance-identity', detail: 'the collector has never heard from this node' }], verifiedAt: null, expiresAt: null };
   }
 
   /** Every node, in insertion order. */
@@ -163,29 +164,23 @@ export class TrustCache extends EventEmitter<TrustCacheEvents> {
   private ensure(nodeId: string): Entry {
     let e = this.entries.get(nodeId);
     if (!e) {
-      e = { nodeId, status: 'unknown', reasons: [], verifiedAtMs: null, revoked: false, published: null };
+      e = { nodeId, status: 'unknown', reasons: [], verifiedAtMs: null, revokedAt: null, published: null };
       this.entries.set(nodeId, e);
     }
     return e;
   }
 
+  /** The same rule as the nodes API (pipeline/verdict.ts effectiveVerdict), from memory. */
   private effective(e: Entry, now: number): TrustView {
-    const expiresAtMs = e.verifiedAtMs === null ? null : e.verifiedAtMs + this.ttlMs;
-    const view: TrustView = {
+    const verifiedAt = e.verifiedAtMs === null ? null : new Date(e.verifiedAtMs).toISOString();
+    const v = effectiveVerdict({ status: e.status, reasons: e.reasons, verifiedAt, revokedAt: e.revokedAt }, now, this.ttlMs / 1000);
+    return {
       nodeId: e.nodeId,
-      status: e.status,
-      reasons: e.reasons,
-      verifiedAt: e.verifiedAtMs === null ? null : new Date(e.verifiedAtMs).toISOString(),
-      expiresAt: expiresAtMs === null ? null : new Date(expiresAtMs).toISOString(),
+      status: v.status,
+      reasons: v.reasons,
+      verifiedAt,
+      expiresAt: e.verifiedAtMs === null ? null : new Date(e.verifiedAtMs + this.ttlMs).toISOString(),
     };
-    if (e.revoked) {
-      view.status = 'untrusted';
-      view.reasons = [{ code: REVOKED_REASON_CODE, claim: 'instance-identity', detail: 'the node was revoked by an operator' }, ...e.reasons];
-    } else if (e.status === 'trusted' && (expiresAtMs === null || now >= expiresAtMs)) {
-      view.status = 'stale';
-      view.reasons = [{ code: STALE_REASON_CODE, claim: 'instance-identity', detail: `no fresh verified report within ${Math.round(this.ttlMs / 1000)} s` }];
-    }
-    return view;
   }
 
   private publishIfChanged(e: Entry): void {
