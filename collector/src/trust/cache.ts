@@ -151,7 +151,12 @@ export class TrustCache extends EventEmitter<TrustCacheEvents> {
 
   /** Publishes silent expiries (trusted → stale). Called by the timer; tests call it directly. */
   sweep(): void {
-    for (const e of this.entries.values()) this.publishIfChanged(e);
+    // Only time can change a trusted node's effective status (to stale): a numeric check per
+    // node, full views only for the few that just expired.
+    const now = this.now();
+    for (const e of this.entries.values()) {
+      if (e.status === 'trusted' && e.revokedAt === null && e.verifiedAtMs !== null && now >= e.verifiedAtMs + this.ttlMs && !e.published?.startsWith('stale ')) this.publishIfChanged(e);
+    }
   }
 
   close(): void {
