@@ -6,6 +6,7 @@ import type { NodeRecord } from '../store/store.js';
 import { EnrollError, ERR_ENROLL_INPUT, ERR_ENROLL_NODE_CLAIMED, ERR_ENROLL_NOT_ENROLLED, ERR_ENROLL_REVOKED, ERR_ENROLL_TOKEN_INVALID } from './errors.js';
 import { beginEnrolment, finishEnrolment, parseEnrollRequest, type EnrollAnswer, type EnrollChallenge, type EnrollRequest } from './machine.js';
 import type { EnrollStore } from './store.js';
+import { checkKeyRotation } from './rotation.js';
 
 /**
  * The enrolment shell around the pure state machine: looks up stored rows, runs begin, sends
@@ -64,6 +65,14 @@ export class EnrollService {
       this.opts.log?.warn({ nodeId: hello.nodeId, code: isNodesealError(e) ? e.code : 'internal' }, 'enrolment refused');
       throw e;
     }
+  }
+
+  /** Pins the next JWS key announced in a report the pipeline verified with the pinned key (`pinnedKid`). */
+  async rotate(nodeId: string, pinnedKid: string, announced: unknown): Promise<NodeRecord> {
+    const next = await checkKeyRotation(pinnedKid, pinnedKid, announced);
+    const node = await this.opts.store.rotateKey(nodeId, pinnedKid, next.jwk, next.kid, this.now().toISOString());
+    this.opts.log?.info({ nodeId, oldKid: pinnedKid, kid: next.kid }, 'JWS key rotated');
+    return node;
   }
 
   private async run(hello: AdmitHello, ctx: AdmitContext): Promise<AdmitResult> {

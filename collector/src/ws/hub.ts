@@ -24,6 +24,11 @@ export interface EnrollHook {
       ask?: (c: { challengeId: string; credentialBlob: string; secret: string }) => Promise<{ challengeId: string; credential: string }>;
     },
   ): Promise<{ enrolledVia: 'tofu' | 'token' | 'operator'; /** The node as the enrolment committed it (pinned AK). */ node?: NodeRecord }>;
+  /**
+   * JWS key rotation announced in a verified fresh report signed by the pinned key: checks the
+   * announcement, pins the new key (audited) and returns the node; throws a coded error to refuse.
+   */
+  rotate?(nodeId: string, pinnedKid: string, announced: { jwk: Record<string, unknown>; kid: string }): Promise<NodeRecord>;
 }
 
 export type HubConfig = Pick<

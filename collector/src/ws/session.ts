@@ -299,6 +299,7 @@ export class AgentSession {
       const writes = buildReportWrites(v, node, baseline !== null, this.hub.now());
       await store.recordReport(writes.report, writes.changes, writes.node);
       if (writes.baseline) await store.setBaseline(writes.baseline, null);
+      if (v.payload.nextKey && v.kind === 'fresh') await this.rotateKey(nodeId, v.payload.nextKey);
       this.errors = 0;
       this.lastVerifiedAt = Date.now();
       const at = writes.report.receivedAt;
@@ -312,6 +313,24 @@ export class AgentSession {
       this.settle(v.payload.nonce, { verdict, seq: v.payload.seq });
       if (this.issued.size === 0) void this.sendChallenge(true, 0);
     });
+  }
+
+  /** A key rotation announced in a verified report: from now on this connection verifies with the new key. */
+  private async rotateKey(nodeId: string, announced: { jwk: Record<string, unknown>; kid: string }): Promise<void> {
+    const { enroll, logger } = this.hub.deps;
+    if (!enroll?.rotate || !this.pinned) {
+      logger.warn({ nodeId }, 'ignoring a key rotation: this collector has no enrolment module');
+      return;
+    }
+    try {
+      const node = await enroll.rotate(nodeId, this.pinned.kid, announced);
+      this.pinned = { kid: node.kid!, ...importPublicJwk(node.jwk) };
+    } catch (e) {
+      if (!isNodesealError(e)) throw e;
+      logger.info({ nodeId, code: e.code }, 'key rotation refused');
+      this.send({ type: 'error', code: e.code, message: e.message.slice(0, 500) });
+      this.rejected(e.code);
+    }
   }
 
   private onClose(): void {

@@ -88,6 +88,12 @@ export const reportPayloadSchema = z.strictObject({
   inventoryDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   tpm: z.discriminatedUnion('status', [tpmOk, tpmUnavailable]),
   spoolBacklog: z.number().int().min(0).max(1_000_000).optional(),
+  nextKey: z
+    .strictObject({
+      jwk: z.record(str(16), z.unknown()).refine((r) => Object.keys(r).length <= 16, 'jwk: at most 16 members'),
+      kid: z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/),
+    })
+    .optional(),
 });
 
 const reason = z.strictObject({

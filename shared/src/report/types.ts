@@ -170,6 +170,12 @@ export interface ReportPayload {
   tpm: TpmEvidence;
   /** Agent's spool backlog at signing time (for metrics). */
   spoolBacklog?: number;
+  /**
+   * JWS key rotation: the agent's next public key and its RFC 7638 thumbprint, announced inside a
+   * report signed by the current (pinned) key. After that report's verdict the collector verifies
+   * with the new key only.
+   */
+  nextKey?: { jwk: Record<string, unknown>; kid: string };
 }
 
 export type TrustStatus = 'trusted' | 'untrusted' | 'unknown' | 'stale';
