@@ -257,7 +257,12 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
           this.o.logger.info({ nodeId: this.o.nodeId, kid: this.identity.kid }, 'enrolled with the collector');
           void writeFileAtomic(join(this.o.stateDir, 'enrolled'), `${this.identity.kid}\n`).catch((e: unknown) => this.o.logger.warn({ err: (e as Error).message }, 'cannot record the enrolment'));
         }
-        this.intervalMs = msg.intervalSec * 1000;
+        if (msg.intervalSec * 1000 !== this.intervalMs) {
+          // The collector sets the pace: reschedule the next round on its interval.
+          this.intervalMs = msg.intervalSec * 1000;
+          if (this.reportTimer) clearTimeout(this.reportTimer);
+          this.scheduleReport();
+        }
         if (msg.next) this.nextNonce = msg.nonce;
         else {
           this.nextNonce = null;
