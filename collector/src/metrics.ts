@@ -74,14 +74,31 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   const rejectCodes = new BoundedLabel(/^ERR_[A-Z0-9_]{1,60}$/, deps.maxCodeLabels ?? 64);
   const driftCodes = new BoundedLabel(/^[a-z][a-z0-9_]{0,30}\.[a-z0-9_.]{1,60}$/, deps.maxCodeLabels ?? 64);
 
+  /**
+   * One pass over the trust cache per scrape (the gauges below share it): counts by status and
+   * the age of every verified node's last fresh report. Reused for 1 s so one scrape reads once.
+   */
+  let snap: { at: number; counts: Record<TrustStatus, number>; ages: Array<{ nodeId: string; age: number }> } | null = null;
+  const snapshot = () => {
+    const t = now();
+    if (snap && t - snap.at < 1000 && t >= snap.at) return snap;
+    const counts: Record<TrustStatus, number> = { trusted: 0, untrusted: 0, unknown: 0, stale: 0 };
+    const ages: Array<{ nodeId: string; age: number }> = [];
+    for (const v of deps.trust.all()) {
+      counts[v.status]++;
+      if (v.verifiedAt) ages.push({ nodeId: v.nodeId, age: Math.max(0, (t - Date.parse(v.verifiedAt)) / 1000) });
+    }
+    snap = { at: t, counts, ages };
+    return snap;
+  };
+
   new Gauge({
     name: 'nodeseal_nodes',
     help: 'Nodes by current trust status (stale computed from the freshness TTL).',
     labelNames: ['status'],
     registers: [registry],
     collect() {
-      const counts: Record<TrustStatus, number> = { trusted: 0, untrusted: 0, unknown: 0, stale: 0 };
-      for (const v of deps.trust.all()) counts[v.status]++;
+      const { counts } = snapshot();
       for (const s of STATUSES) this.set({ status: s }, counts[s]);
     },
   });
@@ -126,20 +143,16 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   });
   const backlogHist = new Histogram({ name: 'nodeseal_agent_spool_backlog', help: 'Spool backlog carried by each verified report.', buckets: [0, 1, 2, 5, 10, 50, 100, 500, 1000], registers: [registry] });
 
-  const ages = (): Array<{ nodeId: string; age: number }> => {
-    const t = now();
-    const out: Array<{ nodeId: string; age: number }> = [];
-    for (const v of deps.trust.all()) if (v.verifiedAt) out.push({ nodeId: v.nodeId, age: Math.max(0, (t - Date.parse(v.verifiedAt)) / 1000) });
-    return out;
-  };
+  const ages = () => snapshot().ages;
   new Gauge({
     name: 'nodeseal_nodes_verified_within',
     help: 'Nodes whose last fresh verified report is at most `window` seconds old (+Inf: every node ever verified).',
     labelNames: ['window'],
     registers: [registry],
     collect() {
-      const a = ages();
-      for (const [label, sec] of AGE_WINDOWS) this.set({ window: label }, a.filter((x) => x.age <= sec).length);
+      const n = AGE_WINDOWS.map(() => 0);
+      for (const x of ages()) AGE_WINDOWS.forEach(([, sec], i) => x.age <= sec && n[i]!++);
+      AGE_WINDOWS.forEach(([label], i) => this.set({ window: label }, n[i]!));
     },
   });
   new Gauge({
@@ -158,7 +171,15 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     collect() {
       this.reset();
       if (perNodeLimit === 0) return;
-      for (const x of ages().sort((p, q) => q.age - p.age).slice(0, perNodeLimit)) this.set({ node: x.nodeId }, x.age);
+      // Partial selection of the N oldest: O(nodes × N) with N small, no full sort.
+      const top: Array<{ nodeId: string; age: number }> = [];
+      for (const x of ages()) {
+        if (top.length < perNodeLimit) top.push(x);
+        else if (x.age > top[top.length - 1]!.age) top[top.length - 1] = x;
+        else continue;
+        top.sort((p, q) => q.age - p.age);
+      }
+      for (const x of top) this.set({ node: x.nodeId }, x.age);
     },
   });
   const alertAttempts = new Counter({ name: 'nodeseal_alert_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, retry, dead).', labelNames: ['outcome'], registers: [registry] });

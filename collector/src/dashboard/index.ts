@@ -1,18 +1,17 @@
 import type { CollectorEvents } from '../events.js';
 import type { Route } from '../http/router.js';
 import type { Store } from '../store/store.js';
-import type { TrustView } from '../trust/cache.js';
-import { FleetIndex } from './fleet.js';
+import { FleetIndex, type TrustSource } from './fleet.js';
 import { dashboardRoutes } from './routes.js';
 
-export { FleetIndex, type FleetPage, type FleetQuery, type FleetRow } from './fleet.js';
+export { FleetIndex, type FleetPage, type FleetQuery, type FleetRow, type TrustSource } from './fleet.js';
 export { dashboardRoutes, ERR_DASHBOARD_NODE, ERR_DASHBOARD_QUERY } from './routes.js';
 export { loadAssets } from './assets.js';
 
 export interface DashboardDeps {
   store: Store;
   events: CollectorEvents;
-  trust?: { get(nodeId: string): TrustView | null };
+  trust?: TrustSource;
   isConnected?: (nodeId: string) => boolean;
 }
 
