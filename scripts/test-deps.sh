@@ -14,6 +14,7 @@ pkgs=(
   systemd
   ethtool pciutils dmidecode
   openssl
+  openssl
 )
 missing=()
 for p in "${pkgs[@]}"; do
