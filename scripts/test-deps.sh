@@ -14,7 +14,6 @@ pkgs=(
   systemd
   ethtool pciutils dmidecode
   openssl
-  openssl
 )
 missing=()
 for p in "${pkgs[@]}"; do
