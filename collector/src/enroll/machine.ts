@@ -177,7 +177,7 @@ export async function beginEnrolment(req: EnrollRequest, policy: EnrollPolicy, c
     decision = ctx.ekDecision;
     via = 'operator';
   } else if (!policy.allowTofu) {
-    throw new EnrollError(ERR_ENROLL_EK_CERT_MISSING, `the TPM of ${req.nodeId} has no EK certificate: an operator must decide (POST /v1/nodes/${req.nodeId}/ek-decision)`, {
+    throw new EnrollError(ERR_ENROLL_EK_CERT_MISSING, `the TPM of ${req.nodeId} has no EK certificate: an operator must decide for EK ${ekName} (POST /v1/nodes/${req.nodeId}/ek-decision)`, {
       details: { nodeId: req.nodeId, ekName },
     });
   }

@@ -62,7 +62,7 @@ export class EnrollService {
     try {
       return await this.run(hello, ctx);
     } catch (e) {
-      this.opts.log?.warn({ nodeId: hello.nodeId, code: isNodesealError(e) ? e.code : 'internal' }, 'enrolment refused');
+      this.opts.log?.warn({ nodeId: hello.nodeId, code: isNodesealError(e) ? e.code : 'internal', ...(isNodesealError(e) && e.details ? { details: e.details } : {}) }, 'enrolment refused');
       throw e;
     }
   }
