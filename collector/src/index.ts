@@ -16,3 +16,10 @@ export * from './enroll/index.js';
 export * from './trust/index.js';
 export { loadOrCreateReceiptKey, signReceipt, verifyReceipt, receiptRoutes, receiptNodes, RECEIPT_JWS_TYP, type ReceiptNode, type ReceiptPayload } from './receipt.js';
 export * from './integrations/index.js';
+
+// Operator surfaces: dashboard, live events, metrics, webhook alerts, operator CLI client
+export * from './dashboard/index.js';
+export { LiveHub, ERR_LIVE_CLIENT_LIMIT, type LiveOptions } from './api/live.js';
+export { createMetrics, type Metrics, type MetricsDeps } from './metrics.js';
+export * from './alerts/index.js';
+export { ApiClient, ApiError as CliApiError, EXIT as CLI_EXIT, clientFrom } from './cli/client.js';
