@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectorEvents } from '../../../collector/src/events.js';
 import type { NodeRecord, NodeQuery, Store } from '../../../collector/src/store/store.js';
-import { createTrust, TrustCache, type TrustModule } from '../../../collector/src/trust/index.js';
+import { createTrust, TrustCache, TrustWatchHub, trustRoutes, type TrustModule } from '../../../collector/src/trust/index.js';
 import { serveRoutes } from './serve-routes.js';
 
 function record(nodeId: string, status: NodeRecord['status'], verifiedAt: string | null, extra: Partial<NodeRecord> = {}): NodeRecord {
@@ -169,5 +169,40 @@ describe('trust HTTP API on a real server', () => {
     ac.abort();
     await new Promise((res) => setTimeout(res, 50));
     expect(trust.watch.count).toBe(0);
+  });
+
+  it('drops a watcher that stops reading instead of buffering without bound', async () => {
+    const { connect } = await import('node:net');
+    const hub = new TrustWatchHub(trust.cache, { maxBufferedBytes: 64 * 1024, heartbeatMs: 60_000 });
+    const slow = await serveRoutes(trustRoutes({ cache: trust.cache, watch: hub }));
+    const port = Number(new URL(slow.url).port);
+    const sock = connect(port, '127.0.0.1');
+    sock.write('GET /v1/trust/watch HTTP/1.1\r\nHost: x\r\n\r\n');
+    for (let i = 0; i < 50 && hub.count === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(hub.count).toBe(1);
+    sock.pause(); // never reads again
+    const big = [{ code: 'gpu.replaced', claim: 'hardware' as const, detail: 'x'.repeat(4000) }];
+    for (let i = 0; i < 2000 && hub.count > 0; i++) {
+      events.emit('status-changed', { nodeId: 'gpu003', from: null, to: i % 2 ? 'trusted' : 'untrusted', reasons: i % 2 ? [] : big, at: '' });
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(hub.count).toBe(0);
+    sock.destroy();
+    hub.close();
+    await slow.close();
+  });
+
+  it('refuses watchers beyond the limit with ERR_TRUST_WATCH_LIMIT', async () => {
+    const hub = new TrustWatchHub(trust.cache, { maxWatchers: 1 });
+    const s2 = await serveRoutes(trustRoutes({ cache: trust.cache, watch: hub }));
+    const ac = new AbortController();
+    const first = await fetch(`${s2.url}/v1/trust/watch`, { signal: ac.signal });
+    expect(first.status).toBe(200);
+    const second = await fetch(`${s2.url}/v1/trust/watch`);
+    expect(second.status).toBe(503);
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('ERR_TRUST_WATCH_LIMIT');
+    ac.abort();
+    hub.close();
+    await s2.close();
   });
 });
