@@ -62,7 +62,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
     ports: createEvidencePorts(),
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.enroll ? { enroll: opts.enroll } : {}),
-    routes: [trust.routes, live.routes(), metrics.routes, dashboard.routes, ...(opts.routes ?? [])],
+    routes: [trust.routes, live.routes(), metrics.routes, dashboard.routes, alerts?.routes ?? [], ...(opts.routes ?? [])],
   });
   const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
   const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app.handleRequest) : createHttpServer(app.handleRequest);

@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CollectorEventMap, CollectorEvents } from '../events.js';
 import type { AlertsConfig } from './config.js';
+import type { Route } from '../http/router.js';
 import { AlertDispatcher } from './dispatcher.js';
+import { alertsRoutes } from './routes.js';
 import type { AlertOutbox, NewOutboxRow } from './outbox.js';
 import { renderAlert, type AlertEvent } from './payload.js';
 
 export { parseAlertsConfig, DEFAULT_ALERTS, type AlertsConfig, type WebhookConfig } from './config.js';
 export { SqlAlertOutbox } from './outbox-sql.js';
 export type { AlertOutbox, OutboxRow } from './outbox.js';
+export { alertsRoutes } from './routes.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sign.js';
 
 export interface AlertsDeps {
@@ -22,6 +25,8 @@ export interface AlertsDeps {
 }
 
 export interface Alerts {
+  /** GET /v1/alerts and POST /v1/alerts/requeue (operator). */
+  routes: Route[];
   /** Resolves when every alert queued so far is in the outbox (tests, shutdown). */
   flushed(): Promise<void>;
   counts(): Promise<{ pending: number; dead: number }>;
@@ -59,6 +64,7 @@ export function startAlerts(deps: AlertsDeps): Alerts {
   dispatcher.start();
 
   return {
+    routes: alertsRoutes({ outbox: deps.outbox, notify: () => dispatcher.notify(), now }),
     flushed: () => chain,
     counts: () => deps.outbox.counts(),
     async stop() {

@@ -82,4 +82,8 @@ export class SqlAlertOutbox implements AlertOutbox {
   async listDead(limit: number): Promise<OutboxRow[]> {
     return (await this.db.all<DbRow>(`SELECT * FROM alert_outbox WHERE status = 'dead' ORDER BY id DESC LIMIT ?`, [limit])).map(fromDb);
   }
+
+  async requeueDead(nextAttemptAt: number): Promise<number> {
+    return (await this.db.run(`UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE status = 'dead'`, [nextAttemptAt])).changes;
+  }
 }

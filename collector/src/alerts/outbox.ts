@@ -34,4 +34,6 @@ export interface AlertOutbox {
   failed(id: number, attempts: number, nextAttemptAt: number, error: string, dead: boolean): Promise<void>;
   counts(): Promise<{ pending: number; dead: number }>;
   listDead(limit: number): Promise<OutboxRow[]>;
+  /** Moves every dead-lettered row back to pending with a fresh attempt budget; returns how many. */
+  requeueDead(nextAttemptAt: number): Promise<number>;
 }

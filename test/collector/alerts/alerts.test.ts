@@ -8,6 +8,7 @@ import { parseAlertsConfig, SqlAlertOutbox, startAlerts, verifySignature, type A
 import { CollectorEvents } from '../../../collector/src/events.js';
 import { openSqliteStore, type Store } from '../../../collector/src/store/index.js';
 import type { Reason } from '../../../shared/src/report/types.js';
+import { serveRoutes } from '../metrics/routes-server.js';
 import { Receiver } from './receiver.js';
 
 const SECRET = 'test-webhook-secret-0123456789';
@@ -133,7 +134,7 @@ describe('webhook alerts', () => {
     await settled(alerts, { pending: 0, dead: 0 });
   });
 
-  it('dead-letters after maxAttempts and moves on to the next alert', async () => {
+  it('dead-letters after maxAttempts, moves on, and lets an operator list and requeue dead letters', async () => {
     const events = new CollectorEvents();
     ({ db } = await openDb());
     receiver.status = 500;
@@ -150,6 +151,21 @@ describe('webhook alerts', () => {
     await receiver.waitFor(1);
     expect(JSON.parse(receiver.got[0]!.body)).toMatchObject({ nodeId: 'gpu-next' });
     await settled(outbox, { pending: 0, dead: 1 });
+
+    // Operators see the dead letter over HTTP and put it back in the queue.
+    const api = await serveRoutes(alerts.routes, { op: { name: 'op', role: 'operator' }, v: { name: 'v', role: 'viewer' } });
+    try {
+      expect((await fetch(`${api.url}/v1/alerts`, { headers: { authorization: 'Bearer v' } })).status).toBe(403);
+      const listed = (await (await fetch(`${api.url}/v1/alerts`, { headers: { authorization: 'Bearer op' } })).json()) as { pending: number; dead: number; deadLetters: Array<{ nodeId: string; lastError: string; attempts: number }> };
+      expect(listed).toMatchObject({ pending: 0, dead: 1, deadLetters: [{ nodeId: 'gpu-dead', lastError: 'ERR_ALERT_DELIVERY: HTTP 500', attempts: 3 }] });
+      const requeue = await fetch(`${api.url}/v1/alerts/requeue`, { method: 'POST', headers: { authorization: 'Bearer op' } });
+      expect(await requeue.json()).toEqual({ requeued: 1 });
+      await receiver.waitFor(2);
+      expect(JSON.parse(receiver.got[1]!.body)).toMatchObject({ nodeId: 'gpu-dead', type: 'drift' });
+      await settled(outbox, { pending: 0, dead: 0 });
+    } finally {
+      await api.close();
+    }
   });
 
   it('sends a Slack-compatible {text} body when asked', async () => {
