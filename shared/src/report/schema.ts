@@ -130,7 +130,9 @@ export const collectorMessageSchema = z.discriminatedUnion('type', [
 
 function fail(code: string, what: string, err: z.ZodError): NodesealError {
   const first = err.issues[0];
-  const path = first ? first.path.map(String).join('.') : '';
+  // An unknown member is named in the path itself (zod reports it on the parent object).
+  const keys = first && first.code === 'unrecognized_keys' ? first.keys : [];
+  const path = first ? [...first.path.map(String), ...keys.slice(0, 1)].join('.') : '';
   const msg = first ? `${what}: ${path ? `${path}: ` : ''}${first.message}` : `${what}: invalid`;
   return new NodesealError(code, msg.slice(0, 300), { details: { path, issues: err.issues.length } });
 }
