@@ -7,7 +7,7 @@ import { hostEvidenceSource } from '../daemon/evidence.js';
 import { tpmEnrollment } from '../daemon/enroll.js';
 import { UserError, ERR_USAGE } from '../../../shared/src/errors.js';
 
-const usage = 'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F]';
+const usage = 'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F] [--rotate-key]';
 
 const verb: Verb = {
   summary: [
@@ -18,6 +18,8 @@ const verb: Verb = {
     'this one. Flags override NODESEAL_* environment variables, which override --config (JSON).',
     'First contact: --enroll-token (or --enroll-token-file, or NODESEAL_ENROLL_TOKEN) enrols this node with',
     'its TPM (EK, EK certificate, AK; the TPM answers the collector\'s credential challenge).',
+    '--rotate-key announces a new signing key in the next report (signed by the current key) and uses it',
+    'once the collector has accepted it.',
   ].join('\n'),
   usage,
   async run(argv, io) {
@@ -35,6 +37,7 @@ const verb: Verb = {
       'log-level': { type: 'string' },
       'enroll-token': { type: 'string' },
       'enroll-token-file': { type: 'string' },
+      'rotate-key': { type: 'boolean' },
     });
     const config = loadAgentConfig({ file: values.config ?? io.env.NODESEAL_AGENT_CONFIG ?? null, env: io.env, flags: values });
     const logger = pino({ level: config.logLevel, base: { name: 'agent' }, redact: { paths: ['jws', '*.jws', 'privateJwk', '*.privateJwk', 'eventLog', '*.eventLog', 'enrollToken', '*.enrollToken'], censor: '[redacted]' } }, pino.destination(2));
@@ -61,6 +64,7 @@ const verb: Verb = {
       ...(enrollToken ? { enroll: tpmEnrollment({ tcti: config.tcti, token: enrollToken }) } : {}),
     });
     await daemon.start();
+    if (values['rotate-key']) io.stderr(`nodeseal agent: rotating the signing key to ${await daemon.rotateKey()}\n`);
     io.stderr(`nodeseal agent: ${config.nodeId} (kid ${daemon.kid}) reporting to ${config.collector}\n`);
     await new Promise<void>((resolve) => {
       if (!io.stopSignal || io.stopSignal.aborted) return resolve();

@@ -12,6 +12,7 @@ import { fullJitterDelay, jitteredInterval } from './backoff.js';
 import { AgentError, ERR_AGENT_ANSWER_TIMEOUT, ERR_AGENT_CONNECT, ERR_AGENT_HEARTBEAT } from './errors.js';
 import type { EvidenceSource } from './evidence.js';
 import { loadOrCreateIdentity } from './identity.js';
+import { loadNextIdentity, prepareNextIdentity, promoteNextIdentity, type SigningIdentity } from './key-rotation.js';
 import { Spool, type SpoolLimits } from './spool.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -97,6 +98,10 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
   /** True once the collector accepted our enrolment (or we were enrolled before, for this key). */
   private enrolled = false;
   private enrolAnswered = false;
+  /** Key rotation in progress: the next key, the seq of the report that announced it, and reports waiting on its answer. */
+  private nextIdentity: SigningIdentity | null = null;
+  private announcedSeq: number | null = null;
+  private announceWaiters: Array<() => void> = [];
 
   constructor(private readonly o: DaemonOptions) {
     super();
@@ -125,9 +130,37 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
     const stored = await readFile(join(this.o.stateDir, 'seq'), 'utf8').then((t) => Number.parseInt(t, 10)).catch(() => 0);
     this.seq = Math.max(Number.isSafeInteger(stored) ? stored : 0, this.spool.maxSeq);
     this.enrolled = (await readFile(join(this.o.stateDir, 'enrolled'), 'utf8').catch(() => '')).trim() === this.identity.kid;
+    this.nextIdentity = await loadNextIdentity(this.o.stateDir);
     this.o.logger.info({ nodeId: this.o.nodeId, kid: this.identity.kid, spooled: this.spool.size, seq: this.seq }, 'agent starting');
     this.scheduleReport();
     this.connect(1);
+  }
+
+  /**
+   * Starts a JWS key rotation: the next key is announced in the next fresh report (signed by the
+   * current key) and used from that report's verdict on. Returns the next key's kid.
+   */
+  async rotateKey(): Promise<string> {
+    this.nextIdentity ??= await prepareNextIdentity(this.o.stateDir);
+    return this.nextIdentity.kid;
+  }
+
+  private releaseAnnounce(): void {
+    for (const r of this.announceWaiters.splice(0)) r();
+  }
+
+  /** The collector accepted the announcement: switch keys (on disk first). */
+  private async promoteKey(): Promise<void> {
+    const next = this.nextIdentity;
+    if (!next) return;
+    await promoteNextIdentity(this.o.stateDir);
+    const old = this.identity.kid;
+    this.identity = next;
+    this.nextIdentity = null;
+    this.announcedSeq = null;
+    if (this.enrolled) await writeFileAtomic(join(this.o.stateDir, 'enrolled'), `${next.kid}\n`).catch(() => undefined);
+    this.o.logger.info({ oldKid: old, kid: next.kid }, 'JWS key rotated');
+    this.releaseAnnounce();
   }
 
   async stop(): Promise<void> {
@@ -168,6 +201,7 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
       this.ws = null;
       this.inFlight = null;
       this.nextNonce = null;
+      this.releaseAnnounce();
       if (this.pingTimer) clearInterval(this.pingTimer);
       if (this.answerTimer) clearTimeout(this.answerTimer);
       if (this.stopped) return;
@@ -270,6 +304,7 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
         }
         return;
       case 'verdict':
+        if (msg.seq === this.announcedSeq) void this.promoteKey().catch((e: unknown) => this.o.logger.error({ err: (e as Error).message }, 'cannot switch to the rotated key'));
         this.emit('verdict', { seq: msg.seq, status: msg.status, reasons: msg.reasons });
         this.o.logger.info({ seq: msg.seq, status: msg.status, reasons: msg.reasons.map((r) => r.code) }, 'verdict');
         void this.acknowledged(msg.seq);
@@ -280,6 +315,15 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
         return;
       case 'error':
         this.emit('rejected', { code: msg.code, message: msg.message, ...(msg.seq !== undefined ? { seq: msg.seq } : {}) });
+        if (this.nextIdentity && msg.code === 'ERR_HELLO_KEY_MISMATCH' && this.announcedSeq !== null) {
+          // Our announcement was accepted but its verdict was lost: the collector now knows the next key.
+          void this.promoteKey().then(() => this.ws?.close(1000, 'key rotated'));
+          return;
+        }
+        if (msg.seq !== undefined && msg.seq === this.announcedSeq) {
+          this.announcedSeq = null;
+          this.releaseAnnounce();
+        }
         this.o.logger.warn({ code: msg.code, seq: msg.seq, message: msg.message }, 'collector refused');
         if (msg.seq !== undefined && msg.seq === this.inFlight) {
           if (RETRYABLE.has(msg.code)) this.ws?.close(1000, 'retry later');
@@ -314,6 +358,8 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
 
   private async makeReport(nonce: string | null): Promise<void> {
     if (this.stopped) return;
+    // While an announced key rotation awaits its answer, new reports wait: they must be signed by the key the collector will pin.
+    while (this.announcedSeq !== null && this.ws && !this.stopped) await new Promise<void>((r) => this.announceWaiters.push(r));
     const ev = await this.o.evidence.collect(nonce);
     const seq = this.seq + 1;
     await writeFileAtomic(join(this.o.stateDir, 'seq'), `${seq}\n`, 0o600);
@@ -322,8 +368,11 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
       v: 1, nodeId: this.o.nodeId, seq, nonce, collectedAt: new Date().toISOString(),
       inventory: ev.inventory, inventoryDigest: ev.inventoryDigest, tpm: ev.tpm, spoolBacklog: this.spool.size,
     };
+    const announce = this.nextIdentity !== null && nonce !== null && this.announcedSeq === null;
+    if (announce) payload.nextKey = { jwk: { ...this.nextIdentity!.publicJwk } as Record<string, unknown>, kid: this.nextIdentity!.kid };
     const jws = await signCompact(payload, this.identity.signingKey, { alg: 'ES256', kid: this.identity.kid, typ: REPORT_JWS_TYP });
     await this.spool.append(seq, jws);
+    if (announce) this.announcedSeq = seq;
     this.emit('report', { seq, nonce });
   }
 

@@ -299,7 +299,7 @@ export class AgentSession {
       const writes = buildReportWrites(v, node, baseline !== null, this.hub.now());
       await store.recordReport(writes.report, writes.changes, writes.node);
       if (writes.baseline) await store.setBaseline(writes.baseline, null);
-      if (v.payload.nextKey && v.kind === 'fresh') await this.rotateKey(nodeId, v.payload.nextKey);
+      if (v.payload.nextKey && v.kind === 'fresh') await this.rotateKey(nodeId, v.payload.nextKey, v.payload.seq);
       this.errors = 0;
       this.lastVerifiedAt = Date.now();
       const at = writes.report.receivedAt;
@@ -316,7 +316,7 @@ export class AgentSession {
   }
 
   /** A key rotation announced in a verified report: from now on this connection verifies with the new key. */
-  private async rotateKey(nodeId: string, announced: { jwk: Record<string, unknown>; kid: string }): Promise<void> {
+  private async rotateKey(nodeId: string, announced: { jwk: Record<string, unknown>; kid: string }, seq: number): Promise<void> {
     const { enroll, logger } = this.hub.deps;
     if (!enroll?.rotate || !this.pinned) {
       logger.warn({ nodeId }, 'ignoring a key rotation: this collector has no enrolment module');
@@ -328,7 +328,8 @@ export class AgentSession {
     } catch (e) {
       if (!isNodesealError(e)) throw e;
       logger.info({ nodeId, code: e.code }, 'key rotation refused');
-      this.send({ type: 'error', code: e.code, message: e.message.slice(0, 500) });
+      // With the report's seq, so the agent knows its announcement (not the report) was refused and keeps its key.
+      this.send({ type: 'error', code: e.code, message: e.message.slice(0, 500), seq });
       this.rejected(e.code);
     }
   }

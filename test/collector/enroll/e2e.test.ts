@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +80,24 @@ describe('enrolment over the agent protocol', () => {
     const audit = await store.db.all("SELECT action FROM audit_log WHERE target = 'node:gpu-a'");
     expect(audit).toEqual([{ action: 'node.enrol' }]);
   }, 40_000);
+
+  it('rotates the JWS key: announced under the old key, pinned by the collector, used by the agent', async () => {
+    const a = agents[0]!;
+    const oldKid = a.daemon.kid;
+    const nextKid = await a.daemon.rotateKey();
+    expect(nextKid).not.toBe(oldKid);
+    await waitFor('collector pinned the next key', async () => (await store.getNode('gpu-a'))?.kid === nextKid, 20_000);
+    await waitFor('agent switched keys', () => a.daemon.kid === nextKid, 10_000);
+    const verified: number[] = [];
+    const onVerified = (e: { nodeId: string; seq: number }) => e.nodeId === 'gpu-a' && verified.push(e.seq);
+    collector.events.on('report-verified', onVerified);
+    await waitFor('a report verified with the new key', () => verified.length > 0, 20_000);
+    collector.events.off('report-verified', onVerified);
+    await expect(access(join(a.stateDir, 'identity.next.jwk'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const audit = await store.db.all("SELECT action FROM audit_log WHERE target = 'node:gpu-a' ORDER BY id");
+    expect(audit.map((r) => r.action)).toEqual(['node.enrol', 'node.key-rotate']);
+    expect((await store.getNode('gpu-a'))?.akPublic).toBe((await withTpm(tpmA.tcti, (tpm) => tpm.ensureAk())).toString('hex'));
+  }, 60_000);
 
   it('refuses an agent without a token (no trust on first use)', async () => {
     const b = await startTestAgent({ collector: collector.wsUrl, nodeId: 'gpu-b', root, tcti: 'none' });
