@@ -197,7 +197,7 @@ export class SlurmIntegration {
       const st = await this.query(name);
       if (!st) {
         this.counters.skipped++;
-        log.warn('not a Slurm node; nothing to do');
+        log.debug('not a Slurm node; nothing to do');
         return;
       }
       if (w.action === 'drain') {
