@@ -23,3 +23,16 @@ export { LiveHub, ERR_LIVE_CLIENT_LIMIT, type LiveOptions } from './api/live.js'
 export { createMetrics, type Metrics, type MetricsDeps } from './metrics.js';
 export * from './alerts/index.js';
 export { ApiClient, ApiError as CliApiError, EXIT as CLI_EXIT, clientFrom } from './cli/client.js';
+
+// The collector service: app (HTTP + WebSocket handlers), server, config, agent hub, verification pipeline
+export { buildApp, type App, type AppContext, type AppDeps, type AuthPort, ERR_HTTP_NOT_FOUND, ERR_HTTP_METHOD, ERR_HTTP_BODY, ERR_HTTP_BODY_TOO_LARGE, ERR_HTTP_UNAUTHORIZED, ERR_HTTP_FORBIDDEN } from './app.js';
+export { startCollector, type RunningCollector, type StartOptions } from './server.js';
+export { loadCollectorConfig, defaultCollectorConfig, type CollectorConfig } from './config.js';
+export { createLogger, silentLogger } from './logger.js';
+export { AgentHub, ERR_NODE_NOT_CONNECTED, type EnrollHook, type ChallengeOutcome } from './ws/hub.js';
+export * from './ws/errors.js';
+export { verifyReport, authenticateReport, checkFreshness, pcrSetDigest, type EvidencePorts, type ReportContext, type VerifiedReport } from './pipeline/verify-report.js';
+export { createEvidencePorts } from './pipeline/ports.js';
+export * from './pipeline/report-errors.js';
+export { nodesRoutes, nodeView } from './api/nodes.js';
+export { CollectorEvents, type CollectorEventMap } from './events.js';
