@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NodesealError, ERR_CONFIG } from '../../../shared/src/errors.js';
+import { UserError, ERR_CONFIG } from '../../../shared/src/errors.js';
 
 /** Which collector events a webhook receives. */
 export type AlertKind = 'status-changed' | 'drift';
@@ -66,7 +66,7 @@ export function parseAlertsConfig(raw: unknown): AlertsConfig {
     });
     if (r.data.backoff.maxMs < r.data.backoff.baseMs) problems.push('alerts.backoff.maxMs: must be >= baseMs');
   }
-  if (problems.length || !r.success) throw new NodesealError(ERR_CONFIG, `invalid alerts config: ${problems.join('; ')}`, { details: { problems } });
+  if (problems.length || !r.success) throw new UserError(ERR_CONFIG, `invalid alerts config: ${problems.join('; ')}`, { details: { problems } });
   return {
     webhooks: r.data.webhooks.map((w) => ({ ...w, secret: w.secret ?? null })),
     backoff: r.data.backoff,

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR, startFleet, VIEWER, type Fleet } from '../dashboard/harness.js';
 
@@ -107,6 +109,26 @@ describe('operator CLI verbs against a live collector', () => {
     expect(results[3]!.stderr).toMatch(/not authenticated: .*\(ERR_HTTP_UNAUTHORIZED\)/);
     expect(results[4]!.stderr).toContain('(ERR_NODE_NOT_FOUND)');
     expect(results[5]!.stderr).toContain('not a node id');
+  });
+
+  it('reads URL and token file from the CLI config when no flag or environment gives them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nodeseal-cli-'));
+    try {
+      writeFileSync(join(dir, 'token'), `${OPERATOR}\n`, { mode: 0o600 });
+      writeFileSync(join(dir, 'cli.json'), JSON.stringify({ url: fleet.collector.url, tokenFile: join(dir, 'token') }));
+      const ok = await nodeseal(['nodes', '--json'], { NODESEAL_CLI_CONFIG: join(dir, 'cli.json') });
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.stdout).total).toBe(2);
+      // Flags win over the file.
+      const flag = await nodeseal(['nodes', '--token', 'forged'], { NODESEAL_CLI_CONFIG: join(dir, 'cli.json') });
+      expect(flag.code).toBe(4);
+      writeFileSync(join(dir, 'cli.json'), '{"url": 42}');
+      const bad = await nodeseal(['nodes'], { NODESEAL_CLI_CONFIG: join(dir, 'cli.json') });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('url must be a string (ERR_USAGE)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('has --help that names the flags and exit codes', async () => {

@@ -23,6 +23,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
     ]);
     profile = mkdtempSync(join(tmpdir(), 'nodeseal-chromium-'));
     ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport: { width: 1400, height: 900 } });
+    ctx.setDefaultTimeout(10_000);
     page = ctx.pages()[0] ?? (await ctx.newPage());
   });
   afterAll(async () => {
@@ -69,6 +70,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
     await page.selectOption('select[name=code]', 'gpu.vbios_changed');
     await expect.poll(() => page.locator('#nodes tbody tr').count()).toBe(1);
     await page.click('text=Clear filters');
+    await expect.poll(() => page.locator('#nodes tbody tr[data-node]').count()).toBe(3);
     await page.fill('input[type=search]', 'cpu');
     await page.press('input[type=search]', 'Enter');
     await expect.poll(() => page.locator('#nodes tbody tr[data-node]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-node')))).toEqual(['cpu-node-001']);
@@ -105,12 +107,32 @@ describe('dashboard in headless Chromium against a live collector', () => {
     expect(await page.textContent('[data-card="untrusted"] .n')).toBe('0');
   });
 
+  it('pages the fleet on the server and picks up nodes it has not seen before', async () => {
+    const { store, events } = fleet.collector;
+    const at = new Date().toISOString();
+    for (let i = 0; i < 120; i++) {
+      const nodeId = `rack7-${String(i).padStart(3, '0')}`;
+      await store.upsertNode({ nodeId, jwk: null, kid: null, akPublic: null, lastSeq: 0, status: 'unknown', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: null, enrolledVia: 'tofu', revokedAt: null, summary: null });
+      events.emit('status-changed', { nodeId, from: null, to: 'unknown', reasons: [], at });
+    }
+    await expect.poll(() => page.textContent('[data-card="all"] .n'), { timeout: 10_000 }).toBe('123');
+    expect(await page.textContent('#range')).toBe('1–50 of 123');
+    expect(await page.locator('#nodes tbody tr').count()).toBe(50);
+    await page.click('text=Next →');
+    await expect.poll(() => page.textContent('#range')).toBe('51–100 of 123');
+    await page.click('text=Next →');
+    await expect.poll(() => page.textContent('#range')).toBe('101–123 of 123');
+    // Attention order: the unknown newcomers before the trusted nodes, which close the list.
+    expect(await page.locator('#nodes tbody tr').last().getAttribute('data-status')).toBe('trusted');
+    await page.screenshot({ path: join(ARTIFACTS, '5-fleet-paged.png'), fullPage: true });
+  });
+
   it('offers no approve or revoke to a viewer token', async () => {
     const p2 = await ctx.newPage();
     await p2.goto(fleet.collector.url);
     await p2.fill('#token-input', VIEWER);
     await p2.click('#token-form button[type=submit]');
-    await p2.locator('tr[data-node="gpu-node-001"]').waitFor();
+    await p2.locator('#nodes tbody tr[data-node]').first().waitFor();
     await p2.goto(`${fleet.collector.url}/#/node/gpu-node-001`);
     await p2.locator('#node-title').waitFor();
     expect(await p2.locator('#approve').count()).toBe(0);

@@ -33,6 +33,8 @@ const PAGE = 50;
 export class FleetView {
   private params = new URLSearchParams();
   private timer: number | null = null;
+  /** Only the newest request may render (answers can arrive out of order). */
+  private generation = 0;
 
   constructor(private readonly root: HTMLElement) {}
 
@@ -59,7 +61,9 @@ export class FleetView {
   async refresh(): Promise<void> {
     const q = new URLSearchParams(this.params);
     q.set('limit', String(PAGE));
+    const gen = ++this.generation;
     const [page, attention] = await Promise.all([api<Page>(`/v1/dashboard/fleet?${q}`), api<Page>('/v1/dashboard/fleet?limit=8')]);
+    if (gen !== this.generation) return;
     this.render(page, attention.rows.filter((r) => r.status !== 'trusted'));
   }
 

@@ -49,6 +49,10 @@ const table = (heads: string[], rows: Child[][], attrs: Record<string, string> =
 export class NodeView {
   nodeId = '';
   private timer: number | null = null;
+  /** Only the newest request may render (answers can arrive out of order). */
+  private generation = 0;
+  /** The last approve/revoke message; kept across live re-renders of the same node. */
+  private message: { text: string; error: boolean } | null = null;
 
   constructor(
     private readonly root: HTMLElement,
@@ -56,6 +60,7 @@ export class NodeView {
   ) {}
 
   async show(nodeId: string): Promise<void> {
+    if (nodeId !== this.nodeId) this.message = null;
     this.nodeId = nodeId;
     await this.refresh();
   }
@@ -68,42 +73,55 @@ export class NodeView {
     }, ms);
   }
 
-  async refresh(notice?: string): Promise<void> {
+  async refresh(): Promise<void> {
     let d: Detail;
+    const gen = ++this.generation;
     try {
       d = await api<Detail>(`/v1/dashboard/nodes/${encodeURIComponent(this.nodeId)}`);
+      if (gen !== this.generation) return;
     } catch (e) {
+      if (gen !== this.generation) return;
       replace(this.root, h('p', { class: 'error' }, e instanceof ApiError && e.status === 404 ? `No node ${this.nodeId}.` : `Could not load ${this.nodeId}: ${(e as Error).message}`), h('a', { href: '#/' }, '← Fleet'));
       return;
     }
-    this.render(d, notice);
+    this.render(d);
   }
 
   private async act(kind: 'approve' | 'revoke', reason: string): Promise<void> {
-    const msg = this.root.querySelector<HTMLElement>('#action-msg')!;
-    if (!reason.trim()) {
-      replace(msg, h('span', { class: 'error' }, 'A reason is required; it is recorded with the decision.'));
-      return;
-    }
+    const say = (text: string, error: boolean) => {
+      this.message = { text, error };
+      const msg = this.root.querySelector<HTMLElement>('#action-msg');
+      if (msg) replace(msg, h('span', { class: error ? 'error' : '' }, text));
+    };
+    if (!reason.trim()) return say('A reason is required; it is recorded with the decision.', true);
     try {
       const out = await api<{ status?: string }>(`/v1/nodes/${encodeURIComponent(this.nodeId)}/${kind}`, { method: 'POST', body: { reason: reason.trim() } });
-      await this.refresh(`${kind === 'approve' ? 'Approved' : 'Revoked'}: now ${out.status ?? 'updated'}.`);
+      const input = this.root.querySelector<HTMLInputElement>('#decision-reason');
+      if (input) input.value = '';
+      this.message = { text: `${kind === 'approve' ? 'Approved' : 'Revoked'}: now ${out.status ?? 'updated'}.`, error: false };
+      await this.refresh();
     } catch (e) {
       const err = e as ApiError;
-      replace(msg, h('span', { class: 'error' }, err.status === 403 ? 'This needs an operator token.' : `${err.message} (${err.code ?? ''})`));
+      say(err.status === 403 ? 'This needs an operator token.' : `${err.message} (${err.code ?? ''})`, true);
     }
   }
 
-  private render(d: Detail, notice?: string): void {
+  private render(d: Detail): void {
+    const notice = this.message && !this.message.error ? this.message.text : null;
     const status = d.trust?.status ?? d.node.status;
     const reasons = d.trust?.reasons ?? d.node.reasons;
+    // Live refreshes re-render the view: keep what the operator is typing.
+    const prev = this.root.querySelector<HTMLInputElement>('#decision-reason');
+    const sameNode = this.root.querySelector('#node-title')?.getAttribute('data-node') === d.node.nodeId;
     const reasonInput = h('input', { type: 'text', id: 'decision-reason', placeholder: 'Reason (recorded): e.g. planned VBIOS update, ticket OPS-123', maxlength: 1000 });
+    if (prev && sameNode) reasonInput.value = prev.value;
+    const hadFocus = prev !== null && document.activeElement === prev;
     const operator = this.role() === 'operator';
     const inv = d.inventory;
     replace(
       this.root,
       h('p', {}, h('a', { href: '#/' }, '← Fleet')),
-      h('h2', { id: 'node-title' }, d.node.nodeId, ' ', badge(status), d.node.connected === false ? h('span', { class: 'muted' }, ' (agent not connected)') : null),
+      h('h2', { id: 'node-title', 'data-node': d.node.nodeId }, d.node.nodeId, ' ', badge(status), d.node.connected === false ? h('span', { class: 'muted' }, ' (agent not connected)') : null),
       notice ? h('p', { class: 'notice', id: 'notice' }, notice) : null,
       reasons.length
         ? h('section', { class: 'panel', id: 'reasons' }, h('h3', {}, 'Why'), table(['Code', 'Claim', 'Detail'], reasons.map((r) => [h('span', { class: 'code' }, r.code), r.claim, r.detail])))
@@ -115,7 +133,7 @@ export class NodeView {
             reasonInput,
             h('button', { type: 'button', class: 'primary', id: 'approve', onclick: () => void this.act('approve', reasonInput.value) }, 'Approve current state'),
             h('button', { type: 'button', class: 'danger', id: 'revoke', onclick: () => void this.act('revoke', reasonInput.value) }, 'Revoke node'),
-            h('span', { id: 'action-msg' }),
+            h('span', { id: 'action-msg' }, this.message?.error ? h('span', { class: 'error' }, this.message.text) : null),
           )
         : h('p', { class: 'muted' }, 'Approve and revoke need an operator token.'),
       h(
@@ -165,6 +183,7 @@ export class NodeView {
       h('section', { id: 'changes' }, h('h3', {}, `Changes (${d.changes.length})`), d.changes.length ? this.changes(d.changes) : h('p', { class: 'muted' }, 'No change recorded.')),
       h('section', { id: 'history' }, h('h3', {}, 'History'), this.timeline(d)),
     );
+    if (hadFocus) reasonInput.focus();
   }
 
   private changes(list: Detail['changes']): HTMLElement {
