@@ -7,6 +7,7 @@ import { HttpError, roleRank, Router, sendError, sendJson, type Principal, type 
 import type { Logger } from './logger.js';
 import { nodesRoutes } from './api/nodes.js';
 import type { EvidencePorts } from './pipeline/verify-report.js';
+import type { ReportVerifier } from './pipeline/verify-pool.js';
 import type { Store } from './store/store.js';
 import { AgentHub, type EnrollHook } from './ws/hub.js';
 import { createUpgradeHandler, type UpgradeCheck } from './ws/upgrade.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   events: CollectorEvents;
   logger: Logger;
   ports: EvidencePorts;
+  /** Where reports are verified (pipeline/verify-pool.ts); default: in this thread with `ports`. */
+  verifier?: ReportVerifier;
   config?: Partial<CollectorConfig>;
   auth?: AuthPort;
   enroll?: EnrollHook;
@@ -90,6 +93,7 @@ export function buildApp(deps: AppDeps): App {
   const hub = new AgentHub({
     store: deps.store, events: deps.events, logger: deps.logger, ports: deps.ports, config,
     ...(deps.enroll ? { enroll: deps.enroll } : {}),
+    ...(deps.verifier ? { verifier: deps.verifier } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.nonce ? { nonce: deps.nonce } : {}),
   });

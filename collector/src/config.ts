@@ -39,6 +39,8 @@ export interface CollectorConfig {
   maxBodyBytes: number;
   /** Longest wait allowed for POST /v1/nodes/:id/attest?wait=N, seconds. Default 30. */
   maxAttestWaitSec: number;
+  /** Worker threads that verify reports (0 = in the main thread). Default 0. */
+  verifyWorkers: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Sections owned by other features (auth, alerts, metrics, dashboard, enroll), passed through verbatim. */
   sections: Record<string, unknown>;
@@ -74,6 +76,7 @@ const SPECS: Spec[] = [
   { key: 'maxConnections', kind: 'int', env: 'NODESEAL_MAX_CONNECTIONS', min: 1, max: 1_000_000 },
   { key: 'maxBodyBytes', kind: 'int', env: 'NODESEAL_MAX_BODY_BYTES', min: 1024, max: 64 * 1024 * 1024 },
   { key: 'maxAttestWaitSec', kind: 'number', env: 'NODESEAL_MAX_ATTEST_WAIT_SEC', min: 0, max: 600 },
+  { key: 'verifyWorkers', kind: 'int', env: 'NODESEAL_VERIFY_WORKERS', flag: 'verify-workers', min: 0, max: 64 },
   { key: 'logLevel', kind: 'loglevel', env: 'NODESEAL_LOG_LEVEL', flag: 'log-level' },
 ];
 
@@ -96,6 +99,7 @@ export function defaultCollectorConfig(): CollectorConfig {
     maxConnections: 20_000,
     maxBodyBytes: 1024 * 1024,
     maxAttestWaitSec: 30,
+    verifyWorkers: 0,
     logLevel: 'info',
     sections: {},
   };

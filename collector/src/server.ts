@@ -12,6 +12,7 @@ import { LiveHub } from './api/live.js';
 import { parseAlertsConfig, SqlAlertOutbox, startAlerts } from './alerts/index.js';
 import { createDashboard } from './dashboard/index.js';
 import { createEvidencePorts } from './pipeline/ports.js';
+import { createVerifierPool } from './pipeline/verify-pool.js';
 import { openPostgresStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createTrust } from './trust/index.js';
@@ -57,9 +58,11 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
     : null;
   const metrics = createMetrics({ events, trust: trust.cache, liveClients: () => live.count, ...(alerts ? { alerts } : {}) });
   const dashboard = await createDashboard({ store, events, trust: trust.cache, isConnected: (id) => app.hub.isConnected(id) });
+  const verifier = config.verifyWorkers > 0 ? createVerifierPool(config.verifyWorkers) : null;
   const app = buildApp({
     store, events, logger, config,
     ports: createEvidencePorts(),
+    ...(verifier ? { verifier } : {}),
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.enroll ? { enroll: opts.enroll } : {}),
     routes: [trust.routes, live.routes(), metrics.routes, dashboard.routes, alerts?.routes ?? [], ...(opts.routes ?? [])],
@@ -97,6 +100,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
       trust.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await verifier?.close();
       if (!opts.store) await store.close();
     },
   };

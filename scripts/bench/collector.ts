@@ -15,7 +15,8 @@
  * Goals (issue 4): ≥ 50% of the raw bound; 10,000 connections with RSS ≤ 1 GiB.
  *
  * Both children raise their soft fd limit with `ulimit -n` (the hard limit here is 20,000).
- * Env: BENCH_AGENTS (64), BENCH_SECONDS (10), BENCH_WARMUP_S (3), BENCH_CONNECTIONS (10000).
+ * Env: BENCH_AGENTS (64), BENCH_SECONDS (10), BENCH_WARMUP_S (3), BENCH_CONNECTIONS (10000),
+ * BENCH_VERIFY_WORKERS (0: verify in the collector's main thread; N: a pool of N worker threads).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
@@ -27,6 +28,8 @@ import { createInterface } from 'node:readline';
 
 const FD_LIMIT = 20_000;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
+/** Verifier worker threads in the collector (its --verify-workers); default 0, as the collector's. */
+const VERIFY_WORKERS = Number(process.env.BENCH_VERIFY_WORKERS ?? 0);
 
 function rawBound(seconds = 2): { verifiesPerSec: number; reportsPerSec: number } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -109,6 +112,7 @@ async function main() {
     ...process.env,
     NODESEAL_MAX_CONNECTIONS: String(CONNECTIONS + 1000),
     NODESEAL_HELLO_TIMEOUT_MS: '120000',
+    NODESEAL_VERIFY_WORKERS: String(VERIFY_WORKERS),
   });
   collector.stdout!.resume();
   const stop = () => collector.kill(profile.length ? 'SIGINT' : 'SIGKILL');
@@ -116,7 +120,7 @@ async function main() {
   try {
     await waitHealthy(url, collector);
     const idle = rssMiB(collector.pid!);
-    console.log(`collector pid ${collector.pid} on ${url}, db ${join(dir, 'bench.db')}; idle RSS ${idle.rss.toFixed(0)} MiB`);
+    console.log(`collector pid ${collector.pid} on ${url}, db ${join(dir, 'bench.db')}, ${VERIFY_WORKERS} verifier worker(s); idle RSS ${idle.rss.toFixed(0)} MiB`);
 
     const load = withUlimit([node, '--import', 'tsx', 'scripts/bench/collector-load.ts'], { ...process.env, BENCH_URL: `ws://127.0.0.1:${port}`, BENCH_MODE: 'throughput' });
     let peak = 0;

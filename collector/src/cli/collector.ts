@@ -6,7 +6,7 @@ import { createAccessControl } from '../auth/access.js';
 import { loadBootstrapToken } from '../auth/bootstrap.js';
 import { openPostgresStore, openSqliteStore } from '../store/open.js';
 
-const usage = 'nodeseal collector [--listen HOST:PORT] [--db PATH] [--config FILE] [--postgres URL] [--tls-cert FILE --tls-key FILE] [--insecure] [--interval SEC] [--freshness-ttl SEC] [--heartbeat SEC] [--log-level L]\n  [--ek-ca-dir DIR] [--allow-tofu] [--bootstrap-token-file FILE]';
+const usage = 'nodeseal collector [--listen HOST:PORT] [--db PATH] [--config FILE] [--postgres URL] [--tls-cert FILE --tls-key FILE] [--insecure] [--interval SEC] [--freshness-ttl SEC] [--heartbeat SEC] [--verify-workers N] [--log-level L]\n  [--ek-ca-dir DIR] [--allow-tofu] [--bootstrap-token-file FILE]';
 
 const verb: Verb = {
   summary: [
@@ -34,6 +34,7 @@ const verb: Verb = {
       interval: { type: 'string' },
       'freshness-ttl': { type: 'string' },
       heartbeat: { type: 'string' },
+      'verify-workers': { type: 'string' },
       'log-level': { type: 'string' },
       'ek-ca-dir': { type: 'string' },
       'allow-tofu': { type: 'boolean' },

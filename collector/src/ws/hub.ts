@@ -7,6 +7,7 @@ import type { CollectorConfig } from '../config.js';
 import type { CollectorEvents } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { EvidencePorts } from '../pipeline/verify-report.js';
+import { inThreadVerifier, type ReportVerifier } from '../pipeline/verify-pool.js';
 import type { NodeRecord, Store } from '../store/store.js';
 import { CLOSE_GOING_AWAY, ERR_WS_SHUTDOWN } from './errors.js';
 import { AgentSession } from './session.js';
@@ -41,6 +42,8 @@ export interface HubDeps {
   events: CollectorEvents;
   logger: Logger;
   ports: EvidencePorts;
+  /** Where reports are verified (a worker pool); default: this thread, with `ports`. */
+  verifier?: ReportVerifier;
   config: HubConfig;
   enroll?: EnrollHook;
   now?: () => Date;
@@ -62,9 +65,11 @@ export class AgentHub {
   private heartbeat: NodeJS.Timeout | null = null;
   readonly now: () => Date;
   readonly newNonce: () => string;
+  readonly verifier: ReportVerifier;
 
   constructor(readonly deps: HubDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.verifier = deps.verifier ?? inThreadVerifier(deps.ports);
     this.newNonce = deps.nonce ?? (() => randomBytes(32).toString('hex'));
     const ms = Math.round(deps.config.heartbeatSec * 1000);
     this.heartbeat = setInterval(() => {

@@ -6,7 +6,7 @@ import { parseAgentMessage, parseJsonFrame } from '../../../shared/src/report/sc
 import type { AgentMessage, CollectorMessage, Verdict } from '../../../shared/src/report/types.js';
 import { ERR_REPORT_REPLAY, ERR_REPORT_SEQ, ReportError } from '../pipeline/report-errors.js';
 import { buildReportWrites } from '../pipeline/record.js';
-import { verifyReport, type PinnedKey } from '../pipeline/verify-report.js';
+import type { PinnedKey } from '../pipeline/verify-report.js';
 import type { NodeRecord } from '../store/store.js';
 import {
   CLOSE_INTERNAL, CLOSE_POLICY, CLOSE_TOO_BIG, ERR_HELLO_KEY, ERR_HELLO_KEY_MISMATCH, ERR_HELLO_REPEATED, ERR_HELLO_REQUIRED, ERR_HELLO_TIMEOUT,
@@ -270,7 +270,7 @@ export class AgentSession {
     if (this.state !== 'ready' || !this.nodeId || !this.pinned) return this.fail(ERR_HELLO_REQUIRED, 'say hello before sending reports');
     const nodeId = this.nodeId;
     const pinned = this.pinned;
-    const { store, events, logger, ports } = this.hub.deps;
+    const { store, events, logger } = this.hub.deps;
     const started = performance.now();
     await this.hub.withNodeLock(nodeId, async () => {
       const node = await store.getNode(nodeId);
@@ -278,7 +278,7 @@ export class AgentSession {
       const baseline = await store.getBaseline(nodeId);
       let v;
       try {
-        v = await verifyReport(jws, { helloNodeId: nodeId, pinned, node, baseline, issuedNonces: this.issued, usedNonces: this.used, maxJwsBytes: this.hub.deps.config.maxPayloadBytes }, ports);
+        v = await this.hub.verifier.verify(jws, { helloNodeId: nodeId, pinned, node, baseline, issuedNonces: this.issued, usedNonces: this.used, maxJwsBytes: this.hub.deps.config.maxPayloadBytes });
       } catch (e) {
         if (!isNodesealError(e)) throw e;
         let err: NodesealError = e;
