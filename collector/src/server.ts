@@ -54,7 +54,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const live = new LiveHub(events, trust.cache);
   const alertsConfig = parseAlertsConfig(config.sections.alerts);
   const alerts = alertsConfig.webhooks.length
-    ? startAlerts({ events, outbox: new SqlAlertOutbox(store.db), config: alertsConfig, logger, onAttempt: (w, o) => metrics.alertAttempt(w, o) })
+    ? startAlerts({ events, trust: trust.cache, outbox: new SqlAlertOutbox(store.db), config: alertsConfig, logger, onAttempt: (w, o) => metrics.alertAttempt(w, o) })
     : null;
   const metrics = createMetrics({ events, trust: trust.cache, liveClients: () => live.count, ...(alerts ? { alerts } : {}) });
   const dashboard = await createDashboard({ store, events, trust: trust.cache, isConnected: (id) => app.hub.isConnected(id) });

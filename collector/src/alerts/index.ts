@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CollectorEventMap, CollectorEvents } from '../events.js';
+import type { TrustChange } from '../trust/cache.js';
 import type { AlertsConfig } from './config.js';
 import type { Route } from '../http/router.js';
 import { AlertDispatcher } from './dispatcher.js';
@@ -14,8 +15,16 @@ export type { AlertOutbox, OutboxRow } from './outbox.js';
 export { alertsRoutes } from './routes.js';
 export { signBody, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sign.js';
 
+/** The trust cache's change feed: effective status changes, including silent expiries to stale. */
+export interface TrustChangeFeed {
+  on(e: 'change', fn: (c: TrustChange) => void): unknown;
+  off(e: 'change', fn: (c: TrustChange) => void): unknown;
+}
+
 export interface AlertsDeps {
   events: CollectorEvents;
+  /** When given, status alerts follow the trust cache (so trusted → stale alerts too) instead of the bus. */
+  trust?: TrustChangeFeed;
   outbox: AlertOutbox;
   config: AlertsConfig;
   logger: Logger;
@@ -59,7 +68,9 @@ export function startAlerts(deps: AlertsDeps): Alerts {
   };
   const onStatus = (e: CollectorEventMap['status-changed'][0]) => queue({ kind: 'status-changed', ...e });
   const onDrift = (e: CollectorEventMap['drift'][0]) => queue({ kind: 'drift', ...e });
-  deps.events.on('status-changed', onStatus);
+  const onTrust = (c: TrustChange) => queue({ kind: 'status-changed', nodeId: c.nodeId, from: c.from, to: c.status, reasons: c.reasons, at: c.at });
+  if (deps.trust) deps.trust.on('change', onTrust);
+  else deps.events.on('status-changed', onStatus);
   deps.events.on('drift', onDrift);
   dispatcher.start();
 
@@ -68,6 +79,7 @@ export function startAlerts(deps: AlertsDeps): Alerts {
     flushed: () => chain,
     counts: () => deps.outbox.counts(),
     async stop() {
+      deps.trust?.off('change', onTrust);
       deps.events.off('status-changed', onStatus);
       deps.events.off('drift', onDrift);
       await chain;

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAlertsConfig, SqlAlertOutbox, startAlerts, verifySignature, type Alerts, type AlertsConfig } from '../../../collector/src/alerts/index.js';
 import { CollectorEvents } from '../../../collector/src/events.js';
+import { TrustCache } from '../../../collector/src/trust/cache.js';
 import { openSqliteStore, type Store } from '../../../collector/src/store/index.js';
 import type { Reason } from '../../../shared/src/report/types.js';
 import { serveRoutes } from '../metrics/routes-server.js';
@@ -166,6 +167,27 @@ describe('webhook alerts', () => {
     } finally {
       await api.close();
     }
+  });
+
+  it('follows the trust cache when given one, so a node going stale raises an alert', async () => {
+    const events = new CollectorEvents();
+    let clock = Date.parse('2026-11-25T10:00:00.000Z');
+    const trust = new TrustCache({ now: () => clock, sweepMs: 0, freshnessTtlSec: 180 });
+    trust.attach(events);
+    ({ db } = await openDb());
+    alerts = startAlerts({ events, trust, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
+    trust.setFromRecord({ nodeId: 'gpu-quiet', jwk: null, kid: null, akPublic: null, lastSeq: 4, status: 'trusted', reasons: [], firstSeenAt: new Date(clock).toISOString(), lastSeenAt: null, verifiedAt: new Date(clock).toISOString(), enrolledVia: 'tofu', revokedAt: null, summary: null });
+    await receiver.waitFor(1); // first sight: null → trusted
+    clock += 181_000;
+    trust.sweep(); // no report within the TTL: the cache publishes trusted → stale
+    await receiver.waitFor(2);
+    expect(JSON.parse(receiver.got[1]!.body)).toMatchObject({ type: 'status-changed', nodeId: 'gpu-quiet', from: 'trusted', to: 'stale', reasons: [{ code: 'freshness.expired' }] });
+    // The bus's own status-changed is not sent twice when the trust cache is the source.
+    events.emit('status-changed', { nodeId: 'gpu-quiet', from: 'stale', to: 'untrusted', reasons: [vbios], at: new Date(clock).toISOString() });
+    await receiver.waitFor(3);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(receiver.got.map((g) => (JSON.parse(g.body) as { to: string }).to)).toEqual(['trusted', 'stale', 'untrusted']);
+    trust.close();
   });
 
   it('sends a Slack-compatible {text} body when asked', async () => {
