@@ -1,4 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { z } from 'zod';
+import { UserError, ERR_CONFIG } from '../../shared/src/errors.js';
 import type { TrustStatus } from '../../shared/src/report/types.js';
 import type { CollectorEventMap, CollectorEvents } from './events.js';
 import type { Role, Route } from './http/router.js';
@@ -39,6 +41,24 @@ export interface Metrics {
   /** Feed alert dispatcher outcomes here (startAlerts's onAttempt). */
   alertAttempt(webhook: string, outcome: 'delivered' | 'retry' | 'dead'): void;
   close(): void;
+}
+
+/** The `metrics` config section: `{public: true, perNodeLimit: 20, maxCodeLabels: 64}` by default. */
+export interface MetricsConfig {
+  /** false: scraping needs a viewer token (Prometheus `authorization` / bearer_token_file). */
+  public: boolean;
+  perNodeLimit: number;
+  maxCodeLabels: number;
+}
+
+const metricsSchema = z
+  .object({ public: z.boolean().default(true), perNodeLimit: z.number().int().min(0).max(1000).default(20), maxCodeLabels: z.number().int().min(1).max(1000).default(64) })
+  .strict();
+
+export function parseMetricsConfig(raw: unknown): MetricsConfig {
+  const r = metricsSchema.safeParse(raw ?? {});
+  if (!r.success) throw new UserError(ERR_CONFIG, `invalid metrics config: ${r.error.issues.map((i) => `metrics.${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
 }
 
 const STATUSES: TrustStatus[] = ['trusted', 'untrusted', 'unknown', 'stale'];

@@ -7,7 +7,7 @@ import type { CollectorConfig } from './config.js';
 import { CollectorEvents } from './events.js';
 import type { Route } from './http/router.js';
 import type { Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, parseMetricsConfig } from './metrics.js';
 import { LiveHub } from './api/live.js';
 import { parseAlertsConfig, SqlAlertOutbox, startAlerts } from './alerts/index.js';
 import { createDashboard } from './dashboard/index.js';
@@ -56,7 +56,11 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const alerts = alertsConfig.webhooks.length
     ? startAlerts({ events, trust: trust.cache, outbox: new SqlAlertOutbox(store.db), config: alertsConfig, logger, onAttempt: (w, o) => metrics.alertAttempt(w, o) })
     : null;
-  const metrics = createMetrics({ events, trust: trust.cache, liveClients: () => live.count, ...(alerts ? { alerts } : {}) });
+  const metricsConfig = parseMetricsConfig(config.sections.metrics);
+  const metrics = createMetrics({
+    events, trust: trust.cache, liveClients: () => live.count, ...(alerts ? { alerts } : {}),
+    role: metricsConfig.public ? 'public' : 'viewer', perNodeLimit: metricsConfig.perNodeLimit, maxCodeLabels: metricsConfig.maxCodeLabels,
+  });
   const dashboard = await createDashboard({ store, events, trust: trust.cache, isConnected: (id) => app.hub.isConnected(id) });
   const verifier = config.verifyWorkers > 0 ? createVerifierPool(config.verifyWorkers) : null;
   const app = buildApp({

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectorEvents } from '../../../collector/src/events.js';
-import { createMetrics, type Metrics } from '../../../collector/src/metrics.js';
+import { createMetrics, parseMetricsConfig, type Metrics } from '../../../collector/src/metrics.js';
 import { TrustCache } from '../../../collector/src/trust/cache.js';
 import type { NodeRecord } from '../../../collector/src/store/store.js';
 import { serveRoutes } from './routes-server.js';
@@ -141,5 +141,30 @@ describe('GET /metrics', () => {
     expect(value(p, 'nodeseal_nodes_verified_within', { window: '900' })).toBe(25);
     expect(value(p, 'nodeseal_nodes_verified_within', { window: '3600' })).toBe(28);
     expect(value(p, 'nodeseal_nodes_verified_within', { window: '+Inf' })).toBe(28);
+  });
+});
+
+describe('metrics config', () => {
+  it('defaults to a public endpoint with 20 per-node series, and rejects unknown or bad fields with ERR_CONFIG', () => {
+    expect(parseMetricsConfig(undefined)).toEqual({ public: true, perNodeLimit: 20, maxCodeLabels: 64 });
+    expect(() => parseMetricsConfig({ perNodeLimit: -1 })).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining('metrics.perNodeLimit') }));
+    expect(() => parseMetricsConfig({ pubic: false })).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
+  });
+
+  it('asks for a viewer token when not public', async () => {
+    const events = new CollectorEvents();
+    const trust = new TrustCache({ sweepMs: 0 });
+    const m = createMetrics({ events, trust, role: parseMetricsConfig({ public: false }).public ? 'public' : 'viewer', processMetrics: false });
+    const s = await serveRoutes(m.routes, { prom: { name: 'prometheus', role: 'viewer' } });
+    try {
+      expect((await fetch(`${s.url}/metrics`)).status).toBe(401);
+      const ok = await fetch(`${s.url}/metrics`, { headers: { authorization: 'Bearer prom' } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('# HELP nodeseal_nodes ');
+    } finally {
+      await s.close();
+      m.close();
+      trust.close();
+    }
   });
 });
