@@ -128,6 +128,9 @@ describe('hostile clients are rejected with their codes; honest agents keep bein
 
     c.send({ type: 'report', jws: await sign(payload({ nodeId: 'node-honest', seq: 11, nonce: lastChallenge(c) })) });
     await expectError(c, 'ERR_REPORT_NODE_MISMATCH');
+
+    c.send({ type: 'report', jws: await sign(payload({ seq: 12, nonce: lastChallenge(c), inventoryDigest: `sha256:${'0'.repeat(64)}` })) });
+    await expectError(c, 'ERR_REPORT_DIGEST');
     c.close();
   });
 

@@ -5,6 +5,7 @@ export const ERR_REPORT_NODE_MISMATCH = 'ERR_REPORT_NODE_MISMATCH';
 export const ERR_REPORT_SEQ = 'ERR_REPORT_SEQ';
 export const ERR_REPORT_REPLAY = 'ERR_REPORT_REPLAY';
 export const ERR_REPORT_NONCE_REUSED = 'ERR_REPORT_NONCE_REUSED';
+export const ERR_REPORT_DIGEST = 'ERR_REPORT_DIGEST';
 
 export class ReportError extends NodesealError {
   constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {

@@ -5,7 +5,8 @@ import { parseJsonFrame, parseReportPayload, ERR_REPORT_SCHEMA } from '../../../
 import { REPORT_JWS_TYP, type Inventory, type Reason, type ReportPayload, type TpmEvidence, type TpmEvidenceOk, type Verdict } from '../../../shared/src/report/types.js';
 import { NodesealError } from '../../../shared/src/errors.js';
 import type { Baseline, NodeRecord } from '../store/store.js';
-import { ERR_REPORT_NODE_MISMATCH, ERR_REPORT_NONCE_REUSED, ERR_REPORT_SEQ, ReportError } from './report-errors.js';
+import { ERR_REPORT_DIGEST, ERR_REPORT_NODE_MISMATCH, ERR_REPORT_NONCE_REUSED, ERR_REPORT_SEQ, ReportError } from './report-errors.js';
+import { inventoryDigest } from '../../../shared/src/inventory/index.js';
 
 /**
  * The verification pipeline's pure core: parse → JWS verify with the pinned key → schema →
@@ -127,6 +128,10 @@ export function checkFreshness(p: ReportPayload, ctx: Pick<ReportContext, 'hello
 export async function verifyReport(jws: string, ctx: ReportContext, ports: EvidencePorts): Promise<VerifiedReport> {
   const payload = await authenticateReport(jws, ctx);
   const kind = checkFreshness(payload, ctx);
+  // The digest decides what the store keeps in full and what approval re-reads: it must be the inventory's.
+  if (inventoryDigest(payload.inventory) !== payload.inventoryDigest) {
+    throw new ReportError(ERR_REPORT_DIGEST, 'inventoryDigest is not the digest of the canonical inventory', { details: { seq: payload.seq } });
+  }
   let pcrs: Record<string, Record<string, string>> | null = null;
   let akPublic: string | null = null;
   let eventLog: string | null = null;
