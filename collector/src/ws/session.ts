@@ -22,9 +22,13 @@ type EnrollAnswerMessage = Omit<Extract<AgentMessage, { type: 'enroll-answer' }>
 /** Connection states: awaiting-hello → ready → closed. Errors are carried in the close code/reason. */
 type State = 'awaiting-hello' | 'ready' | 'closed';
 
-/** How many unused nonces one connection may hold, and how many used ones it remembers. */
+/**
+ * How many unused nonces one connection may hold, and how many used ones it remembers (kept
+ * small: 10,000 long-lived connections must fit in memory). A reused nonce older than that
+ * memory is not issued to this connection any more, so its report can only count as history.
+ */
 const MAX_ISSUED = 8;
-const MAX_USED = 256;
+const MAX_USED = 16;
 
 interface Waiter {
   resolve(o: ChallengeOutcome): void;
