@@ -13,6 +13,7 @@ pkgs=(
   postgresql
   systemd
   ethtool pciutils dmidecode
+  openssl curl
   openssl
 )
 missing=()
