@@ -13,7 +13,7 @@ pkgs=(
   postgresql
   systemd
   ethtool pciutils dmidecode
-  openssl curl
+  curl
   openssl
 )
 missing=()
