@@ -169,6 +169,16 @@ describe('hostile clients are rejected with their codes; honest agents keep bein
     await expect(RawClient.open(collector.wsUrl, 'nodeseal.v1', '/v1/other')).rejects.toMatchObject({ status: 404 });
   });
 
+  it('a connection that only knows the honest node\'s kid cannot absorb its on-demand challenge', async () => {
+    const squatter = await hello('node-honest', { kid: honest.daemon.kid });
+    const res = await api(collector.url, 'POST', '/v1/nodes/node-honest/attest?wait=5');
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ nodeId: 'node-honest', status: 'trusted' });
+    // The squatter was challenged too, and has nothing it can answer with.
+    expect(squatter.messages.filter((m) => m.type === 'challenge').length).toBeGreaterThanOrEqual(2);
+    squatter.close();
+  });
+
   it('meanwhile the honest agent kept being served and stays trusted', async () => {
     const before = honestVerdicts;
     await waitFor('two more honest verdicts', () => honestVerdicts >= before + 2, 5000);

@@ -139,10 +139,23 @@ export class AgentHub {
    * Throws ERR_NODE_NOT_CONNECTED when the node has no live connection.
    */
   async challenge(nodeId: string, waitMs: number): Promise<ChallengeOutcome> {
-    const s = this.sessionFor(nodeId);
-    if (!s) throw new NodesealError(ERR_NODE_NOT_CONNECTED, `node ${nodeId} is not connected`);
-    const p = s.sendChallenge(false, waitMs);
-    return waitMs > 0 ? p : null;
+    const all = [...(this.byNode.get(nodeId) ?? [])].filter((s) => s.state === 'ready');
+    if (all.length === 0) throw new NodesealError(ERR_NODE_NOT_CONNECTED, `node ${nodeId} is not connected`);
+    // Every connection claiming the node is challenged: one that merely knows the node's (public)
+    // kid cannot absorb the challenge; the first verified answer wins.
+    const outcomes = all.map((s) => s.sendChallenge(false, waitMs));
+    if (waitMs <= 0) return null;
+    return new Promise((resolve) => {
+      let left = outcomes.length;
+      let firstError: ChallengeOutcome = null;
+      for (const p of outcomes) {
+        void p.then((o) => {
+          if (o && 'verdict' in o) return resolve(o);
+          firstError ??= o;
+          if (--left === 0) resolve(firstError);
+        });
+      }
+    });
   }
 
   close(): void {
