@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setGpuField } from '../../helpers/hosts.js';
 import { startFleet, type Fleet } from '../dashboard/harness.js';
 import { Receiver } from './receiver.js';
 
@@ -22,8 +23,7 @@ describe('alerts and metrics wired into a live collector', () => {
   it('a drift sends signed webhooks (JSON and Slack) and shows in /metrics', async () => {
     // First contact already produced status changes (the node becoming trusted): JSON and Slack alerts.
     await receiver.waitFor(2);
-    const agent = fleet.agents.get('gpu-w1')!;
-    agent.inventory.gpus[1]!.vbiosVersion = '99.99.99.99.99';
+    await setGpuField(fleet.nodes.get('gpu-w1')!.root, 1, 'vbios', '99.99.99.99.99');
     expect((await fleet.attest('gpu-w1')).status).toBe('untrusted');
     const deadline = Date.now() + 10_000;
     const seen = () => receiver.got.map((g) => g.body);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setGpuField } from '../../helpers/hosts.js';
 import { OPERATOR, startFleet, VIEWER, type Fleet } from '../dashboard/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -49,9 +50,7 @@ describe('operator CLI verbs against a live collector', () => {
 
   it('node, changes, attest and approve follow a drift and its approval, with exit codes', async () => {
     expect((await nodeseal(['node', 'gpu-b'], env)).code).toBe(0);
-    const gpu = fleet.agents.get('gpu-b')!.inventory.gpus[3]!;
-    gpu.serial = 'SWAPPED-0001';
-    gpu.uuid = 'GPU-00000000-0000-0000-0000-000000000001';
+    await setGpuField(fleet.nodes.get('gpu-b')!.root, 3, 'serial', 'SWAPPED-0001');
     const attest = await nodeseal(['attest', 'gpu-b', '--wait', '5', '--json'], env);
     expect(attest.code).toBe(1);
     expect(JSON.parse(attest.stdout)).toMatchObject({ nodeId: 'gpu-b', status: 'untrusted' });

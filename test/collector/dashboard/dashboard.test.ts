@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPERATOR, startFleet, VIEWER, type Fleet } from './harness.js';
+import { setGpuField } from '../../helpers/hosts.js';
+import { hostInventory, OPERATOR, startFleet, VIEWER, type Fleet } from './harness.js';
 
 const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts/dashboard');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -45,7 +46,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
     await row('gpu-node-002').waitFor();
     for (const id of ['gpu-node-001', 'gpu-node-002', 'cpu-node-001']) expect(await row(id).getAttribute('data-status')).toBe('trusted');
     expect(await page.textContent('#who')).toContain('alice (operator)');
-    expect(await row('gpu-node-001').textContent()).toContain(`8 × ${fleet.agents.get('gpu-node-001')!.inventory.gpus[0]!.productName}`);
+    expect(await row('gpu-node-001').textContent()).toContain(`8 × ${(await hostInventory('gpu8')).gpus[0]!.productName}`);
     await page.locator('#live.on').waitFor();
     const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('nodeseal.token'), local: localStorage.length, cookie: document.cookie }));
     expect(storage).toEqual({ session: OPERATOR, local: 0, cookie: '' });
@@ -53,9 +54,8 @@ describe('dashboard in headless Chromium against a live collector', () => {
   });
 
   it('turns a row untrusted live when a GPU VBIOS changes, and filters by status and drift code', async () => {
-    const agent = fleet.agents.get('gpu-node-002')!;
-    const gpu = agent.inventory.gpus[0]!;
-    gpu.vbiosVersion = `${gpu.vbiosVersion ?? ''}.EVIL`;
+    const vbios = (await hostInventory('gpu8')).gpus[0]!.vbiosVersion!;
+    await setGpuField(fleet.nodes.get('gpu-node-002')!.root, 0, 'vbios', `${vbios}.EVIL`);
     const verdict = await fleet.attest('gpu-node-002');
     expect(verdict.status).toBe('untrusted');
     // No reload: the live stream updates the row.
@@ -78,8 +78,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
   });
 
   it('shows the node detail: reasons, before/after, PCR change explained by event-log entries, history', async () => {
-    const agent = fleet.agents.get('gpu-node-002')!;
-    agent.bootVariant = 'patched-grub';
+    fleet.nodes.get('gpu-node-002')!.evidence.variant = 'patched-grub';
     const verdict = await fleet.attest('gpu-node-002');
     expect(verdict.reasons.map((r) => r.code)).toContain('tpm.pcr_changed');
     await page.click('a[href="#/node/gpu-node-002"] >> nth=0');
@@ -99,11 +98,23 @@ describe('dashboard in headless Chromium against a live collector', () => {
     await expect.poll(() => page.textContent('#action-msg')).toContain('reason is required');
     await page.fill('#decision-reason', 'planned VBIOS and bootloader update, ticket OPS-4711');
     await page.click('#approve');
-    await expect.poll(() => page.textContent('#notice'), { timeout: 10_000 }).toContain('now trusted');
+    try {
+      await expect.poll(() => page.textContent('#notice'), { timeout: 10_000 }).toContain('now trusted');
+    } catch (e) {
+      throw new Error(`no approval notice; page says: ${(await page.textContent('main'))?.slice(0, 600)}`, { cause: e });
+    }
     expect(await page.textContent('#history')).toContain('approved by alice');
     await page.screenshot({ path: join(ARTIFACTS, '4-node-approved.png'), fullPage: true });
+    // Fresh evidence of the approved state (the test fleet's freshness TTL is 3 s).
+    expect((await fleet.attest('gpu-node-002')).status).toBe('trusted');
     await page.click('text=← Fleet');
-    await page.locator('tr[data-node="gpu-node-002"][data-status="trusted"]').waitFor();
+    try {
+      await page.locator('tr[data-node="gpu-node-002"][data-status="trusted"]').waitFor();
+    } catch (e) {
+      const h = { authorization: `Bearer ${OPERATOR}` };
+      const dbg = await Promise.all(['/v1/dashboard/fleet?search=gpu-node-002', '/v1/nodes/gpu-node-002', '/v1/nodes/gpu-node-002/trust'].map(async (p) => (await fetch(fleet.collector.url + p, { headers: h })).text()));
+      throw new Error(`row not trusted: ${dbg.join('\n').slice(0, 3000)}`, { cause: e });
+    }
     expect(await page.textContent('[data-card="untrusted"] .n')).toBe('0');
   });
 

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { collectInventory } from '../../../agent/src/inventory.js';
 import { createHostPorts } from '../../../agent/src/ports/host-ports.js';
 import type { AuthPort } from '../../../collector/src/app.js';
-import { defaultCollectorConfig } from '../../../collector/src/config.js';
+import { loadCollectorConfig } from '../../../collector/src/config.js';
 import type { Principal } from '../../../collector/src/http/router.js';
 import { silentLogger } from '../../../collector/src/logger.js';
 import { startCollector, type RunningCollector } from '../../../collector/src/server.js';
 import type { Inventory } from '../../../shared/src/report/types.js';
-import { HOSTS_DIR } from '../../helpers/hosts.js';
-import { startSimAgent, type SimAgent } from './sim-agent.js';
+import { copyHost, HOSTS_DIR, removeHost } from '../../helpers/hosts.js';
+import { INTERVAL_SEC, softTpmSource, startTestAgent, waitFor, type TestAgent } from '../../e2e/harness.js';
 
 /** Bearer tokens of the test fleet (a hand-written AuthPort: access control has its own suite). */
 export const TOKENS: Record<string, Principal> = {
@@ -28,53 +28,68 @@ const auth: AuthPort = {
   },
 };
 
+export interface FleetNode {
+  agent: TestAgent;
+  /** The node's own copy of a recorded host (edit it with setGpuField to make drift). */
+  root: string;
+  /** The agent's simulated TPM: set `variant` to change the measured bootloader. */
+  evidence: ReturnType<typeof softTpmSource>;
+}
+
 export interface Fleet {
   collector: RunningCollector;
-  agents: Map<string, SimAgent>;
+  nodes: Map<string, FleetNode>;
   dbPath: string;
   /** POST /v1/nodes/:id/attest?wait=5 as the operator; resolves with the verdict body. */
   attest(nodeId: string): Promise<{ status: string; reasons: Array<{ code: string }> }>;
   close(): Promise<void>;
 }
 
-const inventories = new Map<string, Inventory>();
-/** A real inventory collected from a recorded host under test/fixtures/hosts. */
-export async function hostInventory(host: string): Promise<Inventory> {
-  if (!inventories.has(host)) inventories.set(host, (await collectInventory(createHostPorts({ root: join(HOSTS_DIR, host) }))).inventory);
-  return structuredClone(inventories.get(host)!);
-}
-
-/** A real collector (SQLite file, loopback, WebSocket) with protocol-level agents that become trusted. */
+/**
+ * A real collector (SQLite file, loopback HTTP and WebSocket, the e2e suite's short interval) with
+ * real agent daemons (test/e2e/harness.ts) on copies of recorded hosts, each with a simulated TPM
+ * whose quotes the collector verifies for real; resolves when every node is trusted.
+ */
 export async function startFleet(nodes: Array<{ id: string; host: string }>, sections: Record<string, unknown> = {}): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'nodeseal-fleet-'));
   const dbPath = join(dir, 'collector.db');
-  const collector = await startCollector({ ...defaultCollectorConfig(), listen: { host: '127.0.0.1', port: 0 }, db: dbPath, sections }, { logger: silentLogger(), auth });
-  const agents = new Map<string, SimAgent>();
+  const config = { ...loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: dbPath, interval: String(INTERVAL_SEC), heartbeat: '1' } }), sections };
+  const collector = await startCollector(config, { logger: silentLogger(), auth });
+  const started = new Map<string, FleetNode>();
+  const attest = async (nodeId: string) => {
+    const res = await fetch(`${collector.url}/v1/nodes/${nodeId}/attest?wait=5`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}` } });
+    if (!res.ok) throw new Error(`attest ${nodeId}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as { status: string; reasons: Array<{ code: string }> };
+  };
+  const close = async () => {
+    for (const n of started.values()) {
+      await n.agent.stop();
+      await removeHost(n.root);
+    }
+    await collector.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     for (const n of nodes) {
-      const a = await startSimAgent(collector.wsUrl, n.id, await hostInventory(n.host));
-      agents.set(n.id, a);
-      const v = await a.nextVerdict();
-      if (v.status !== 'trusted') throw new Error(`fleet: ${n.id} became ${v.status}: ${JSON.stringify(v.reasons)}`);
+      const root = await copyHost(n.host);
+      const evidence = softTpmSource(root);
+      started.set(n.id, { root, evidence, agent: await startTestAgent({ collector: collector.wsUrl, nodeId: n.id, evidence }) });
     }
+    await waitFor('every node trusted', async () => {
+      const res = await fetch(`${collector.url}/v1/nodes?limit=1000`, { headers: { authorization: `Bearer ${OPERATOR}` } });
+      const body = (await res.json()) as { nodes: Array<{ nodeId: string; status: string }> };
+      return nodes.every((n) => body.nodes.some((x) => x.nodeId === n.id && x.status === 'trusted'));
+    });
   } catch (e) {
-    for (const a of agents.values()) await a.close();
-    await collector.close();
+    await close();
     throw e;
   }
-  return {
-    collector,
-    agents,
-    dbPath,
-    async attest(nodeId) {
-      const res = await fetch(`${collector.url}/v1/nodes/${nodeId}/attest?wait=5`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}` } });
-      if (!res.ok) throw new Error(`attest ${nodeId}: HTTP ${res.status} ${await res.text()}`);
-      return (await res.json()) as { status: string; reasons: Array<{ code: string }> };
-    },
-    async close() {
-      for (const a of agents.values()) await a.close();
-      await collector.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { collector, nodes: started, dbPath, attest, close };
+}
+
+const inventories = new Map<string, Inventory>();
+/** A real inventory collected from a recorded host under test/fixtures/hosts (as the agent sees it). */
+export async function hostInventory(host: string): Promise<Inventory> {
+  if (!inventories.has(host)) inventories.set(host, (await collectInventory(createHostPorts({ root: join(HOSTS_DIR, host) }))).inventory);
+  return structuredClone(inventories.get(host)!);
 }

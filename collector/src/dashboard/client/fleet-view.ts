@@ -33,6 +33,7 @@ const PAGE = 50;
 export class FleetView {
   private params = new URLSearchParams();
   private timer: number | null = null;
+  private due = 0;
   /** Only the newest request may render (answers can arrive out of order). */
   private generation = 0;
 
@@ -78,16 +79,24 @@ export class FleetView {
       void tr.offsetWidth;
       tr.classList.add('flash');
     }
+    this.generation++; // an answer already on its way predates this change
     this.soon(300);
   }
 
+  /** Refresh after `ms`; an earlier request wins over a later pending one. */
   soon(ms = 1000): void {
-    if (this.timer !== null) return;
+    const due = Date.now() + ms;
+    if (this.timer !== null) {
+      if (due >= this.due) return;
+      window.clearTimeout(this.timer);
+    }
+    this.due = due;
     this.timer = window.setTimeout(() => {
       this.timer = null;
       this.refresh().catch(() => undefined);
     }, ms);
   }
+
 
   private render(p: Page, attention: Row[]): void {
     const active = this.params.get('status');

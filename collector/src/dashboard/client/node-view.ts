@@ -49,6 +49,7 @@ const table = (heads: string[], rows: Child[][], attrs: Record<string, string> =
 export class NodeView {
   nodeId = '';
   private timer: number | null = null;
+  private due = 0;
   /** Only the newest request may render (answers can arrive out of order). */
   private generation = 0;
   /** The last approve/revoke message; kept across live re-renders of the same node. */
@@ -65,13 +66,20 @@ export class NodeView {
     await this.refresh();
   }
 
-  soon(ms = 300): void {
-    if (this.timer !== null) return;
+  /** Refresh after `ms`; an earlier request wins over a later pending one. */
+  soon(ms = 1000): void {
+    const due = Date.now() + ms;
+    if (this.timer !== null) {
+      if (due >= this.due) return;
+      window.clearTimeout(this.timer);
+    }
+    this.due = due;
     this.timer = window.setTimeout(() => {
       this.timer = null;
       this.refresh().catch(() => undefined);
     }, ms);
   }
+
 
   async refresh(): Promise<void> {
     let d: Detail;
