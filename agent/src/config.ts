@@ -32,6 +32,13 @@ export interface AgentConfig {
   spoolMaxCount: number;
   spoolMaxBytes: number;
   logLevel: string;
+  /**
+   * One-time enrolment token (first contact only; needs the TPM). After loading it holds the
+   * token read from `enrollTokenFile` when that one wins. Never logged. Default none.
+   */
+  enrollToken: string | null;
+  /** File whose first line is the enrolment token. Default none. */
+  enrollTokenFile: string | null;
 }
 
 type Kind = 'string' | 'nstring' | 'number' | 'int';
@@ -58,7 +65,15 @@ const SPECS: Spec[] = [
   { key: 'spoolMaxCount', kind: 'int', env: 'NODESEAL_SPOOL_MAX_COUNT', min: 1, max: 1_000_000 },
   { key: 'spoolMaxBytes', kind: 'int', env: 'NODESEAL_SPOOL_MAX_BYTES', min: 1024, max: 16 * 1024 ** 3 },
   { key: 'logLevel', kind: 'string', env: 'NODESEAL_LOG_LEVEL', flag: 'log-level' },
+  { key: 'enrollToken', kind: 'nstring', env: 'NODESEAL_ENROLL_TOKEN', flag: 'enroll-token' },
+  { key: 'enrollTokenFile', kind: 'nstring', env: 'NODESEAL_ENROLL_TOKEN_FILE', flag: 'enroll-token-file' },
 ];
+
+/** Every agent option: config-file key, environment variable and flag (docs and `config check` use it). */
+export const AGENT_CONFIG_OPTIONS: ReadonlyArray<{ key: string; env: string; flag: string | null }> = SPECS.map((s) => ({ key: s.key, env: s.env, flag: s.flag ?? null }));
+
+/** Shape of enrolment tokens (the collector issues nse_ + 43 base64url characters; the installer accepts the same set). */
+const ENROLL_TOKEN_SHAPE = /^[A-Za-z0-9._~+/=-]{8,512}$/;
 
 export function defaultAgentConfig(): AgentConfig {
   return {
@@ -75,6 +90,8 @@ export function defaultAgentConfig(): AgentConfig {
     spoolMaxCount: 1000,
     spoolMaxBytes: 64 * 1024 * 1024,
     logLevel: 'info',
+    enrollToken: null,
+    enrollTokenFile: null,
   };
 }
 
@@ -92,12 +109,28 @@ function coerce(spec: Spec, raw: unknown, where: string, problems: string[]): un
   return n;
 }
 
-export function loadAgentConfig(src: { file?: string | null; env?: NodeJS.ProcessEnv; flags?: Record<string, string | boolean | undefined> } = {}): AgentConfig {
+export interface AgentConfigSources {
+  file?: string | null;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, string | boolean | undefined>;
+}
+
+/**
+ * Resolves the layers and returns the configuration together with every problem found (invalid
+ * values keep their default). `loadAgentConfig` throws when there is any; `nodeseal agent --check`
+ * and `nodeseal config check` list them.
+ */
+export function resolveAgentConfig(src: AgentConfigSources = {}): { config: AgentConfig; problems: string[] } {
   const cfg = defaultAgentConfig() as unknown as Record<string, unknown>;
   const problems: string[] = [];
-  const apply = (spec: Spec, raw: unknown, where: string) => {
+  /** Layer that last set a key: 1 file, 2 environment, 3 flags. */
+  const layer = new Map<string, number>();
+  const apply = (spec: Spec, raw: unknown, where: string, at: number) => {
     const v = coerce(spec, raw, where, problems);
-    if (v !== undefined) cfg[spec.key] = v;
+    if (v !== undefined) {
+      cfg[spec.key] = v;
+      layer.set(spec.key, at);
+    }
   };
   if (src.file) {
     try {
@@ -106,7 +139,7 @@ export function loadAgentConfig(src: { file?: string | null; env?: NodeJS.Proces
       else
         for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
           const spec = SPECS.find((s) => s.key === k);
-          if (spec) apply(spec, v, `config file ${src.file}: ${k}`);
+          if (spec) apply(spec, v, `config file ${src.file}: ${k}`, 1);
           else problems.push(`config file ${src.file}: unknown option ${JSON.stringify(k).slice(0, 60)}`);
         }
     } catch (e) {
@@ -114,9 +147,9 @@ export function loadAgentConfig(src: { file?: string | null; env?: NodeJS.Proces
     }
   }
   const env = src.env ?? {};
-  for (const spec of SPECS) if (env[spec.env] !== undefined) apply(spec, env[spec.env], `environment ${spec.env}`);
+  for (const spec of SPECS) if (env[spec.env] !== undefined) apply(spec, env[spec.env], `environment ${spec.env}`, 2);
   const flags = src.flags ?? {};
-  for (const spec of SPECS) if (spec.flag && flags[spec.flag] !== undefined) apply(spec, flags[spec.flag], `--${spec.flag}`);
+  for (const spec of SPECS) if (spec.flag && flags[spec.flag] !== undefined) apply(spec, flags[spec.flag], `--${spec.flag}`, 3);
   const c = cfg as unknown as AgentConfig;
   if (!c.collector) problems.push('--collector is required (e.g. wss://collector.example:8443)');
   else {
@@ -133,6 +166,39 @@ export function loadAgentConfig(src: { file?: string | null; env?: NodeJS.Proces
     }
   }
   if (!nodeIdSchema.safeParse(c.nodeId).success) problems.push(`node id ${JSON.stringify(c.nodeId).slice(0, 80)} must be letters, digits, dot, dash, underscore (max 253)`);
+  resolveEnrollToken(c, layer, problems);
+  return { config: c, problems };
+}
+
+/**
+ * enrollToken and enrollTokenFile: the one set by the later layer wins (so a flag beats the
+ * installer's NODESEAL_ENROLL_TOKEN); both in the same layer is a contradiction. The token's
+ * value never appears in a problem.
+ */
+function resolveEnrollToken(c: AgentConfig, layer: Map<string, number>, problems: string[]): void {
+  const tokenAt = c.enrollToken !== null ? (layer.get('enrollToken') ?? 0) : 0;
+  const fileAt = c.enrollTokenFile !== null ? (layer.get('enrollTokenFile') ?? 0) : 0;
+  if (tokenAt && fileAt && tokenAt === fileAt) {
+    problems.push('enrollToken and enrollTokenFile are both given in the same place; give one');
+    c.enrollToken = null;
+    return;
+  }
+  if (fileAt > tokenAt) {
+    try {
+      c.enrollToken = readFileSync(c.enrollTokenFile!, 'utf8').split(/\r?\n/, 1)[0]!.trim();
+    } catch (e) {
+      problems.push(`cannot read enrollTokenFile ${c.enrollTokenFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      c.enrollToken = null;
+      return;
+    }
+  }
+  if (c.enrollToken === null) return;
+  if (!ENROLL_TOKEN_SHAPE.test(c.enrollToken)) problems.push(`the enrolment token${fileAt > tokenAt ? ` in ${c.enrollTokenFile}` : ''} must be 8-512 characters of [A-Za-z0-9._~+/=-]`);
+  if (c.tcti === 'none') problems.push('enrolment needs the TPM: an enrolment token cannot be used with tcti none');
+}
+
+export function loadAgentConfig(src: AgentConfigSources = {}): AgentConfig {
+  const { config, problems } = resolveAgentConfig(src);
   if (problems.length) throw new UserError(ERR_CONFIG, `invalid agent configuration: ${problems.join('; ')}`, { details: { problems } });
-  return c;
+  return config;
 }

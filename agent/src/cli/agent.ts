@@ -7,7 +7,7 @@ import { hostEvidenceSource } from '../daemon/evidence.js';
 import { tpmEnrollment } from '../daemon/enroll.js';
 import { UserError, ERR_USAGE } from '../../../shared/src/errors.js';
 
-const usage = 'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F] [--rotate-key]';
+const usage = 'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F] [--rotate-key]\n       nodeseal agent --check [--json] [same flags]   (what this host can provide; exit 0 when the agent can run)';
 
 const verb: Verb = {
   summary: [
@@ -20,6 +20,9 @@ const verb: Verb = {
     'its TPM (EK, EK certificate, AK; the TPM answers the collector\'s credential challenge).',
     '--rotate-key announces a new signing key in the next report (signed by the current key) and uses it',
     'once the collector has accepted it.',
+    '--check runs nothing: it lists what this host can and cannot provide (configuration, state directory,',
+    'collector, TPM with AK/EK/EK certificate, event log, GPUs, each inventory source) with reasons and codes,',
+    'and exits 0 when the agent can run (a missing TPM or GPU is a warning), 1 when it cannot.',
   ].join('\n'),
   usage,
   async run(argv, io) {
@@ -38,18 +41,13 @@ const verb: Verb = {
       'enroll-token': { type: 'string' },
       'enroll-token-file': { type: 'string' },
       'rotate-key': { type: 'boolean' },
+      check: { type: 'boolean' },
+      json: { type: 'boolean' },
     });
+    if (values.check) return (await import('./agent-check.js')).runAgentCheck(values, io);
+    if (values.json) throw new UserError(ERR_USAGE, '--json goes with --check');
     const config = loadAgentConfig({ file: values.config ?? io.env.NODESEAL_AGENT_CONFIG ?? null, env: io.env, flags: values });
     const logger = pino({ level: config.logLevel, base: { name: 'agent' }, redact: { paths: ['jws', '*.jws', 'privateJwk', '*.privateJwk', 'eventLog', '*.eventLog', 'enrollToken', '*.enrollToken'], censor: '[redacted]' } }, pino.destination(2));
-    let enrollToken = values['enroll-token'] ?? io.env.NODESEAL_ENROLL_TOKEN;
-    if (values['enroll-token-file']) {
-      try {
-        enrollToken = readFileSync(values['enroll-token-file'], 'utf8').split(/\r?\n/, 1)[0]!.trim();
-      } catch (e) {
-        throw new UserError(ERR_USAGE, `cannot read --enroll-token-file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-    }
-    if (enrollToken !== undefined && config.tcti === 'none') throw new UserError(ERR_USAGE, 'enrolment needs the TPM: --enroll-token cannot be used with --tcti none');
     const daemon = new AgentDaemon({
       collector: config.collector,
       nodeId: config.nodeId,
@@ -61,7 +59,7 @@ const verb: Verb = {
       backoffCapMs: config.backoffCapSec * 1000,
       spool: { maxCount: config.spoolMaxCount, maxBytes: config.spoolMaxBytes },
       ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}),
-      ...(enrollToken ? { enroll: tpmEnrollment({ tcti: config.tcti, token: enrollToken }) } : {}),
+      ...(config.enrollToken ? { enroll: tpmEnrollment({ tcti: config.tcti, token: config.enrollToken }) } : {}),
     });
     await daemon.start();
     if (values['rotate-key']) io.stderr(`nodeseal agent: rotating the signing key to ${await daemon.rotateKey()}\n`);
