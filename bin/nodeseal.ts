@@ -29,6 +29,7 @@ const verbs: Record<string, () => Promise<{ default: Verb }>> = {
   attest: () => import('../collector/src/cli/attest.js'),
   'collector token': () => import('../collector/src/cli/token.js'),
   'collector enroll-token': () => import('../collector/src/cli/enroll-token.js'),
+  'config check': () => import('./config-check.js'),
 };
 
 function help(): string {

@@ -146,8 +146,13 @@ mkdir -p "$DESTDIR/etc/tmpfiles.d"
 install -m 0644 "$UNITS/nodeseal-agent.tmpfiles" "$DESTDIR/etc/tmpfiles.d/nodeseal-agent.conf"
 install_unit "$UNIT"
 
-if real_install && [ $SKIP_CHECK = 0 ] && "$NODE_BIN" "$DESTDIR$PREFIX/nodeseal.mjs" agent --help 2>/dev/null | grep -q -- '--check'; then
-  NODESEAL_AGENT_CONFIG=$CONFIG "$NODE_BIN" "$PREFIX/nodeseal.mjs" agent --check || die "nodeseal agent --check failed; the service was installed but not enabled"
+# What this host can provide (TPM, event log, GPUs, each source), with the installed config and token.
+# Exit 0: the agent can run (a missing TPM or GPU is only a warning); 1: it cannot (config, state dir).
+if real_install && [ $SKIP_CHECK = 0 ]; then
+  if ! ( [ -z "$TOKEN" ] || export NODESEAL_ENROLL_TOKEN=$TOKEN
+         NODESEAL_AGENT_CONFIG=$CONFIG "$NODE_BIN" "$PREFIX/nodeseal.mjs" agent --check ); then
+    die "nodeseal agent --check found a blocking problem (above); the service was installed but not enabled"
+  fi
 fi
 
 if systemd_running; then

@@ -141,8 +141,9 @@ if [ -n "$POSTGRES$EK_CA_DIR" ] || [ $TOFU = 1 ]; then
 fi
 install_unit "$UNIT"
 
-if real_install && "$NODE_BIN" "$DESTDIR$PREFIX/nodeseal.mjs" --help 2>/dev/null | grep -q '^  config check$'; then
-  "$NODE_BIN" "$PREFIX/nodeseal.mjs" config check "$CONFIG" || die "configuration check failed; the service was installed but not enabled"
+# The collector's own start-up validation (every problem listed); exit 1 invalid, 2 unreadable.
+if real_install; then
+  "$NODE_BIN" "$PREFIX/nodeseal.mjs" config check --kind collector "$CONFIG" || die "configuration check of $CONFIG failed (above); the service was installed but not enabled"
 fi
 
 if systemd_running; then

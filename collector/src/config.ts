@@ -155,8 +155,21 @@ export interface ConfigSources {
   flags?: Record<string, string | boolean | undefined>;
 }
 
+/** Every top-level collector option: config-file key, environment variable and flag (docs and `config check` use it). */
+export const COLLECTOR_CONFIG_OPTIONS: ReadonlyArray<{ key: string; env: string; flag: string | null }> = SPECS.map((s) => ({ key: s.key, env: s.env, flag: s.flag ?? null }));
+
 /** Loads and validates the collector configuration; throws UserError(ERR_CONFIG) listing every problem. */
 export function loadCollectorConfig(src: ConfigSources = {}): CollectorConfig {
+  const { config, problems } = resolveCollectorConfig(src);
+  if (problems.length) throw new UserError(ERR_CONFIG, `invalid configuration: ${problems.join('; ')}`, { details: { problems } });
+  return config;
+}
+
+/**
+ * Resolves the layers and returns the configuration (invalid values keep their default; the
+ * sections as found in the file) with every problem found. `nodeseal config check` uses it.
+ */
+export function resolveCollectorConfig(src: ConfigSources = {}): { config: CollectorConfig; problems: string[] } {
   const cfg = defaultCollectorConfig() as unknown as Record<string, unknown>;
   const problems: string[] = [];
   const set = new Set<string>();
@@ -202,8 +215,7 @@ export function loadCollectorConfig(src: ConfigSources = {}): CollectorConfig {
     problems.push(`refusing plain (unencrypted) listening on ${c.listen.host}: configure tlsCert/tlsKey, listen on loopback, or pass --insecure`);
   }
   if (c.rateLimitBurst < c.rateLimitPerSec) problems.push('rateLimitBurst must be at least rateLimitPerSec');
-  if (problems.length) throw new UserError(ERR_CONFIG, `invalid configuration: ${problems.join('; ')}`, { details: { problems } });
-  return c;
+  return { config: c, problems };
 }
 
 export function isLoopback(host: string): boolean {

@@ -57,7 +57,10 @@ const metricsSchema = z
 
 export function parseMetricsConfig(raw: unknown): MetricsConfig {
   const r = metricsSchema.safeParse(raw ?? {});
-  if (!r.success) throw new UserError(ERR_CONFIG, `invalid metrics config: ${r.error.issues.map((i) => `metrics.${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `metrics.${i.path.join('.')}: ${i.message}`);
+    throw new UserError(ERR_CONFIG, `invalid metrics config: ${problems.join('; ')}`, { details: { problems } });
+  }
   return r.data;
 }
 

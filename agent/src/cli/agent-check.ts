@@ -52,7 +52,7 @@ const item = (name: string, blocking: boolean, s: SourceStatus, detail?: Record<
 export async function probeStateDir(dir: string): Promise<SourceStatus> {
   let at = resolve(dir);
   for (;;) {
-    const s = await stat(at).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : e));
+    const s = await stat(at).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? null : e));
     if (s instanceof Error) return { status: 'error', reason: `${at}: ${s.code ?? s.message}`, code: ERR_AGENT_STATE_DIR };
     if (s) {
       if (!s.isDirectory()) return { status: 'error', reason: `${at} is not a directory`, code: ERR_AGENT_STATE_DIR };
