@@ -27,7 +27,7 @@ export { ApiClient, ApiError as CliApiError, EXIT as CLI_EXIT, clientFrom } from
 // The collector service: app (HTTP + WebSocket handlers), server, config, agent hub, verification pipeline
 export { buildApp, type App, type AppContext, type AppDeps, type AuthPort, ERR_HTTP_NOT_FOUND, ERR_HTTP_METHOD, ERR_HTTP_BODY, ERR_HTTP_BODY_TOO_LARGE, ERR_HTTP_UNAUTHORIZED, ERR_HTTP_FORBIDDEN } from './app.js';
 export { startCollector, type RunningCollector, type StartOptions } from './server.js';
-export { loadCollectorConfig, defaultCollectorConfig, type CollectorConfig } from './config.js';
+export { loadCollectorConfig, resolveCollectorConfig, defaultCollectorConfig, COLLECTOR_CONFIG_OPTIONS, SECTION_KEYS, type CollectorConfig } from './config.js';
 export { createLogger, silentLogger } from './logger.js';
 export { AgentHub, ERR_NODE_NOT_CONNECTED, type EnrollHook, type ChallengeOutcome } from './ws/hub.js';
 export * from './ws/errors.js';
