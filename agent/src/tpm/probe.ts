@@ -50,7 +50,7 @@ export async function probeTpm(tcti: string, opts: { commandTimeoutMs?: number; 
   let ctx: EsysContext;
   let manufacturer: string | undefined;
   try {
-    ctx = await EsysContext.open(tcti, opts.commandTimeoutMs ?? 15_000);
+    ctx = await EsysContext.open(tcti, opts.commandTimeoutMs ?? 60_000);
   } catch (e) {
     const s = failed(e);
     const why = 'TPM not reachable';
