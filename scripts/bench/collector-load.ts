@@ -122,6 +122,9 @@ if (MODE === 'throughput') {
       });
     }),
   );
+  // Window marks: the parent samples the collector's CPU time between them (CPU ms per report).
+  setTimeout(() => process.stdout.write('{"mode":"window","phase":"start"}\n'), Math.max(0, windowStart - performance.now()));
+  setTimeout(() => process.stdout.write('{"mode":"window","phase":"end"}\n'), Math.max(0, windowEnd - performance.now()));
   await new Promise((r) => setTimeout(r, Math.max(0, windowEnd - performance.now()) + 200));
   stop = true;
   for (const a of agents) a.ws?.terminate();

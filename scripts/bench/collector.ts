@@ -22,7 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -90,12 +90,25 @@ async function waitHealthy(url: string, proc: ChildProcess): Promise<void> {
   throw new Error('collector did not become healthy');
 }
 
-function firstLine(proc: ChildProcess): Promise<any> {
+/** The child's first result line; window marks (`{"mode":"window"}`) go to `onMark` instead. */
+function firstLine(proc: ChildProcess, onMark: (phase: string) => void = () => undefined): Promise<any> {
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
-    rl.once('line', (l) => resolve(JSON.parse(l)));
+    rl.on('line', (l) => {
+      const m = JSON.parse(l);
+      if (m.mode === 'window') return onMark(m.phase);
+      rl.close();
+      resolve(m);
+    });
     proc.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
   });
+}
+
+/** CPU seconds (user + system) the process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 async function main() {
@@ -113,6 +126,12 @@ async function main() {
     NODESEAL_MAX_CONNECTIONS: String(CONNECTIONS + 1000),
     NODESEAL_HELLO_TIMEOUT_MS: '120000',
     NODESEAL_VERIFY_WORKERS: String(VERIFY_WORKERS),
+    // The per-connection message limit (default 10/s, burst 40) guards against one misbehaving
+    // agent; closed-loop bench agents each send hundreds of reports per second, so with the
+    // default the bench would measure 64 × 10/s = 640 reports/s (and closed connections), not
+    // the collector. Raised here, for the throughput phase only.
+    NODESEAL_RATE_LIMIT_PER_SEC: process.env.NODESEAL_RATE_LIMIT_PER_SEC ?? '10000',
+    NODESEAL_RATE_LIMIT_BURST: process.env.NODESEAL_RATE_LIMIT_BURST ?? '100000',
   });
   collector.stdout!.resume();
   const stop = () => collector.kill(profile.length ? 'SIGINT' : 'SIGKILL');
@@ -125,13 +144,28 @@ async function main() {
     const load = withUlimit([node, '--import', 'tsx', 'scripts/bench/collector-load.ts'], { ...process.env, BENCH_URL: `ws://127.0.0.1:${port}`, BENCH_MODE: 'throughput' });
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(collector.pid!).rss)), 250);
-    const t = await firstLine(load);
+    const marks: Record<string, { cpu: number; at: number }> = {};
+    const loadMarks: Record<string, number> = {};
+    const t = await firstLine(load, (phase) => {
+      marks[phase] = { cpu: cpuSeconds(collector.pid!), at: performance.now() };
+      loadMarks[phase] = cpuSeconds(load.pid!);
+    });
     clearInterval(sampler);
     const after = rssMiB(collector.pid!);
     console.log(
       `throughput: ${t.agents} agents, ${t.seconds} s: ${t.perSec.toFixed(0)} verified reports/s (${((100 * t.perSec) / raw.reportsPerSec).toFixed(1)}% of the raw bound), ` +
         `verdict latency p50 ${t.p50.toFixed(1)} ms, p99 ${t.p99.toFixed(1)} ms; collector RSS ${after.rss.toFixed(0)} MiB (peak sampled ${peak.toFixed(0)} MiB); errors ${t.errors} ${JSON.stringify(t.errorCodes)}; report size ${t.jwsBytes} bytes`,
     );
+
+    if (marks.start && marks.end && t.verdicts > 0) {
+      const cpu = marks.end.cpu - marks.start.cpu;
+      const wall = (marks.end.at - marks.start.at) / 1000;
+      console.log(
+        `collector CPU in the window: ${((1000 * cpu) / t.verdicts).toFixed(2)} ms per verified report, ${((100 * cpu) / wall).toFixed(0)}% of one core ` +
+          `(→ ${(t.verdicts / cpu).toFixed(0)} reports/s per fully used core, ${((100 * t.verdicts) / cpu / raw.reportsPerSec).toFixed(1)}% of the raw bound); ` +
+          `load generator ${((100 * (loadMarks.end! - loadMarks.start!)) / wall).toFixed(0)}% of one core; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      );
+    }
 
     const conn = withUlimit([node, '--import', 'tsx', 'scripts/bench/collector-load.ts'], { ...process.env, BENCH_URL: `ws://127.0.0.1:${port}`, BENCH_MODE: 'connections', BENCH_CONNECTIONS: String(CONNECTIONS) });
     const c = await firstLine(conn);

@@ -1,5 +1,5 @@
 import type { TrustStatus } from '../../../shared/src/report/types.js';
-import type { ApprovalRecord, Baseline, ChangeRecord, NodeKeyRecord, NodeQuery, NodeRecord, ReportRecord, Store } from './store.js';
+import type { ApprovalRecord, Baseline, ChangeRecord, NodeKeyRecord, NodeQuery, NodeRecord, ReportRecord, ReportWrite, Store } from './store.js';
 import type { SqlDb, SqlExecutor, SqlValue } from './sql.js';
 import { likeEscape, num } from './sql.js';
 import { MIGRATIONS } from './migrations.js';
@@ -49,6 +49,66 @@ async function noteKeys(tx: SqlExecutor, n: NodeRecord, at: string): Promise<voi
 async function writeNode(tx: SqlExecutor, n: NodeRecord): Promise<void> {
   await noteKeys(tx, n, n.lastSeenAt ?? n.firstSeenAt);
   await tx.run(UPSERT_NODE, nodeParams(n));
+}
+
+async function writeBaseline(tx: SqlExecutor, b: Baseline, approval: ApprovalRecord | null): Promise<void> {
+  await tx.run(
+    `INSERT INTO baselines (node_id, inventory, inventory_digest, pcrs, event_log, approved_by, reason, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (node_id) DO UPDATE SET inventory = excluded.inventory, inventory_digest = excluded.inventory_digest,
+       pcrs = excluded.pcrs, event_log = excluded.event_log, approved_by = excluded.approved_by,
+       reason = excluded.reason, created_at = excluded.created_at`,
+    [b.nodeId, JSON.stringify(b.inventory), b.inventoryDigest, json(b.pcrs), b.eventLog, b.approvedBy, b.reason, b.createdAt],
+  );
+  if (approval) {
+    await tx.run('INSERT INTO approvals (node_id, actor, reason, at, inventory_digest) VALUES (?, ?, ?, ?, ?)', [
+      approval.nodeId,
+      approval.actor,
+      approval.reason,
+      approval.at,
+      approval.inventoryDigest,
+    ]);
+  }
+}
+
+/** One report, its changes, the node's new state (and a TOFU baseline) inside the caller's transaction. */
+async function writeReport(tx: SqlExecutor, w: ReportWrite): Promise<void> {
+  const { report: r, changes, node } = w;
+  const prev = await tx.get<{ inventory_digest: string; pcr_digest: string | null }>(
+    'SELECT inventory_digest, pcr_digest FROM reports WHERE node_id = ? ORDER BY seq DESC LIMIT 1',
+    [r.nodeId],
+  );
+  const same = prev !== undefined && prev.inventory_digest === r.inventoryDigest && (prev.pcr_digest ?? null) === (r.pcrDigest ?? null);
+  try {
+    await tx.run(`INSERT INTO reports (${REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+      r.nodeId,
+      r.seq,
+      r.receivedAt,
+      r.nonce,
+      r.kind,
+      r.status,
+      JSON.stringify(r.reasons ?? []),
+      r.inventoryDigest,
+      r.pcrDigest,
+      same ? null : r.jws,
+    ]);
+  } catch (e) {
+    if (e instanceof StoreError && e.code === ERR_STORE_CONFLICT) {
+      throw new StoreError(ERR_STORE_DUPLICATE_SEQ, `report ${r.nodeId}#${r.seq} is already stored`, {
+        cause: e,
+        details: { nodeId: r.nodeId, seq: r.seq },
+      });
+    }
+    throw e;
+  }
+  for (const c of changes) {
+    await tx.run(
+      'INSERT INTO changes (node_id, seq, at, code, claim, detail, before_value, after_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [c.nodeId, c.seq, c.at, c.code, c.claim, c.detail, JSON.stringify(c.before ?? null), JSON.stringify(c.after ?? null)],
+    );
+  }
+  await writeNode(tx, node);
+  if (w.baseline) await writeBaseline(tx, w.baseline, null);
 }
 
 /**
@@ -118,63 +178,31 @@ export function createSqlStore(db: SqlDb, migrations: readonly Migration[] = MIG
     },
 
     async setBaseline(b: Baseline, approval: ApprovalRecord | null) {
-      await db.transaction(async (tx) => {
-        await tx.run(
-          `INSERT INTO baselines (node_id, inventory, inventory_digest, pcrs, event_log, approved_by, reason, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (node_id) DO UPDATE SET inventory = excluded.inventory, inventory_digest = excluded.inventory_digest,
-             pcrs = excluded.pcrs, event_log = excluded.event_log, approved_by = excluded.approved_by,
-             reason = excluded.reason, created_at = excluded.created_at`,
-          [b.nodeId, JSON.stringify(b.inventory), b.inventoryDigest, json(b.pcrs), b.eventLog, b.approvedBy, b.reason, b.createdAt],
-        );
-        if (approval) {
-          await tx.run('INSERT INTO approvals (node_id, actor, reason, at, inventory_digest) VALUES (?, ?, ?, ?, ?)', [
-            approval.nodeId,
-            approval.actor,
-            approval.reason,
-            approval.at,
-            approval.inventoryDigest,
-          ]);
-        }
-      });
+      await db.transaction((tx) => writeBaseline(tx, b, approval));
     },
 
     async recordReport(r: ReportRecord, changes: Omit<ChangeRecord, 'id'>[], node: NodeRecord) {
-      await db.transaction(async (tx) => {
-        const prev = await tx.get<{ inventory_digest: string; pcr_digest: string | null }>(
-          'SELECT inventory_digest, pcr_digest FROM reports WHERE node_id = ? ORDER BY seq DESC LIMIT 1',
-          [r.nodeId],
-        );
-        const same = prev !== undefined && prev.inventory_digest === r.inventoryDigest && (prev.pcr_digest ?? null) === (r.pcrDigest ?? null);
-        try {
-          await tx.run(`INSERT INTO reports (${REPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-            r.nodeId,
-            r.seq,
-            r.receivedAt,
-            r.nonce,
-            r.kind,
-            r.status,
-            JSON.stringify(r.reasons ?? []),
-            r.inventoryDigest,
-            r.pcrDigest,
-            same ? null : r.jws,
-          ]);
-        } catch (e) {
-          if (e instanceof StoreError && e.code === ERR_STORE_CONFLICT) {
-            throw new StoreError(ERR_STORE_DUPLICATE_SEQ, `report ${r.nodeId}#${r.seq} is already stored`, {
-              cause: e,
-              details: { nodeId: r.nodeId, seq: r.seq },
-            });
+      await db.transaction((tx) => writeReport(tx, { report: r, changes, node }));
+    },
+
+    async recordReports(batch: readonly ReportWrite[]) {
+      if (batch.length === 0) return [];
+      return db.transaction(async (tx) => {
+        const out: Array<Error | null> = [];
+        for (const w of batch) {
+          // Savepoints are portable (SQLite and PostgreSQL): a failed item leaves the others intact.
+          await tx.exec('SAVEPOINT report_write');
+          try {
+            await writeReport(tx, w);
+            await tx.exec('RELEASE SAVEPOINT report_write');
+            out.push(null);
+          } catch (e) {
+            await tx.exec('ROLLBACK TO SAVEPOINT report_write');
+            await tx.exec('RELEASE SAVEPOINT report_write');
+            out.push(e instanceof Error ? e : new Error(String(e)));
           }
-          throw e;
         }
-        for (const c of changes) {
-          await tx.run(
-            'INSERT INTO changes (node_id, seq, at, code, claim, detail, before_value, after_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-            [c.nodeId, c.seq, c.at, c.code, c.claim, c.detail, JSON.stringify(c.before ?? null), JSON.stringify(c.after ?? null)],
-          );
-        }
-        await writeNode(tx, node);
+        return out;
       });
     },
 

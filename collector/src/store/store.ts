@@ -115,6 +115,15 @@ export interface NodeKeyRecord {
   firstSeenAt: string;
 }
 
+/** One report's writes for Store.recordReports: what recordReport takes, plus the TOFU baseline it may set. */
+export interface ReportWrite {
+  report: ReportRecord;
+  changes: Omit<ChangeRecord, 'id'>[];
+  node: NodeRecord;
+  /** Set (no approval row) in the same transaction as the report: the first verified report's baseline. */
+  baseline?: Baseline | null;
+}
+
 export interface Store {
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -133,6 +142,13 @@ export interface Store {
    * and then stores nothing. Change rows' before/after are stored as JSON (undefined reads back as null).
    */
   recordReport(r: ReportRecord, changes: Omit<ChangeRecord, 'id'>[], node: NodeRecord): Promise<void>;
+  /**
+   * Group commit: every write of the batch in ONE transaction (one durable commit), each in its
+   * own savepoint, so an item that fails (ERR_STORE_DUPLICATE_SEQ) is rolled back alone and the
+   * others commit. Resolves after the commit with one entry per item, in order: null when
+   * stored, the item's error otherwise. Rejects (nothing stored) when the transaction fails.
+   */
+  recordReports(batch: readonly ReportWrite[]): Promise<Array<Error | null>>;
   listReports(nodeId: string, opts?: { limit?: number; beforeSeq?: number }): Promise<ReportRecord[]>;
   listChanges(nodeId: string, opts?: { limit?: number }): Promise<ChangeRecord[]>;
   listApprovals(nodeId: string): Promise<ApprovalRecord[]>;

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { EvidencePorts } from '../pipeline/verify-report.js';
 import { inThreadVerifier, type ReportVerifier } from '../pipeline/verify-pool.js';
 import type { NodeRecord, Store } from '../store/store.js';
+import { createGroupCommitter, type ReportWriter } from '../store/group-commit.js';
 import { CLOSE_GOING_AWAY, ERR_WS_SHUTDOWN } from './errors.js';
 import { AgentSession } from './session.js';
 
@@ -45,6 +46,8 @@ export interface HubDeps {
   /** Where reports are verified (a worker pool); default: this thread, with `ports`. */
   verifier?: ReportVerifier;
   config: HubConfig;
+  /** Where verified reports are written; default: group commit over `store` (store/group-commit.ts). */
+  writer?: ReportWriter;
   enroll?: EnrollHook;
   now?: () => Date;
   nonce?: () => string;
@@ -66,8 +69,10 @@ export class AgentHub {
   readonly now: () => Date;
   readonly newNonce: () => string;
   readonly verifier: ReportVerifier;
+  readonly writer: ReportWriter;
 
   constructor(readonly deps: HubDeps) {
+    this.writer = deps.writer ?? createGroupCommitter(deps.store);
     this.now = deps.now ?? (() => new Date());
     this.verifier = deps.verifier ?? inThreadVerifier(deps.ports);
     this.newNonce = deps.nonce ?? (() => randomBytes(32).toString('hex'));

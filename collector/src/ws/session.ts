@@ -301,8 +301,8 @@ export class AgentSession {
       }
       this.useNonce(v.payload.nonce);
       const writes = buildReportWrites(v, node, baseline !== null, this.hub.now());
-      await store.recordReport(writes.report, writes.changes, writes.node);
-      if (writes.baseline) await store.setBaseline(writes.baseline, null);
+      // Group commit: resolves once the transaction holding this report (and its TOFU baseline) is durable.
+      await this.hub.writer.record({ report: writes.report, changes: writes.changes, node: writes.node, baseline: writes.baseline });
       if (v.payload.nextKey && v.kind === 'fresh') await this.rotateKey(nodeId, v.payload.nextKey, v.payload.seq);
       this.errors = 0;
       this.lastVerifiedAt = Date.now();

@@ -230,6 +230,44 @@ export function storeContract(engine: string, h: StoreHarness): void {
       expect(await store.listApprovals('rb-1')).toEqual([]);
     });
 
+    it('recordReports writes a batch in one transaction; a duplicate seq fails only its own item', async () => {
+      await store.recordReport(report('gc-1', 1), [], node('gc-1', { lastSeq: 1 }));
+      const tofu: Baseline = {
+        nodeId: 'gc-2',
+        inventory: { platform: null, cpu: null, kernel: null, secureBoot: null, gpus: [], nvswitches: [], nics: [], hcas: [], disks: [], pci: [], sources: {} },
+        inventoryDigest: 'sha256:inv1',
+        pcrs: { sha256: { '7': 'ab'.repeat(32) } },
+        eventLog: null,
+        approvedBy: 'tofu',
+        reason: 'first verified report (trust on first use)',
+        createdAt: at(1),
+      };
+      const change = (id: string, seq: number) => ({ nodeId: id, seq, at: at(seq), code: 'gpu.added', claim: 'hardware' as const, detail: `d${seq}`, before: null, after: seq });
+      const results = await store.recordReports([
+        { report: report('gc-1', 2), changes: [change('gc-1', 2)], node: node('gc-1', { lastSeq: 2 }) },
+        // Duplicate of the stored seq 1: rolled back alone, with its change and node state.
+        { report: report('gc-1', 1, { status: 'untrusted' }), changes: [change('gc-1', 1)], node: node('gc-1', { lastSeq: 99, status: 'untrusted' }) },
+        { report: report('gc-2', 1), changes: [], node: node('gc-2', { lastSeq: 1 }), baseline: tofu },
+        // Same (nodeId, seq) twice inside one batch: the second fails, the first stays.
+        { report: report('gc-1', 3), changes: [], node: node('gc-1', { lastSeq: 3 }) },
+        { report: report('gc-1', 3, { status: 'unknown' }), changes: [change('gc-1', 3)], node: node('gc-1', { lastSeq: 98 }) },
+      ]);
+      expect(results.map((e) => (e === null ? null : (e as { code?: string }).code))).toEqual([null, ERR_STORE_DUPLICATE_SEQ, null, null, ERR_STORE_DUPLICATE_SEQ]);
+      expect((await store.listReports('gc-1')).map((r) => [r.seq, r.status])).toEqual([
+        [3, 'trusted'],
+        [2, 'trusted'],
+        [1, 'trusted'],
+      ]);
+      expect((await store.listChanges('gc-1')).map((c) => c.seq)).toEqual([2]);
+      expect((await store.getNode('gc-1'))!.lastSeq).toBe(3);
+      expect((await store.getNode('gc-1'))!.status).toBe('trusted');
+      expect(await store.getBaseline('gc-2')).toEqual(tofu);
+      expect(await store.listApprovals('gc-2')).toEqual([]);
+      // The compact-row rule holds inside a batch: seq 3 has the digests of seq 2, stored just before it.
+      expect((await store.getReport('gc-1', 3))!.jws).toBeNull();
+      expect(await store.recordReports([])).toEqual([]);
+    });
+
     it('serves concurrent report writes without losing or interleaving any', async () => {
       const ids = Array.from({ length: 5 }, (_, i) => `conc-${i}`);
       await Promise.all(
