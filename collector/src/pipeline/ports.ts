@@ -1,17 +1,66 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../../shared/src/canonical.js';
 import { NodesealError } from '../../../shared/src/errors.js';
 import { parseEventLog, replay } from '../../../shared/src/eventlog/index.js';
 import { verifyQuote } from '../../../shared/src/tpm/index.js';
+import { createInventoryDiffer } from '../drift/unchanged.js';
 import { evaluate } from './verdict.js';
 import type { EvidencePorts, QuoteOutcome } from './verify-report.js';
 
 export const ERR_EVENTLOG_BASE64 = 'ERR_EVENTLOG_BASE64';
 
+/** Successful replays remembered (keys only, about 100 bytes each). */
+const REPLAY_CACHE_MAX = 16_384;
+
+/**
+ * The event-log check, pure: canonical base64, parse, replay to the quoted PCRs. Throws a coded
+ * error when the log does not replay.
+ */
+export function replayEventLogFull(b64: string, quoted: QuoteOutcome): void {
+  const bytes = Buffer.from(b64, 'base64');
+  if (bytes.length === 0 || bytes.toString('base64') !== b64) throw new NodesealError(ERR_EVENTLOG_BASE64, 'event log is not canonical base64');
+  const r = replay(parseEventLog(bytes), quoted.pcrs);
+  if (!r.ok) throw r.error;
+}
+
+/**
+ * The same check with a cache of successes: the outcome is a pure function of the log text and
+ * the quoted PCR values, so a byte-identical log replayed against identical quoted PCRs (an
+ * unchanged node's every report) is looked up by sha256 of both instead of parsed again.
+ * Failures are never cached (they are recomputed, and throw the same coded error).
+ */
+export function createReplayCache(max = REPLAY_CACHE_MAX): { replay(b64: string, quoted: QuoteOutcome): void; readonly hits: number } {
+  const ok = new Set<string>();
+  let hits = 0;
+  return {
+    replay(b64, quoted) {
+      const key = createHash('sha256').update(b64).update('\u0000').update(canonicalJson(quoted.pcrs)).digest('base64');
+      if (ok.has(key)) {
+        hits++;
+        return;
+      }
+      replayEventLogFull(b64, quoted);
+      if (ok.size >= max) ok.delete(ok.values().next().value!);
+      ok.add(key);
+    },
+    get hits() {
+      return hits;
+    },
+  };
+}
+
 /**
  * The real evidence checks behind the pipeline: quote verification (shared/src/tpm), event-log
  * parse and replay (shared/src/eventlog), drift and verdict (collector/src/drift,
  * pipeline/verdict.ts). Wired once by server.ts; tests may pass their own ports.
+ *
+ * Unchanged evidence is not recomputed: a successful replay is cached by the log's and the
+ * quoted PCRs' digest, and an inventory whose checked digest equals the baseline's skips the
+ * deep diff (drift/unchanged.ts). Both give exactly the full computation's result.
  */
 export function createEvidencePorts(): EvidencePorts {
+  const replays = createReplayCache();
+  const diffInventory = createInventoryDiffer();
   return {
     verifyQuote(input): QuoteOutcome {
       const v = verifyQuote({ attest: input.attest, signature: input.signature, akPublic: input.akPublic, nonce: input.nonce ?? new Uint8Array(0), pcrs: input.pcrs });
@@ -23,12 +72,7 @@ export function createEvidencePorts(): EvidencePorts {
       }
       return { pcrs };
     },
-    replayEventLog(b64, quoted) {
-      const bytes = Buffer.from(b64, 'base64');
-      if (bytes.length === 0 || bytes.toString('base64') !== b64) throw new NodesealError(ERR_EVENTLOG_BASE64, 'event log is not canonical base64');
-      const r = replay(parseEventLog(bytes), quoted.pcrs);
-      if (!r.ok) throw r.error;
-    },
-    evaluate: (input) => evaluate(input),
+    replayEventLog: (b64, quoted) => replays.replay(b64, quoted),
+    evaluate: (input) => evaluate({ ...input, diffInventory }),
   };
 }

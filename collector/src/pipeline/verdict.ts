@@ -83,6 +83,8 @@ export interface VerifiedEvidence {
   akPublic: string | null;
   /** For the tpm.unavailable detail when pcrs is null. */
   tpm?: TpmEvidence;
+  /** The inventory's digest, when the caller checked it is the canonical inventory's (lets `diffInventory` skip unchanged evidence). */
+  inventoryDigest?: string;
 }
 
 export interface EvaluateInput {
@@ -92,6 +94,8 @@ export interface EvaluateInput {
   node: Pick<NodeRecord, 'akPublic' | 'revokedAt'> | null;
   allowFirstUse?: boolean;
   explain?: PcrExplainer;
+  /** Inventory drift; default the deep diff. pipeline/ports.ts passes drift/unchanged.ts (same result, skips unchanged inventories). */
+  diffInventory?: (baseline: Baseline, current: Inventory, currentDigest?: string) => Reason[];
 }
 
 /** Drift (inventory, PCRs, AK) plus decision, for callers that hold the whole evidence. */
@@ -104,7 +108,7 @@ export function evaluate(input: EvaluateInput): Verdict & { drift: Reason[] } {
   }
   const drift: Reason[] = [...diffAk(input.node?.akPublic ?? null, ev.akPublic)];
   if (baseline) {
-    drift.push(...diffInventory(baseline.inventory, ev.inventory));
+    drift.push(...(input.diffInventory ? input.diffInventory(baseline, ev.inventory, ev.inventoryDigest) : diffInventory(baseline.inventory, ev.inventory)));
     if (ev.pcrs) {
       // A baseline taken without TPM evidence has no PCRs: TPM evidence appearing later is a
       // change to approve (else the boot chain would never be compared), reported as banks none → x.

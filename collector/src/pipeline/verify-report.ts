@@ -42,6 +42,8 @@ export interface EvaluateInput {
     eventLog: string | null;
     akPublic: string | null;
     tpm?: TpmEvidence;
+    /** Checked to be the digest of `inventory` (canonical form). */
+    inventoryDigest?: string;
   };
   baseline: Baseline | null;
   node: Pick<NodeRecord, 'akPublic' | 'revokedAt'> | null;
@@ -144,7 +146,7 @@ export async function verifyReport(jws: string, ctx: ReportContext, ports: Evide
     eventLog = tpm.eventLog;
   }
   const { drift, ...verdict } = ports.evaluate({
-    evidence: { kind, inventory: payload.inventory, pcrs, eventLog, akPublic, tpm: payload.tpm },
+    evidence: { kind, inventory: payload.inventory, pcrs, eventLog, akPublic, tpm: payload.tpm, inventoryDigest: payload.inventoryDigest },
     baseline: ctx.baseline,
     node: ctx.node,
   });
