@@ -42,11 +42,11 @@ export interface CollectorConfig {
   /** Worker threads that verify reports (0 = in the main thread). Default 0. */
   verifyWorkers: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Sections owned by other features (auth, alerts, metrics, dashboard, enroll), passed through verbatim. */
+  /** Sections owned by other features (alerts, metrics, trust, slurm), passed through verbatim and validated by their owners. */
   sections: Record<string, unknown>;
 }
 
-export const SECTION_KEYS = ['auth', 'alerts', 'metrics', 'dashboard', 'enroll', 'trust', 'slurm', 'kubernetes'] as const;
+export const SECTION_KEYS = ['alerts', 'metrics', 'trust', 'slurm'] as const;
 
 type Kind = 'string' | 'nstring' | 'int' | 'number' | 'bool' | 'listen' | 'loglevel';
 interface Spec {

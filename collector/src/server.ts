@@ -15,7 +15,8 @@ import { createEvidencePorts } from './pipeline/ports.js';
 import { createVerifierPool } from './pipeline/verify-pool.js';
 import { openPostgresStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/store.js';
-import { createTrust } from './trust/index.js';
+import { parseSchedulerSettings, startSchedulerFeatures } from './integrations/index.js';
+import { bulkAttestRoutes, createTrust } from './trust/index.js';
 import type { EnrollHook } from './ws/hub.js';
 
 export interface RunningCollector {
@@ -42,7 +43,8 @@ export interface StartOptions {
 }
 
 /**
- * Opens the store, wires the features (trust cache and API, metrics, live events) around
+ * Opens the store, wires the features (trust cache and API, receipts, Slurm, metrics, live
+ * events, alerts, dashboard) around
  * buildApp and listens: https/wss when a certificate is configured, plain http/ws otherwise
  * (config.ts only allows that on loopback unless --insecure). One port serves both.
  */
@@ -51,6 +53,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const store = opts.store ?? (config.postgresUrl ? await openPostgresStore(config.postgresUrl) : await openSqliteStore(config.db));
   const events = new CollectorEvents();
   const trust = await createTrust({ store, events, cache: { freshnessTtlSec: config.freshnessTtlSec } });
+  const sched = await startSchedulerFeatures({ settings: parseSchedulerSettings(config.sections, config.db, process.env), store, trust, logger });
   const live = new LiveHub(events, trust.cache);
   const alertsConfig = parseAlertsConfig(config.sections.alerts);
   const alerts = alertsConfig.webhooks.length
@@ -69,7 +72,10 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
     ...(verifier ? { verifier } : {}),
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.enroll ? { enroll: opts.enroll } : {}),
-    routes: [trust.routes, live.routes(), metrics.routes, dashboard.routes, alerts?.routes ?? [], ...(opts.routes ?? [])],
+    routes: [
+      trust.routes, sched.routes,
+      (a) => bulkAttestRoutes({ challenger: a.hub, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec }),
+      live.routes(), metrics.routes, dashboard.routes, alerts?.routes ?? [], ...(opts.routes ?? [])],
   });
   const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
   const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app.handleRequest) : createHttpServer(app.handleRequest);
@@ -101,6 +107,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
       dashboard.close();
       await alerts?.stop();
       metrics.close();
+      sched.close();
       trust.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
