@@ -32,7 +32,7 @@ export { createLogger, silentLogger } from './logger.js';
 export { AgentHub, ERR_NODE_NOT_CONNECTED, type EnrollHook, type ChallengeOutcome } from './ws/hub.js';
 export * from './ws/errors.js';
 export { verifyReport, authenticateReport, checkFreshness, pcrSetDigest, type EvidencePorts, type ReportContext, type VerifiedReport } from './pipeline/verify-report.js';
-export { createEvidencePorts } from './pipeline/ports.js';
+export { createEvidencePorts, createReplayCache, replayEventLogFull } from './pipeline/ports.js';
 export * from './pipeline/report-errors.js';
 export { nodesRoutes, nodeView } from './api/nodes.js';
 export { CollectorEvents, type CollectorEventMap } from './events.js';

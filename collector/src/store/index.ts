@@ -9,3 +9,5 @@ export { openSqliteStore, openPostgresStore, openStore } from './open.js';
 export { openSqliteDb } from './sqlite-db.js';
 export { openPostgresDb } from './postgres-db.js';
 export * from './errors.js';
+export { createGroupCommitter } from './group-commit.js';
+export type { ReportWriter, GroupCommitOptions } from './group-commit.js';
