@@ -1,6 +1,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { canonicalDigest } from '../../../shared/src/canonical.js';
-import { verifyCompact, type JwsAlg } from '../../../shared/src/jws/index.js';
+import type { JwsAlg } from '../../../shared/src/jws/index.js';
+import { verifyReportJws } from './report-jws.js';
 import { parseJsonFrame, parseReportPayload, ERR_REPORT_SCHEMA } from '../../../shared/src/report/schema.js';
 import { REPORT_JWS_TYP, type Inventory, type Reason, type ReportPayload, type TpmEvidence, type TpmEvidenceOk, type Verdict } from '../../../shared/src/report/types.js';
 import { NodesealError } from '../../../shared/src/errors.js';
@@ -93,7 +94,7 @@ export function jwsDigest(jws: string): string {
 
 /** JWS verification and payload schema: yields an attributable (but not yet fresh or evidenced) payload. */
 export async function authenticateReport(jws: string, ctx: Pick<ReportContext, 'pinned' | 'maxJwsBytes'>): Promise<ReportPayload> {
-  const { payload } = await verifyCompact(jws, ctx.pinned.key, {
+  const { payload } = verifyReportJws(jws, ctx.pinned.key, {
     typ: REPORT_JWS_TYP,
     kid: ctx.pinned.kid,
     alg: ctx.pinned.alg,
@@ -101,7 +102,7 @@ export async function authenticateReport(jws: string, ctx: Pick<ReportContext, '
   });
   let value: unknown;
   try {
-    value = parseJsonFrame(Buffer.from(payload).toString('utf8'));
+    value = parseJsonFrame(payload.toString('utf8'));
   } catch (e) {
     throw new NodesealError(ERR_REPORT_SCHEMA, 'report payload is not JSON', { cause: e });
   }
