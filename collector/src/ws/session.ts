@@ -132,7 +132,8 @@ export class AgentSession {
     if (isBinary) return this.fail(ERR_WS_BINARY, 'binary frames are not part of the protocol');
     let msg: AgentMessage;
     try {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      // A Buffer (ws's default) is decoded in place; Buffer.from(buffer) would copy the whole frame first.
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
       msg = parseAgentMessage(parseJsonFrame(text));
     } catch (e) {
       const err = e as NodesealError;
