@@ -297,11 +297,11 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
           if (this.reportTimer) clearTimeout(this.reportTimer);
           this.scheduleReport();
         }
+        // An on-demand challenge is answered at once; a nonce held for the next scheduled report
+        // stays valid on the collector, so it is kept (dropping it would leave every later
+        // scheduled report without a nonce: history only, and the node would go stale).
         if (msg.next) this.nextNonce = msg.nonce;
-        else {
-          this.nextNonce = null;
-          this.queueReport(msg.nonce);
-        }
+        else this.queueReport(msg.nonce);
         return;
       case 'verdict':
         if (msg.seq === this.announcedSeq) void this.promoteKey().catch((e: unknown) => this.o.logger.error({ err: (e as Error).message }, 'cannot switch to the rotated key'));
