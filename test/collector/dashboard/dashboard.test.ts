@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -14,6 +14,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
   let ctx: BrowserContext;
   let page: Page;
   let profile: string;
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -26,8 +27,13 @@ describe('dashboard in headless Chromium against a live collector', () => {
     ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport: { width: 1400, height: 900 } });
     ctx.setDefaultTimeout(10_000);
     page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => m.type() === 'error' && pageErrors.push(`console: ${m.text()}`));
+    page.on('response', (r) => r.status() >= 500 && pageErrors.push(`HTTP ${r.status()} ${r.url()}`));
+    page.on('framenavigated', (f) => f === page.mainFrame() && pageErrors.push(`navigated: ${f.url()}`));
   });
   afterAll(async () => {
+    writeFileSync(join(ARTIFACTS, 'page-events.log'), pageErrors.join('\n') + '\n');
     await ctx?.close();
     await fleet?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
@@ -101,7 +107,8 @@ describe('dashboard in headless Chromium against a live collector', () => {
     try {
       await expect.poll(() => page.textContent('#notice'), { timeout: 10_000 }).toContain('now trusted');
     } catch (e) {
-      throw new Error(`no approval notice; page says: ${(await page.textContent('main'))?.slice(0, 600)}`, { cause: e });
+      await page.screenshot({ path: join(ARTIFACTS, 'failure-approve.png'), fullPage: true });
+      throw new Error(`no approval notice; url ${page.url()}; page: ${(await page.content()).slice(0, 1500)}; events: ${pageErrors.join(' | ')}`, { cause: e });
     }
     expect(await page.textContent('#history')).toContain('approved by alice');
     await page.screenshot({ path: join(ARTIFACTS, '4-node-approved.png'), fullPage: true });
@@ -128,7 +135,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
     }
     await expect.poll(() => page.textContent('[data-card="all"] .n'), { timeout: 10_000 }).toBe('123');
     expect(await page.textContent('#range')).toBe('1–50 of 123');
-    expect(await page.locator('#nodes tbody tr').count()).toBe(50);
+    await expect.poll(() => page.locator('#nodes tbody tr[data-node]').count()).toBe(50);
     await page.click('text=Next →');
     await expect.poll(() => page.textContent('#range')).toBe('51–100 of 123');
     await page.click('text=Next →');

@@ -37,7 +37,14 @@ export class FleetView {
   /** Only the newest request may render (answers can arrive out of order). */
   private generation = 0;
 
-  constructor(private readonly root: HTMLElement) {}
+  private readonly search: HTMLInputElement;
+
+  constructor(private readonly root: HTMLElement) {
+    this.search = h('input', { type: 'search', name: 'search', placeholder: 'Search node id…', 'aria-label': 'Search node id' });
+    this.search.addEventListener('keydown', (e) => {
+      if ((e as KeyboardEvent).key === 'Enter') this.go({ search: this.search.value.trim() });
+    });
+  }
 
   /** Filters live in the hash (#/?status=untrusted&gpuModel=...), so views can be shared. */
   async show(query: URLSearchParams): Promise<void> {
@@ -46,6 +53,7 @@ export class FleetView {
       const v = query.get(k);
       if (v) this.params.set(k, v);
     }
+    this.search.value = this.params.get('search') ?? '';
     await this.refresh();
   }
 
@@ -83,6 +91,16 @@ export class FleetView {
     this.soon(300);
   }
 
+  /**
+   * The fleet and node views share one root: a view that is not shown must not render into it,
+   * whether from a pending timer or from an answer still on its way.
+   */
+  deactivate(): void {
+    this.generation++;
+    if (this.timer !== null) window.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
   /** Refresh after `ms`; an earlier request wins over a later pending one. */
   soon(ms = 1000): void {
     const due = Date.now() + ms;
@@ -109,10 +127,9 @@ export class FleetView {
         h('option', { value: '' }, `${label}: any`),
         values.map((v) => h('option', { value: v, selected: this.params.get(name) === v }, v)),
       );
-    const search = h('input', { type: 'search', name: 'search', placeholder: 'Search node id…', 'aria-label': 'Search node id', value: this.params.get('search') ?? '' });
-    search.addEventListener('keydown', (e) => {
-      if ((e as KeyboardEvent).key === 'Enter') this.go({ search: search.value.trim() });
-    });
+    // One search box for the view's life: live re-renders move it, so typing is never lost.
+    const search = this.search;
+    const hadFocus = document.activeElement === search;
     const offset = Number(this.params.get('offset') ?? 0);
     const to = Math.min(p.total, offset + p.rows.length);
     replace(
@@ -176,6 +193,7 @@ export class FleetView {
         h('button', { type: 'button', disabled: to >= p.total, onclick: () => this.go({ offset: String(offset + PAGE) }) }, 'Next →'),
       ),
     );
+    if (hadFocus) search.focus();
   }
 }
 

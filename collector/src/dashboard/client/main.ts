@@ -22,6 +22,8 @@ let live: { close(): void } | null = null;
 function askToken(message = ''): void {
   live?.close();
   live = null;
+  fleet.deactivate();
+  node.deactivate();
   view.replaceChildren();
   form.hidden = false;
   tokenError.textContent = message;
@@ -33,9 +35,11 @@ async function route(): Promise<void> {
   try {
     if (hash.startsWith('/node/')) {
       current = 'node';
+      fleet.deactivate();
       await node.show(decodeURIComponent(hash.slice('/node/'.length)));
     } else {
       current = 'fleet';
+      node.deactivate();
       await fleet.show(new URLSearchParams(hash.split('?')[1] ?? ''));
     }
   } catch (e) {

@@ -52,6 +52,8 @@ export class NodeView {
   private due = 0;
   /** Only the newest request may render (answers can arrive out of order). */
   private generation = 0;
+  private actions: HTMLElement | null = null;
+  private actionsFor = '';
   /** The last approve/revoke message; kept across live re-renders of the same node. */
   private message: { text: string; error: boolean } | null = null;
 
@@ -64,6 +66,16 @@ export class NodeView {
     if (nodeId !== this.nodeId) this.message = null;
     this.nodeId = nodeId;
     await this.refresh();
+  }
+
+  /**
+   * The fleet and node views share one root: a view that is not shown must not render into it,
+   * whether from a pending timer or from an answer still on its way.
+   */
+  deactivate(): void {
+    this.generation++;
+    if (this.timer !== null) window.clearTimeout(this.timer);
+    this.timer = null;
   }
 
   /** Refresh after `ms`; an earlier request wins over a later pending one. */
@@ -98,14 +110,16 @@ export class NodeView {
   private async act(kind: 'approve' | 'revoke', reason: string): Promise<void> {
     const say = (text: string, error: boolean) => {
       this.message = { text, error };
-      const msg = this.root.querySelector<HTMLElement>('#action-msg');
+      const msg = this.actions?.querySelector<HTMLElement>('#action-msg');
       if (msg) replace(msg, h('span', { class: error ? 'error' : '' }, text));
     };
     if (!reason.trim()) return say('A reason is required; it is recorded with the decision.', true);
     try {
       const out = await api<{ status?: string }>(`/v1/nodes/${encodeURIComponent(this.nodeId)}/${kind}`, { method: 'POST', body: { reason: reason.trim() } });
-      const input = this.root.querySelector<HTMLInputElement>('#decision-reason');
+      const input = this.actions?.querySelector<HTMLInputElement>('#decision-reason');
       if (input) input.value = '';
+      const msg = this.actions?.querySelector<HTMLElement>('#action-msg');
+      if (msg) msg.replaceChildren();
       this.message = { text: `${kind === 'approve' ? 'Approved' : 'Revoked'}: now ${out.status ?? 'updated'}.`, error: false };
       await this.refresh();
     } catch (e) {
@@ -114,16 +128,28 @@ export class NodeView {
     }
   }
 
+  private actionsBar(nodeId: string): HTMLElement {
+    if (this.actions && this.actionsFor === nodeId) return this.actions;
+    const reasonInput = h('input', { type: 'text', id: 'decision-reason', placeholder: 'Reason (recorded): e.g. planned VBIOS update, ticket OPS-123', maxlength: 1000 });
+    this.actionsFor = nodeId;
+    this.actions = h(
+      'div',
+      { class: 'actions', id: 'actions' },
+      reasonInput,
+      h('button', { type: 'button', class: 'primary', id: 'approve', onclick: () => void this.act('approve', reasonInput.value) }, 'Approve current state'),
+      h('button', { type: 'button', class: 'danger', id: 'revoke', onclick: () => void this.act('revoke', reasonInput.value) }, 'Revoke node'),
+      h('span', { id: 'action-msg' }),
+    );
+    return this.actions;
+  }
+
   private render(d: Detail): void {
     const notice = this.message && !this.message.error ? this.message.text : null;
     const status = d.trust?.status ?? d.node.status;
     const reasons = d.trust?.reasons ?? d.node.reasons;
-    // Live refreshes re-render the view: keep what the operator is typing.
-    const prev = this.root.querySelector<HTMLInputElement>('#decision-reason');
-    const sameNode = this.root.querySelector('#node-title')?.getAttribute('data-node') === d.node.nodeId;
-    const reasonInput = h('input', { type: 'text', id: 'decision-reason', placeholder: 'Reason (recorded): e.g. planned VBIOS update, ticket OPS-123', maxlength: 1000 });
-    if (prev && sameNode) reasonInput.value = prev.value;
-    const hadFocus = prev !== null && document.activeElement === prev;
+    // Live refreshes re-render the view; the actions bar is built once per node and moved into
+    // each new render, so what the operator is typing (and the buttons) never change under them.
+    const hadFocus = this.actions !== null && this.actions.contains(document.activeElement);
     const operator = this.role() === 'operator';
     const inv = d.inventory;
     replace(
@@ -135,14 +161,7 @@ export class NodeView {
         ? h('section', { class: 'panel', id: 'reasons' }, h('h3', {}, 'Why'), table(['Code', 'Claim', 'Detail'], reasons.map((r) => [h('span', { class: 'code' }, r.code), r.claim, r.detail])))
         : h('p', { class: 'muted' }, status === 'trusted' ? 'Matches its approved baseline.' : ''),
       operator
-        ? h(
-            'div',
-            { class: 'actions', id: 'actions' },
-            reasonInput,
-            h('button', { type: 'button', class: 'primary', id: 'approve', onclick: () => void this.act('approve', reasonInput.value) }, 'Approve current state'),
-            h('button', { type: 'button', class: 'danger', id: 'revoke', onclick: () => void this.act('revoke', reasonInput.value) }, 'Revoke node'),
-            h('span', { id: 'action-msg' }, this.message?.error ? h('span', { class: 'error' }, this.message.text) : null),
-          )
+        ? this.actionsBar(d.node.nodeId)
         : h('p', { class: 'muted' }, 'Approve and revoke need an operator token.'),
       h(
         'div',
@@ -191,7 +210,7 @@ export class NodeView {
       h('section', { id: 'changes' }, h('h3', {}, `Changes (${d.changes.length})`), d.changes.length ? this.changes(d.changes) : h('p', { class: 'muted' }, 'No change recorded.')),
       h('section', { id: 'history' }, h('h3', {}, 'History'), this.timeline(d)),
     );
-    if (hadFocus) reasonInput.focus();
+    if (hadFocus) this.actions?.querySelector<HTMLInputElement>('#decision-reason')?.focus();
   }
 
   private changes(list: Detail['changes']): HTMLElement {
