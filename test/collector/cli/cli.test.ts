@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setGpuField } from '../../helpers/hosts.js';
-import { OPERATOR, startFleet, VIEWER, type Fleet } from '../dashboard/harness.js';
+import { startFleet, type Fleet } from '../dashboard/harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -28,7 +28,7 @@ describe('operator CLI verbs against a live collector', () => {
       { id: 'gpu-a', host: 'gpu8' },
       { id: 'gpu-b', host: 'gpu8' },
     ]);
-    env = { NODESEAL_URL: fleet.collector.url, NODESEAL_TOKEN: OPERATOR };
+    env = { NODESEAL_URL: fleet.collector.url, NODESEAL_TOKEN: fleet.operator };
   });
   afterAll(async () => {
     await fleet?.close();
@@ -73,11 +73,11 @@ describe('operator CLI verbs against a live collector', () => {
     expect(JSON.stringify(list)).toContain('SWAPPED-0001');
     expect(JSON.parse(untrusted.stdout).nodes.map((n: { nodeId: string }) => n.nodeId)).toEqual(['gpu-b']);
 
-    const [noReason, asViewer] = await Promise.all([nodeseal(['approve', 'gpu-b'], env), nodeseal(['approve', 'gpu-b', '--reason', 'x'], { ...env, NODESEAL_TOKEN: VIEWER })]);
+    const [noReason, asViewer] = await Promise.all([nodeseal(['approve', 'gpu-b'], env), nodeseal(['approve', 'gpu-b', '--reason', 'x'], { ...env, NODESEAL_TOKEN: fleet.viewer })]);
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--reason is required .*\(ERR_USAGE\)/);
     expect(asViewer.code).toBe(4);
-    expect(asViewer.stderr).toMatch(/not allowed: .*\(ERR_HTTP_FORBIDDEN\)/);
+    expect(asViewer.stderr).toMatch(/not allowed: .*needs the operator role.*\(ERR_AUTH_FORBIDDEN\)/);
 
     const approve = await nodeseal(['approve', 'gpu-b', '--reason', 'GPU 3 replaced under RMA 77'], env);
     expect(approve.stderr).toBe('');
@@ -97,7 +97,7 @@ describe('operator CLI verbs against a live collector', () => {
     const results = await Promise.all([
       nodeseal(['nodes'], {}),
       nodeseal(['nodes', '--status', 'weird'], env),
-      nodeseal(['nodes', '--url', `http://127.0.0.1:${closedPort}`], { NODESEAL_TOKEN: OPERATOR }),
+      nodeseal(['nodes', '--url', `http://127.0.0.1:${closedPort}`], { NODESEAL_TOKEN: fleet.operator }),
       nodeseal(['nodes'], { ...env, NODESEAL_TOKEN: 'forged' }),
       nodeseal(['node', 'no-such-node'], env),
       nodeseal(['node', '../etc'], env),
@@ -105,7 +105,7 @@ describe('operator CLI verbs against a live collector', () => {
     expect(results.map((r) => r.code)).toEqual([2, 2, 3, 4, 5, 2]);
     expect(results[0]!.stderr).toContain('no collector URL: give --url or set NODESEAL_URL (ERR_USAGE)');
     expect(results[2]!.stderr).toMatch(/cannot reach the collector at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED \(ERR_CLI_UNREACHABLE\)/);
-    expect(results[3]!.stderr).toMatch(/not authenticated: .*\(ERR_HTTP_UNAUTHORIZED\)/);
+    expect(results[3]!.stderr).toMatch(/not authenticated: .*\(ERR_AUTH_INVALID\)/);
     expect(results[4]!.stderr).toContain('(ERR_NODE_NOT_FOUND)');
     expect(results[5]!.stderr).toContain('not a node id');
   });
@@ -113,7 +113,7 @@ describe('operator CLI verbs against a live collector', () => {
   it('reads URL and token file from the CLI config when no flag or environment gives them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nodeseal-cli-'));
     try {
-      writeFileSync(join(dir, 'token'), `${OPERATOR}\n`, { mode: 0o600 });
+      writeFileSync(join(dir, 'token'), `${fleet.operator}\n`, { mode: 0o600 });
       writeFileSync(join(dir, 'cli.json'), JSON.stringify({ url: fleet.collector.url, tokenFile: join(dir, 'token') }));
       const ok = await nodeseal(['nodes', '--json'], { NODESEAL_CLI_CONFIG: join(dir, 'cli.json') });
       expect(ok.code).toBe(0);

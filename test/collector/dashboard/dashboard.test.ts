@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setGpuField } from '../../helpers/hosts.js';
-import { hostInventory, OPERATOR, startFleet, VIEWER, type Fleet } from './harness.js';
+import { hostInventory, startFleet, type Fleet } from './harness.js';
 
 const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts/dashboard');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -47,7 +47,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
     await page.fill('#token-input', 'not-a-token');
     await page.click('#token-form button[type=submit]');
     await expect.poll(() => page.textContent('#token-error')).toContain('not accepted');
-    await page.fill('#token-input', OPERATOR);
+    await page.fill('#token-input', fleet.operator);
     await page.click('#token-form button[type=submit]');
     await row('gpu-node-002').waitFor();
     for (const id of ['gpu-node-001', 'gpu-node-002', 'cpu-node-001']) expect(await row(id).getAttribute('data-status')).toBe('trusted');
@@ -55,7 +55,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
     expect(await row('gpu-node-001').textContent()).toContain(`8 × ${(await hostInventory('gpu8')).gpus[0]!.productName}`);
     await page.locator('#live.on').waitFor();
     const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('nodeseal.token'), local: localStorage.length, cookie: document.cookie }));
-    expect(storage).toEqual({ session: OPERATOR, local: 0, cookie: '' });
+    expect(storage).toEqual({ session: fleet.operator, local: 0, cookie: '' });
     await page.screenshot({ path: join(ARTIFACTS, '1-fleet-trusted.png'), fullPage: true });
   });
 
@@ -118,7 +118,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
     try {
       await page.locator('tr[data-node="gpu-node-002"][data-status="trusted"]').waitFor();
     } catch (e) {
-      const h = { authorization: `Bearer ${OPERATOR}` };
+      const h = { authorization: `Bearer ${fleet.operator}` };
       const dbg = await Promise.all(['/v1/dashboard/fleet?search=gpu-node-002', '/v1/nodes/gpu-node-002', '/v1/nodes/gpu-node-002/trust'].map(async (p) => (await fetch(fleet.collector.url + p, { headers: h })).text()));
       throw new Error(`row not trusted: ${dbg.join('\n').slice(0, 3000)}`, { cause: e });
     }
@@ -148,7 +148,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
   it('offers no approve or revoke to a viewer token', async () => {
     const p2 = await ctx.newPage();
     await p2.goto(fleet.collector.url);
-    await p2.fill('#token-input', VIEWER);
+    await p2.fill('#token-input', fleet.viewer);
     await p2.click('#token-form button[type=submit]');
     await p2.locator('#nodes tbody tr[data-node]').first().waitFor();
     await p2.goto(`${fleet.collector.url}/#/node/gpu-node-001`);
@@ -156,5 +156,18 @@ describe('dashboard in headless Chromium against a live collector', () => {
     expect(await p2.locator('#approve').count()).toBe(0);
     expect(await p2.textContent('main')).toContain('need an operator token');
     await p2.close();
+  });
+
+  it('revoke (with a reason) makes a node untrusted and shows it in the fleet', async () => {
+    await page.goto(`${fleet.collector.url}/#/node/cpu-node-001`);
+    await page.locator('#node-title[data-node="cpu-node-001"]').waitFor();
+    await page.fill('#decision-reason', 'chassis opened outside a maintenance window, ticket SEC-9');
+    await page.click('#revoke');
+    await expect.poll(() => page.textContent('#notice'), { timeout: 10_000 }).toContain('Revoked: now untrusted');
+    await expect.poll(() => page.getAttribute('#node-title .badge', 'data-status')).toBe('untrusted');
+    await expect.poll(() => page.textContent('#reasons')).toContain('node.revoked');
+    await page.screenshot({ path: join(ARTIFACTS, '6-node-revoked.png'), fullPage: true });
+    await page.click('text=← Fleet');
+    await page.locator('tr[data-node="cpu-node-001"][data-status="untrusted"]').waitFor();
   });
 });

@@ -1,32 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectInventory } from '../../../agent/src/inventory.js';
 import { createHostPorts } from '../../../agent/src/ports/host-ports.js';
-import type { AuthPort } from '../../../collector/src/app.js';
+import { createAccessControl } from '../../../collector/src/auth/access.js';
 import { loadCollectorConfig } from '../../../collector/src/config.js';
-import type { Principal } from '../../../collector/src/http/router.js';
+import { openSqliteStore } from '../../../collector/src/store/index.js';
 import { silentLogger } from '../../../collector/src/logger.js';
 import { startCollector, type RunningCollector } from '../../../collector/src/server.js';
 import type { Inventory } from '../../../shared/src/report/types.js';
 import { copyHost, HOSTS_DIR, removeHost } from '../../helpers/hosts.js';
 import { INTERVAL_SEC, softTpmSource, startTestAgent, waitFor, type TestAgent } from '../../e2e/harness.js';
 
-/** Bearer tokens of the test fleet (a hand-written AuthPort: access control has its own suite). */
-export const TOKENS: Record<string, Principal> = {
-  'operator-token-0123456789': { name: 'alice', role: 'operator' },
-  'viewer-token-0123456789': { name: 'victor', role: 'viewer' },
-};
-export const OPERATOR = 'operator-token-0123456789';
-export const VIEWER = 'viewer-token-0123456789';
-
-const auth: AuthPort = {
-  authenticate(req: IncomingMessage) {
-    const h = req.headers.authorization;
-    return h?.startsWith('Bearer ') ? (TOKENS[h.slice(7)] ?? null) : null;
-  },
-};
+/** The bootstrap operator token the test collector starts with (it then makes named tokens). */
+export const BOOTSTRAP = 'bootstrap-operator-token-for-tests-0123456789';
 
 export interface FleetNode {
   agent: TestAgent;
@@ -38,6 +25,9 @@ export interface FleetNode {
 
 export interface Fleet {
   collector: RunningCollector;
+  /** API tokens made through POST /v1/tokens: operator `alice`, viewer `victor`. */
+  operator: string;
+  viewer: string;
   nodes: Map<string, FleetNode>;
   dbPath: string;
   /** POST /v1/nodes/:id/attest?wait=5 as the operator; resolves with the verdict body. */
@@ -54,10 +44,26 @@ export async function startFleet(nodes: Array<{ id: string; host: string }>, sec
   const dir = mkdtempSync(join(tmpdir(), 'nodeseal-fleet-'));
   const dbPath = join(dir, 'collector.db');
   const config = { ...loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: dbPath, interval: String(INTERVAL_SEC), heartbeat: '1' } }), sections };
-  const collector = await startCollector(config, { logger: silentLogger(), auth });
+  // Real access control, wired as `nodeseal collector --allow-tofu --bootstrap-token-file` does.
+  const store = await openSqliteStore(dbPath);
+  const access = await createAccessControl({ db: store.db, logger: silentLogger(), allowTofu: true, ekCaDir: null, bootstrapToken: BOOTSTRAP });
+  const collector = await startCollector(config, { logger: silentLogger(), store, auth: access.auth, enroll: access.enroll, routes: [access.routes] });
+  const detach = access.attach({
+    events: collector.events,
+    closeNode: (nodeId) => {
+      for (const s of collector.app.hub.sessions) if (s.nodeId === nodeId) s.close(1000, 'ERR_NODE_REVOKED');
+    },
+  });
+  const makeToken = async (name: string, role: string) => {
+    const res = await fetch(`${collector.url}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, role }) });
+    if (!res.ok) throw new Error(`token ${name}: HTTP ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { token: string }).token;
+  };
+  const operator = await makeToken('alice', 'operator');
+  const viewer = await makeToken('victor', 'viewer');
   const started = new Map<string, FleetNode>();
   const attest = async (nodeId: string) => {
-    const res = await fetch(`${collector.url}/v1/nodes/${nodeId}/attest?wait=5`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}` } });
+    const res = await fetch(`${collector.url}/v1/nodes/${nodeId}/attest?wait=5`, { method: 'POST', headers: { authorization: `Bearer ${operator}` } });
     if (!res.ok) throw new Error(`attest ${nodeId}: HTTP ${res.status} ${await res.text()}`);
     return (await res.json()) as { status: string; reasons: Array<{ code: string }> };
   };
@@ -66,7 +72,9 @@ export async function startFleet(nodes: Array<{ id: string; host: string }>, sec
       await n.agent.stop();
       await removeHost(n.root);
     }
+    detach();
     await collector.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -76,7 +84,7 @@ export async function startFleet(nodes: Array<{ id: string; host: string }>, sec
       started.set(n.id, { root, evidence, agent: await startTestAgent({ collector: collector.wsUrl, nodeId: n.id, evidence }) });
     }
     await waitFor('every node trusted', async () => {
-      const res = await fetch(`${collector.url}/v1/nodes?limit=1000`, { headers: { authorization: `Bearer ${OPERATOR}` } });
+      const res = await fetch(`${collector.url}/v1/nodes?limit=1000`, { headers: { authorization: `Bearer ${operator}` } });
       const body = (await res.json()) as { nodes: Array<{ nodeId: string; status: string }> };
       return nodes.every((n) => body.nodes.some((x) => x.nodeId === n.id && x.status === 'trusted'));
     });
@@ -84,7 +92,7 @@ export async function startFleet(nodes: Array<{ id: string; host: string }>, sec
     await close();
     throw e;
   }
-  return { collector, nodes: started, dbPath, attest, close };
+  return { collector, operator, viewer, nodes: started, dbPath, attest, close };
 }
 
 const inventories = new Map<string, Inventory>();
