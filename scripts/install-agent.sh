@@ -63,15 +63,7 @@ if [ $UNINSTALL = 1 ]; then
   if systemd_running; then systemctl disable --now "$UNIT" 2>/dev/null || true; fi
   rm -f "$DESTDIR/etc/systemd/system/$UNIT" "$DESTDIR/etc/tmpfiles.d/nodeseal-agent.conf" \
         "$DESTDIR$CONFIG" "$DESTDIR$ENVFILE" "$DESTDIR$CA_DEST"
-  remove_common collector
-  if [ $PURGE = 1 ]; then
-    rm -rf "${DESTDIR:?}$STATE/agent"
-    rmdir "$DESTDIR$STATE" 2>/dev/null || true
-    purge_user_if_unused collector
-  fi
-  if systemd_running; then systemctl daemon-reload; fi
-  say "uninstalled nodeseal-agent$([ $PURGE = 1 ] && echo ' and its state' || echo "; state kept in $STATE/agent")"
-  exit 0
+  finish_uninstall agent collector state
 fi
 
 # ---- checks: everything is validated before anything is written ----

@@ -67,15 +67,7 @@ if [ $UNINSTALL = 1 ]; then
   if systemd_running; then systemctl disable --now "$UNIT" 2>/dev/null || true; fi
   rm -f "$DESTDIR/etc/systemd/system/$UNIT" "$DESTDIR$CONFIG" "$DESTDIR$ENVFILE"
   rm -rf "${DESTDIR:?}$TLS_DIR" "${DESTDIR:?}$ETC/ek-ca"
-  remove_common agent
-  if [ $PURGE = 1 ]; then
-    rm -rf "${DESTDIR:?}$STATE/collector"
-    rmdir "$DESTDIR$STATE" 2>/dev/null || true
-    purge_user_if_unused agent
-  fi
-  if systemd_running; then systemctl daemon-reload; fi
-  say "uninstalled nodeseal-collector$([ $PURGE = 1 ] && echo ' and its database' || echo "; database kept in $STATE/collector")"
-  exit 0
+  finish_uninstall collector agent database
 fi
 
 # ---- checks: everything is validated before anything is written ----

@@ -135,3 +135,19 @@ purge_user_if_unused() {
     say "removed system user $SERVICE_USER"
   fi
 }
+
+# The end of --uninstall, the same for both roles: the release goes when the other role is gone;
+# with --purge (PURGE=1) the role's state goes too, and the system user when no role is left. Exits 0.
+# Usage: finish_uninstall ROLE OTHER_ROLE WHAT   (WHAT names the state in the message: state, database)
+finish_uninstall() {
+  local role=$1 other=$2 what=$3
+  remove_common "$other"
+  if [ "$PURGE" = 1 ]; then
+    rm -rf "${DESTDIR:?}$STATE/$role"
+    rmdir "$DESTDIR$STATE" 2>/dev/null || true
+    purge_user_if_unused "$other"
+  fi
+  if systemd_running; then systemctl daemon-reload; fi
+  say "uninstalled nodeseal-$role$([ "$PURGE" = 1 ] && echo " and its $what" || echo "; $what kept in $STATE/$role")"
+  exit 0
+}
