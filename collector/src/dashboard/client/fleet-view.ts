@@ -1,30 +1,9 @@
 /// <reference lib="dom" />
 import { api } from './api.js';
 import { ago, badge, h, replace } from './dom.js';
-
-type Status = 'trusted' | 'untrusted' | 'unknown' | 'stale';
-interface Row {
-  nodeId: string;
-  status: Status;
-  reasons: Array<{ code: string; detail: string }>;
-  verifiedAt: string | null;
-  connected: boolean | null;
-  gpuCount: number | null;
-  gpuModel: string | null;
-  driver: string | null;
-  vbios: string[];
-  biosVersion: string | null;
-  revoked: boolean;
-}
-interface Page {
-  total: number;
-  offset: number;
-  limit: number;
-  rows: Row[];
-  counts: Record<Status, number>;
-  fleetSize: number;
-  facets: { codes: string[]; gpuModels: string[]; drivers: string[] };
-}
+import { RefreshSchedule } from './refresh.js';
+import type { TrustStatus as Status } from '../../../../shared/src/report/types.js';
+import type { FleetPage as Page, FleetRow as Row } from '../fleet.js';
 
 const FILTERS = ['status', 'code', 'gpuModel', 'driver', 'search', 'offset'] as const;
 const PAGE = 50;
@@ -32,10 +11,7 @@ const PAGE = 50;
 /** The fleet overview: counts, nodes needing attention, filters, search and a paged table. */
 export class FleetView {
   private params = new URLSearchParams();
-  private timer: number | null = null;
-  private due = 0;
-  /** Only the newest request may render (answers can arrive out of order). */
-  private generation = 0;
+  private readonly schedule = new RefreshSchedule(() => this.refresh());
 
   private readonly search: HTMLInputElement;
 
@@ -70,9 +46,9 @@ export class FleetView {
   async refresh(): Promise<void> {
     const q = new URLSearchParams(this.params);
     q.set('limit', String(PAGE));
-    const gen = ++this.generation;
+    const ticket = this.schedule.begin();
     const [page, attention] = await Promise.all([api<Page>(`/v1/dashboard/fleet?${q}`), api<Page>('/v1/dashboard/fleet?limit=8')]);
-    if (gen !== this.generation) return;
+    if (!this.schedule.isCurrent(ticket)) return;
     this.render(page, attention.rows.filter((r) => r.status !== 'trusted'));
   }
 
@@ -87,32 +63,18 @@ export class FleetView {
       void tr.offsetWidth;
       tr.classList.add('flash');
     }
-    this.generation++; // an answer already on its way predates this change
+    this.schedule.invalidate(); // an answer already on its way predates this change
     this.soon(300);
   }
 
-  /**
-   * The fleet and node views share one root: a view that is not shown must not render into it,
-   * whether from a pending timer or from an answer still on its way.
-   */
+  /** The view is hidden: see RefreshSchedule.cancel. */
   deactivate(): void {
-    this.generation++;
-    if (this.timer !== null) window.clearTimeout(this.timer);
-    this.timer = null;
+    this.schedule.cancel();
   }
 
   /** Refresh after `ms`; an earlier request wins over a later pending one. */
   soon(ms = 1000): void {
-    const due = Date.now() + ms;
-    if (this.timer !== null) {
-      if (due >= this.due) return;
-      window.clearTimeout(this.timer);
-    }
-    this.due = due;
-    this.timer = window.setTimeout(() => {
-      this.timer = null;
-      this.refresh().catch(() => undefined);
-    }, ms);
+    this.schedule.soon(ms);
   }
 
 

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import { api, ApiError } from './api.js';
 import { ago, badge, h, replace, show, type Child } from './dom.js';
+import { RefreshSchedule } from './refresh.js';
 
 interface Reason {
   code: string;
@@ -48,10 +49,7 @@ const table = (heads: string[], rows: Child[][], attrs: Record<string, string> =
 /** One node: trust and reasons, approve/revoke, inventory, changes (with PCR explanations), history. */
 export class NodeView {
   nodeId = '';
-  private timer: number | null = null;
-  private due = 0;
-  /** Only the newest request may render (answers can arrive out of order). */
-  private generation = 0;
+  private readonly schedule = new RefreshSchedule(() => this.refresh());
   private actions: HTMLElement | null = null;
   private actionsFor = '';
   /** The last approve/revoke message; kept across live re-renders of the same node. */
@@ -68,39 +66,25 @@ export class NodeView {
     await this.refresh();
   }
 
-  /**
-   * The fleet and node views share one root: a view that is not shown must not render into it,
-   * whether from a pending timer or from an answer still on its way.
-   */
+  /** The view is hidden: see RefreshSchedule.cancel. */
   deactivate(): void {
-    this.generation++;
-    if (this.timer !== null) window.clearTimeout(this.timer);
-    this.timer = null;
+    this.schedule.cancel();
   }
 
   /** Refresh after `ms`; an earlier request wins over a later pending one. */
   soon(ms = 1000): void {
-    const due = Date.now() + ms;
-    if (this.timer !== null) {
-      if (due >= this.due) return;
-      window.clearTimeout(this.timer);
-    }
-    this.due = due;
-    this.timer = window.setTimeout(() => {
-      this.timer = null;
-      this.refresh().catch(() => undefined);
-    }, ms);
+    this.schedule.soon(ms);
   }
 
 
   async refresh(): Promise<void> {
     let d: Detail;
-    const gen = ++this.generation;
+    const ticket = this.schedule.begin();
     try {
       d = await api<Detail>(`/v1/dashboard/nodes/${encodeURIComponent(this.nodeId)}`);
-      if (gen !== this.generation) return;
+      if (!this.schedule.isCurrent(ticket)) return;
     } catch (e) {
-      if (gen !== this.generation) return;
+      if (!this.schedule.isCurrent(ticket)) return;
       replace(this.root, h('p', { class: 'error' }, e instanceof ApiError && e.status === 404 ? `No node ${this.nodeId}.` : `Could not load ${this.nodeId}: ${(e as Error).message}`), h('a', { href: '#/' }, '← Fleet'));
       return;
     }
