@@ -3,9 +3,10 @@ import { canonicalDigest } from '../../../shared/src/canonical.js';
 import type { JwsAlg } from '../../../shared/src/jws/index.js';
 import { verifyReportJws } from './report-jws.js';
 import { parseJsonFrame, parseReportPayload, ERR_REPORT_SCHEMA } from '../../../shared/src/report/schema.js';
-import { REPORT_JWS_TYP, type Inventory, type Reason, type ReportPayload, type TpmEvidence, type TpmEvidenceOk, type Verdict } from '../../../shared/src/report/types.js';
+import { REPORT_JWS_TYP, type Reason, type ReportPayload, type TpmEvidenceOk, type Verdict } from '../../../shared/src/report/types.js';
 import { NodesealError } from '../../../shared/src/errors.js';
 import type { Baseline, NodeRecord } from '../store/store.js';
+import type { EvaluateInput as VerdictInput } from './verdict.js';
 import { ERR_REPORT_DIGEST, ERR_REPORT_NODE_MISMATCH, ERR_REPORT_NONCE_REUSED, ERR_REPORT_SEQ, ReportError } from './report-errors.js';
 import { inventoryDigest } from '../../../shared/src/inventory/index.js';
 
@@ -35,20 +36,8 @@ export interface EvidencePorts {
   evaluate(input: EvaluateInput): Verdict & { drift: Reason[] };
 }
 
-export interface EvaluateInput {
-  evidence: {
-    kind: 'fresh' | 'history';
-    inventory: Inventory;
-    pcrs: Record<string, Record<string, string>> | null;
-    eventLog: string | null;
-    akPublic: string | null;
-    tpm?: TpmEvidence;
-    /** Checked to be the digest of `inventory` (canonical form). */
-    inventoryDigest?: string;
-  };
-  baseline: Baseline | null;
-  node: Pick<NodeRecord, 'akPublic' | 'revokedAt'> | null;
-}
+/** What the pipeline hands the verdict port; policy options (first use, explainer, diff) are wired in ports.ts. */
+export type EvaluateInput = Pick<VerdictInput, 'evidence' | 'baseline' | 'node'>;
 
 export interface PinnedKey {
   key: KeyObject;
