@@ -2,6 +2,7 @@ import { randomBytes, type X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isNodesealError } from '../../../shared/src/errors.js';
 import { hashToken, isTokenShaped, ENROLL_TOKEN_PREFIX } from '../auth/token.js';
+import type { AgentMessage } from '../../../shared/src/report/types.js';
 import type { NodeRecord } from '../store/store.js';
 import { EnrollError, ERR_ENROLL_INPUT, ERR_ENROLL_NODE_CLAIMED, ERR_ENROLL_NOT_ENROLLED, ERR_ENROLL_REVOKED, ERR_ENROLL_TOKEN_INVALID } from './errors.js';
 import { beginEnrolment, finishEnrolment, parseEnrollRequest, type EnrollAnswer, type EnrollChallenge, type EnrollRequest } from './machine.js';
@@ -17,15 +18,7 @@ import { checkKeyRotation } from './rotation.js';
  * The agent WebSocket session calls `admit` at hello for a node without a pinned key, and for
  * a revoked node that presents an enrolment token.
  */
-export interface AdmitHello {
-  nodeId: string;
-  kid: string;
-  jwk?: Record<string, unknown>;
-  enrollToken?: string;
-  ekPublic?: string;
-  ekCert?: string | null;
-  akPublic?: string;
-}
+export type AdmitHello = Omit<Extract<AgentMessage, { type: 'hello' }>, 'type' | 'agentVersion'>;
 
 export interface AdmitContext {
   node: NodeRecord | null;
