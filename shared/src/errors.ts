@@ -1,3 +1,9 @@
+/** What every coded error takes besides its code and message. */
+export interface NodesealErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
 /**
  * Base error for every coded failure in nodeseal.
  *
@@ -10,7 +16,7 @@ export class NodesealError extends Error {
   readonly code: string;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: string, message: string, options: NodesealErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NodesealError';
     this.code = code;
@@ -22,9 +28,23 @@ export class NodesealError extends Error {
   }
 }
 
+/**
+ * The base class of one area's errors, named `name`: `export class StoreError extends
+ * areaError('StoreError') {}`. Its instances are NodesealErrors whose `name` is the area's, and
+ * `instanceof` tells the areas apart.
+ */
+export function areaError(name: string) {
+  return class extends NodesealError {
+    constructor(code: string, message: string, options: NodesealErrorOptions = {}) {
+      super(code, message, options);
+      this.name = name;
+    }
+  };
+}
+
 /** A mistake by the person running a command (bad flag, unreadable file): printed as one line, no stack. */
 export class UserError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: string, message: string, options: NodesealErrorOptions = {}) {
     super(code, message, options);
     this.name = 'UserError';
   }

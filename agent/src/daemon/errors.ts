@@ -1,4 +1,4 @@
-import { NodesealError } from '../../../shared/src/errors.js';
+import { areaError } from '../../../shared/src/errors.js';
 
 /** Agent daemon codes. */
 export const ERR_AGENT_IDENTITY = 'ERR_AGENT_IDENTITY';
@@ -8,9 +8,4 @@ export const ERR_AGENT_HEARTBEAT = 'ERR_AGENT_HEARTBEAT';
 export const ERR_AGENT_ANSWER_TIMEOUT = 'ERR_AGENT_ANSWER_TIMEOUT';
 export const ERR_AGENT_SPOOL_DROPPED = 'ERR_AGENT_SPOOL_DROPPED';
 
-export class AgentError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'AgentError';
-  }
-}
+export class AgentError extends areaError('AgentError') {}

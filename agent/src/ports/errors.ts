@@ -1,4 +1,4 @@
-import { NodesealError } from '../../../shared/src/errors.js';
+import { areaError } from '../../../shared/src/errors.js';
 
 /** Codes raised by the hardware ports (command runner, rooted file reader). */
 export const ERR_COMMAND_NOT_FOUND = 'ERR_COMMAND_NOT_FOUND';
@@ -9,9 +9,4 @@ export const ERR_FILE_UNREADABLE = 'ERR_FILE_UNREADABLE';
 export const ERR_FILE_TOO_LARGE = 'ERR_FILE_TOO_LARGE';
 export const ERR_PATH_OUTSIDE_ROOT = 'ERR_PATH_OUTSIDE_ROOT';
 
-export class PortError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'PortError';
-  }
-}
+export class PortError extends areaError('PortError') {}

@@ -1,4 +1,4 @@
-import { NodesealError } from '../../../shared/src/errors.js';
+import { areaError } from '../../../shared/src/errors.js';
 
 /**
  * Coded errors of the agent's TPM access. Every failure of a TPM or TSS call carries the
@@ -24,12 +24,7 @@ export const ERR_TPM_CLOSED = 'ERR_TPM_CLOSED';
 /** The event log file could not be read or is larger than the limit. */
 export const ERR_TPM_EVENTLOG = 'ERR_TPM_EVENTLOG';
 
-export class TpmError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'TpmError';
-  }
-}
+export class TpmError extends areaError('TpmError') {}
 
 /** TSS2 response-code layers (bits 16..23), as in tss2_common.h. */
 export const RC_LAYER = {

@@ -1,4 +1,4 @@
-import { NodesealError } from '../../../shared/src/errors.js';
+import { areaError } from '../../../shared/src/errors.js';
 
 /**
  * Enrolment refusals. Each attack the enrolment must stop has its own code; every refusal
@@ -26,9 +26,4 @@ export const ERR_ENROLL_INPUT = 'ERR_ENROLL_INPUT';
 export const ERR_ENROLL_KEY_ROTATION = 'ERR_ENROLL_KEY_ROTATION';
 export const ERR_ENROLL_AK_CHANGED = 'ERR_ENROLL_AK_CHANGED';
 
-export class EnrollError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'EnrollError';
-  }
-}
+export class EnrollError extends areaError('EnrollError') {}

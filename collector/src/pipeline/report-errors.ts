@@ -1,4 +1,4 @@
-import { NodesealError } from '../../../shared/src/errors.js';
+import { areaError } from '../../../shared/src/errors.js';
 
 /** Freshness and attribution failures of a report (the JWS and schema have their own codes). */
 export const ERR_REPORT_NODE_MISMATCH = 'ERR_REPORT_NODE_MISMATCH';
@@ -7,9 +7,4 @@ export const ERR_REPORT_REPLAY = 'ERR_REPORT_REPLAY';
 export const ERR_REPORT_NONCE_REUSED = 'ERR_REPORT_NONCE_REUSED';
 export const ERR_REPORT_DIGEST = 'ERR_REPORT_DIGEST';
 
-export class ReportError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'ReportError';
-  }
-}
+export class ReportError extends areaError('ReportError') {}

@@ -1,4 +1,4 @@
-import { NodesealError } from '../../../shared/src/errors.js';
+import { areaError } from '../../../shared/src/errors.js';
 
 /** A report with this (nodeId, seq) is already stored: a replay or a re-sent spooled report. */
 export const ERR_STORE_DUPLICATE_SEQ = 'ERR_STORE_DUPLICATE_SEQ';
@@ -13,12 +13,7 @@ export const ERR_STORE_CORRUPT = 'ERR_STORE_CORRUPT';
 /** The store was used after close(). */
 export const ERR_STORE_CLOSED = 'ERR_STORE_CLOSED';
 
-export class StoreError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'StoreError';
-  }
-}
+export class StoreError extends areaError('StoreError') {}
 
 /** True when `e` is a unique/primary-key violation from either engine. */
 export function isUniqueViolation(e: unknown): boolean {

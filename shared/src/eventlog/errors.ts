@@ -1,4 +1,4 @@
-import { NodesealError } from '../errors.js';
+import { areaError } from '../errors.js';
 
 /** Coded errors for event-log parsing, replay and the reads that need a replayed log. */
 export const ERR_EVENTLOG_TRUNCATED = 'ERR_EVENTLOG_TRUNCATED';
@@ -11,12 +11,7 @@ export const ERR_EVENTLOG_NO_COMMON_BANK = 'ERR_EVENTLOG_NO_COMMON_BANK';
 export const ERR_EVENTLOG_UNVERIFIED = 'ERR_EVENTLOG_UNVERIFIED';
 export const ERR_EVENTLOG_EVENT_DATA = 'ERR_EVENTLOG_EVENT_DATA';
 
-export class EventLogError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'EventLogError';
-  }
-}
+export class EventLogError extends areaError('EventLogError') {}
 
 /** A read past the end of the log (or of one event's data): the log is truncated or a length lies. */
 export function truncated(field: string, offset: number, message: string): EventLogError {

@@ -1,4 +1,4 @@
-import { NodesealError } from '../errors.js';
+import { areaError } from '../errors.js';
 
 /**
  * JWS failure codes. Every failure of sign/verify surfaces as a JwsError with one of these;
@@ -11,12 +11,7 @@ export const ERR_JWS_KID = 'ERR_JWS_KID';
 export const ERR_JWS_KEY = 'ERR_JWS_KEY';
 export const ERR_JWS_SIGNATURE = 'ERR_JWS_SIGNATURE';
 
-export class JwsError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'JwsError';
-  }
-}
+export class JwsError extends areaError('JwsError') {}
 
 /** The one place jose's error classes become our codes. */
 export function mapJoseError(e: unknown): JwsError {

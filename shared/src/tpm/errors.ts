@@ -1,4 +1,4 @@
-import { NodesealError } from '../errors.js';
+import { areaError } from '../errors.js';
 
 /**
  * Coded errors for TPM structure parsing and quote verification. Every rejection of a quote
@@ -17,12 +17,7 @@ export const ERR_TPM_QUOTE_PCR_MISSING = 'ERR_TPM_QUOTE_PCR_MISSING';
 export const ERR_TPM_AK_ATTRIBUTES = 'ERR_TPM_AK_ATTRIBUTES';
 export const ERR_TPM_INPUT = 'ERR_TPM_INPUT';
 
-export class TpmError extends NodesealError {
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, options);
-    this.name = 'TpmError';
-  }
-}
+export class TpmError extends areaError('TpmError') {}
 
 /** A malformed TPM wire structure: which structure, which field, at which offset. */
 export function tpmParseError(structure: string, field: string, offset: number, message: string): TpmError {
