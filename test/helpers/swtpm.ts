@@ -102,3 +102,14 @@ export async function startSwtpm(opts: { ekCert?: boolean } = {}): Promise<Swtpm
     },
   };
 }
+
+/**
+ * Runs a tpm2-tools command, then flushes transient objects and sessions: swtpm has no resource
+ * manager, so what one tool leaves loaded would fill the TPM's slots for the next.
+ */
+export async function toolsFlushed(tpm: Swtpm, cmd: string, args: string[]): Promise<string> {
+  const out = await tpm.tools(cmd, args);
+  await tpm.tools('tpm2_flushcontext', ['-t']);
+  await tpm.tools('tpm2_flushcontext', ['-s']);
+  return out;
+}

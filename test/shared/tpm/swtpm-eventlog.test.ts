@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EV, computePcrs, parseEventLog, replay, secureBootState } from '../../../shared/src/eventlog/index.js';
 import { verifyQuote } from '../../../shared/src/tpm/index.js';
-import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
+import { startSwtpm, toolsFlushed, type Swtpm } from '../../helpers/swtpm.js';
 
 /**
  * A real TPM that measured a real boot: swtpm's PCRs are extended with the sha256 digests of a
@@ -18,12 +18,7 @@ const LOG = 'test/fixtures/eventlogs/go-tpm-tools/rhel8-uefi.bin';
 let tpm: Swtpm;
 let dir: string;
 
-async function tool(cmd: string, args: string[]): Promise<string> {
-  const out = await tpm.tools(cmd, args);
-  await tpm.tools('tpm2_flushcontext', ['-t']);
-  await tpm.tools('tpm2_flushcontext', ['-s']);
-  return out;
-}
+const tool = (cmd: string, args: string[]) => toolsFlushed(tpm, cmd, args);
 
 beforeAll(async () => {
   tpm = await startSwtpm();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePublic, tpmName, verifyQuote } from '../../../shared/src/tpm/index.js';
-import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
+import { startSwtpm, toolsFlushed, type Swtpm } from '../../helpers/swtpm.js';
 
 /**
  * Quotes made by a real TPM (swtpm) with tpm2-tools are accepted by our pure-TypeScript
@@ -14,13 +14,7 @@ import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
 let tpm: Swtpm;
 let dir: string;
 
-/** swtpm has no resource manager: flush transient objects and sessions after each tool. */
-async function tool(cmd: string, args: string[]): Promise<string> {
-  const out = await tpm.tools(cmd, args);
-  await tpm.tools('tpm2_flushcontext', ['-t']);
-  await tpm.tools('tpm2_flushcontext', ['-s']);
-  return out;
-}
+const tool = (cmd: string, args: string[]) => toolsFlushed(tpm, cmd, args);
 
 interface MadeQuote {
   attest: Buffer;
