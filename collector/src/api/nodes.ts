@@ -15,6 +15,27 @@ export const ERR_APPROVE_REASON = 'ERR_APPROVE_REASON';
 export const ERR_APPROVE_NO_STATE = 'ERR_APPROVE_NO_STATE';
 export const ERR_ATTEST_TIMEOUT = 'ERR_ATTEST_TIMEOUT';
 export const ERR_ATTEST_REJECTED = 'ERR_ATTEST_REJECTED';
+export const ERR_APPROVE_STATE_CHANGED = 'ERR_APPROVE_STATE_CHANGED';
+export const ERR_APPROVE_AK_CHANGED = 'ERR_APPROVE_AK_CHANGED';
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+const APPROVE_FIELDS = new Set(['reason', 'inventoryDigest', 'pcrDigest']);
+
+/** The state the operator looked at (summary.inventoryDigest / summary.pcrDigest); null = not given. */
+function expectedState(body: Record<string, unknown>): { inventoryDigest?: string; pcrDigest?: string | null } {
+  const out: { inventoryDigest?: string; pcrDigest?: string | null } = {};
+  if ('inventoryDigest' in body) {
+    const v = body.inventoryDigest;
+    if (typeof v !== 'string' || !DIGEST_RE.test(v)) throw new HttpError(400, ERR_APPROVE_REASON, 'inventoryDigest must be sha256:<64 hex digits>');
+    out.inventoryDigest = v;
+  }
+  if ('pcrDigest' in body) {
+    const v = body.pcrDigest;
+    if (v !== null && (typeof v !== 'string' || !DIGEST_RE.test(v))) throw new HttpError(400, ERR_APPROVE_REASON, 'pcrDigest must be sha256:<64 hex digits> or null');
+    out.pcrDigest = v;
+  }
+  return out;
+}
 
 const STATUSES = new Set<TrustStatus>(['trusted', 'untrusted', 'unknown', 'stale']);
 
@@ -67,7 +88,7 @@ async function latestVerifiedState(app: AppContext, nodeId: string): Promise<{ r
 
 /**
  * Nodes API: GET /v1/nodes, GET /v1/nodes/:id, GET /v1/nodes/:id/changes,
- * POST /v1/nodes/:id/approve {reason}, POST /v1/nodes/:id/attest?wait=N, GET /healthz.
+ * POST /v1/nodes/:id/approve {reason, inventoryDigest?, pcrDigest?}, POST /v1/nodes/:id/attest?wait=N, GET /healthz.
  */
 export function nodesRoutes(app: AppContext): Route[] {
   const ttl = () => app.config.freshnessTtlSec;
@@ -135,19 +156,38 @@ export function nodesRoutes(app: AppContext): Route[] {
       handler: async ({ params, body, principal }) => {
         const reason = (body as { reason?: unknown } | undefined)?.reason;
         if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 1000) throw new HttpError(400, ERR_APPROVE_REASON, 'body must be {"reason": "why this state is approved"} (1 to 1000 characters)');
-        const extra = body && typeof body === 'object' ? Object.keys(body).filter((k) => k !== 'reason') : [];
+        const extra = body && typeof body === 'object' ? Object.keys(body).filter((k) => !APPROVE_FIELDS.has(k)) : [];
         if (extra.length) throw new HttpError(400, ERR_APPROVE_REASON, `unknown fields: ${extra.slice(0, 3).join(', ')}`);
+        const expected = expectedState(body as Record<string, unknown>);
         const nodeId = (await mustGet(params.id!)).nodeId;
         const actor = principal?.name ?? 'anonymous';
         const result = await app.hub.withNodeLock(nodeId, async () => {
           const node = (await app.store.getNode(nodeId))!;
           const state = await latestVerifiedState(app, nodeId);
           if (!state) throw new HttpError(409, ERR_APPROVE_NO_STATE, 'the node has no verified state to approve yet');
+          // The operator approves what they looked at: a newer report with other evidence (sent while
+          // they were reading) is not approved in its place.
+          if ((expected.inventoryDigest !== undefined && expected.inventoryDigest !== state.report.inventoryDigest) || (expected.pcrDigest !== undefined && expected.pcrDigest !== state.report.pcrDigest)) {
+            throw new HttpError(409, ERR_APPROVE_STATE_CHANGED, 'the node reported another state since it was shown; look at it again', {
+              inventoryDigest: state.report.inventoryDigest,
+              pcrDigest: state.report.pcrDigest,
+            });
+          }
+          // The AK was pinned by credential activation (or first use): approval never re-pins it, else a
+          // key made outside the TPM could be approved in and quote anything from then on.
+          // The latest fresh report's own verdict is checked too: a report whose digests repeat an earlier
+          // one is stored without its JWS, so the payload re-read may be that earlier report's.
+          const foreignAk =
+            state.report.reasons.some((r) => r.code === 'tpm.ak_changed') ||
+            (state.payload.tpm.status === 'ok' && node.akPublic !== null && state.payload.tpm.akPublic.toLowerCase() !== node.akPublic.toLowerCase());
+          if (foreignAk) {
+            throw new HttpError(409, ERR_APPROVE_AK_CHANGED, 'this state was quoted by another attestation key than the one pinned for the node; the node must enrol again');
+          }
           const at = new Date().toISOString();
           const p = state.payload;
           const pcrs = quotedPcrs(app, p);
           const newBaseline = { nodeId, inventory: p.inventory, inventoryDigest: p.inventoryDigest, pcrs, eventLog: p.tpm.status === 'ok' ? p.tpm.eventLog : null, approvedBy: actor, reason, createdAt: at };
-          const akPublic = p.tpm.status === 'ok' ? p.tpm.akPublic : node.akPublic;
+          const akPublic = node.akPublic ?? (p.tpm.status === 'ok' ? p.tpm.akPublic : null);
           const verdict = app.ports.evaluate({
             evidence: { kind: 'fresh', inventory: p.inventory, pcrs, eventLog: newBaseline.eventLog, akPublic: p.tpm.status === 'ok' ? p.tpm.akPublic : null, tpm: p.tpm },
             baseline: newBaseline,

@@ -36,7 +36,9 @@ export interface EnrollHook {
 export type HubConfig = Pick<
   CollectorConfig,
   'intervalSec' | 'heartbeatSec' | 'helloTimeoutMs' | 'rateLimitPerSec' | 'rateLimitBurst' | 'maxErrorsPerConnection' | 'maxPayloadBytes' | 'maxConnections'
->;
+> &
+  /** Nonces expire after this (default 3 × intervalSec): an older one makes its report history. */
+  Partial<Pick<CollectorConfig, 'freshnessTtlSec'>>;
 
 export interface HubDeps {
   store: Store;

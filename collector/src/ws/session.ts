@@ -45,7 +45,8 @@ export class AgentSession {
   state: State = 'awaiting-hello';
   nodeId: string | null = null;
   private pinned: PinnedKey | null = null;
-  private readonly issued = new Set<string>();
+  /** Unused nonces of this connection → when they were issued (ms, hub clock); they expire after the freshness TTL. */
+  private readonly issued = new Map<string, number>();
   private readonly used = new Set<string>();
   private readonly waiters = new Map<string, Waiter>();
   private readonly bucket: TokenBucket;
@@ -242,8 +243,8 @@ export class AgentSession {
   /** Issues a nonce to this connection. `next` = for the agent's next scheduled report. */
   sendChallenge(next: boolean, waitMs: number): Promise<ChallengeOutcome> {
     const nonce = this.hub.newNonce();
-    this.issued.add(nonce);
-    while (this.issued.size > MAX_ISSUED) this.issued.delete(this.issued.values().next().value!);
+    this.issued.set(nonce, this.hub.now().getTime());
+    while (this.issued.size > MAX_ISSUED) this.issued.delete(this.issued.keys().next().value!);
     this.send({ type: 'challenge', nonce, intervalSec: this.hub.deps.config.intervalSec, ...(next ? { next: true } : {}) });
     if (waitMs <= 0) return Promise.resolve(null);
     return new Promise((resolve) => {
@@ -264,6 +265,19 @@ export class AgentSession {
     w.resolve(o);
   }
 
+  /**
+   * Forgets nonces issued longer ago than the freshness TTL: a quote over such a nonce may have
+   * been made (and held back, or relayed from elsewhere) that long ago, so it proves nothing
+   * about now and its report counts as history. Without this, a connection that keeps its
+   * socket alive could hoard nonces and keep a node trusted after its state changed.
+   */
+  private expireNonces(): void {
+    const c = this.hub.deps.config;
+    const ttlMs = (c.freshnessTtlSec ?? 3 * c.intervalSec) * 1000;
+    const now = this.hub.now().getTime();
+    for (const [n, at] of this.issued) if (now - at > ttlMs) this.issued.delete(n);
+  }
+
   private useNonce(nonce: string | null): void {
     if (!nonce) return;
     this.issued.delete(nonce);
@@ -281,9 +295,10 @@ export class AgentSession {
       const node = await store.getNode(nodeId);
       if (!node) return this.fail(ERR_HELLO_REQUIRED, 'node record vanished; reconnect', true);
       const baseline = await store.getBaseline(nodeId);
+      this.expireNonces();
       let v;
       try {
-        v = await this.hub.verifier.verify(jws, { helloNodeId: nodeId, pinned, node, baseline, issuedNonces: this.issued, usedNonces: this.used, maxJwsBytes: this.hub.deps.config.maxPayloadBytes });
+        v = await this.hub.verifier.verify(jws, { helloNodeId: nodeId, pinned, node, baseline, issuedNonces: new Set(this.issued.keys()), usedNonces: this.used, maxJwsBytes: this.hub.deps.config.maxPayloadBytes });
       } catch (e) {
         if (!isNodesealError(e)) throw e;
         let err: NodesealError = e;

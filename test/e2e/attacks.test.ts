@@ -1,0 +1,126 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningCollector } from '../../collector/src/server.js';
+import { generateIdentity, importPrivateJwk, signCompact, type Identity } from '../../shared/src/jws/index.js';
+import { REPORT_JWS_TYP } from '../../shared/src/report/types.js';
+import { copyHost, removeHost } from '../helpers/hosts.js';
+import { api, removeDir, softTpmSource, startTestCollector, tempDir } from './harness.js';
+import { RawClient } from './raw-client.js';
+
+/**
+ * An attacker root on one node (holds the agent's JWS key, runs its own client) against a live
+ * collector: approval must not re-pin the AK or approve a state the operator did not look at,
+ * and a nonce held past the freshness TTL must not make a report fresh proof.
+ */
+describe('attacks from a node the attacker controls', () => {
+  let dir: string;
+  let root: string;
+  let collector: RunningCollector;
+  const FRESHNESS_TTL_SEC = 2;
+
+  /** A connection as `nodeId`, after the challenge sent on hello. */
+  async function connect(nodeId: string, who: Identity): Promise<RawClient> {
+    const c = await RawClient.open(collector.wsUrl);
+    c.send({ type: 'hello', nodeId, agentVersion: 'x', kid: who.kid, jwk: who.publicJwk });
+    await c.next((m) => m.type === 'challenge');
+    return c;
+  }
+  const lastNonce = (c: RawClient) => [...c.messages].reverse().find((m) => m.type === 'challenge').nonce as string;
+
+  /** Sends a report quoted by `ak` over the simulated boot chain `variant`; resolves with the collector's answer. */
+  async function report(c: RawClient, who: Identity, o: { nodeId: string; seq: number; nonce: string; ak: KeyObject; variant?: string }): Promise<any> {
+    const ev = await softTpmSource(root, { ak: o.ak, variant: o.variant ?? '' }).collect(o.nonce);
+    const payload = { v: 1 as const, nodeId: o.nodeId, seq: o.seq, nonce: o.nonce, collectedAt: new Date().toISOString(), ...ev };
+    const jws = await signCompact(payload, await importPrivateJwk(who.privateJwk, 'ES256'), { alg: 'ES256', kid: who.kid, typ: REPORT_JWS_TYP });
+    const from = c.messages.length;
+    c.send({ type: 'report', jws });
+    const answer = await c.next((m) => m.type === 'verdict' || m.type === 'ack' || m.type === 'error', 5000, from);
+    // The nonce for the next round follows a verdict/ack.
+    if (answer.type !== 'error') await c.next((m) => m.type === 'challenge' && m.next === true, 5000, from);
+    return answer;
+  }
+  const newAk = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+
+  beforeAll(async () => {
+    dir = await tempDir('attacks');
+    root = await copyHost('gpu8');
+    collector = await startTestCollector(join(dir, 'collector.db'), { freshnessTtlSec: FRESHNESS_TTL_SEC });
+  });
+
+  afterAll(async () => {
+    await collector?.close();
+    await removeHost(root);
+    await removeDir(dir);
+  });
+
+  it('approving a state quoted by another AK is refused (same or new PCRs); the pinned AK stays and the other AK stays untrusted', async () => {
+    const who = await generateIdentity();
+    const [ak1, ak2] = [newAk(), newAk()];
+    const c = await connect('node-ak', who);
+    expect((await report(c, who, { nodeId: 'node-ak', seq: 1, nonce: lastNonce(c), ak: ak1 })).status).toBe('trusted');
+    // Same PCRs and inventory under another AK: the stored state must be this report, not the earlier one by the pinned AK.
+    const same = await report(c, who, { nodeId: 'node-ak', seq: 2, nonce: lastNonce(c), ak: ak2 });
+    expect(same.status).toBe('untrusted');
+    expect(same.reasons.map((r: any) => r.code)).toContain('tpm.ak_changed');
+    let r = await api(collector.url, 'POST', '/v1/nodes/node-ak/approve', { reason: 'looks fine' });
+    expect(r.status).toBe(409);
+    expect(r.json.error?.code ?? r.json.code).toBe('ERR_APPROVE_AK_CHANGED');
+    expect((await api(collector.url, 'GET', '/v1/nodes/node-ak')).json.status).toBe('untrusted');
+
+    // A key outside the TPM can quote any boot chain: shown as a boot update, it must still not be approvable.
+    const forged = await report(c, who, { nodeId: 'node-ak', seq: 3, nonce: lastNonce(c), ak: ak2, variant: 'b' });
+    expect(forged.reasons.map((x: any) => x.code)).toEqual(expect.arrayContaining(['tpm.ak_changed', 'tpm.pcr_changed']));
+    r = await api(collector.url, 'POST', '/v1/nodes/node-ak/approve', { reason: 'grub update' });
+    expect(r.status).toBe(409);
+    expect(r.json.error?.code ?? r.json.code).toBe('ERR_APPROVE_AK_CHANGED');
+
+    const after = await report(c, who, { nodeId: 'node-ak', seq: 4, nonce: lastNonce(c), ak: ak2, variant: 'b' });
+    expect(after.status).toBe('untrusted');
+    expect(after.reasons.map((x: any) => x.code)).toContain('tpm.ak_changed');
+    c.close();
+  });
+
+  it('approve with the digests the operator saw refuses a newer state sent meanwhile, and approves the one seen', async () => {
+    const who = await generateIdentity();
+    const ak = newAk();
+    const c = await connect('node-race', who);
+    expect((await report(c, who, { nodeId: 'node-race', seq: 1, nonce: lastNonce(c), ak })).status).toBe('trusted');
+    const original = (await api(collector.url, 'GET', '/v1/nodes/node-race')).json.baseline.pcrDigest as string;
+    expect((await report(c, who, { nodeId: 'node-race', seq: 2, nonce: lastNonce(c), ak, variant: 'b' })).status).toBe('untrusted');
+    const seen = (await api(collector.url, 'GET', '/v1/nodes/node-race')).json.summary;
+    // While the operator reads, the node reports yet another boot chain.
+    expect((await report(c, who, { nodeId: 'node-race', seq: 3, nonce: lastNonce(c), ak, variant: 'c' })).status).toBe('untrusted');
+
+    const bad = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', { reason: 'grub update b', inventoryDigest: seen.inventoryDigest, pcrDigest: 'sha256:xyz' });
+    expect(bad.status).toBe(400);
+    const stale = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', { reason: 'grub update b', inventoryDigest: seen.inventoryDigest, pcrDigest: seen.pcrDigest });
+    expect(stale.status).toBe(409);
+    expect(stale.json.error?.code ?? stale.json.code).toBe('ERR_APPROVE_STATE_CHANGED');
+    expect((await api(collector.url, 'GET', '/v1/nodes/node-race')).json.baseline.pcrDigest).toBe(original);
+
+    const now = (await api(collector.url, 'GET', '/v1/nodes/node-race')).json.summary;
+    expect(now.pcrDigest).not.toBe(seen.pcrDigest);
+    const ok = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', { reason: 'grub update c', inventoryDigest: now.inventoryDigest, pcrDigest: now.pcrDigest });
+    expect(ok.status).toBe(200);
+    expect(ok.json.status).toBe('trusted');
+    expect((await api(collector.url, 'GET', '/v1/nodes/node-race')).json.baseline.pcrDigest).toBe(now.pcrDigest);
+    c.close();
+  });
+
+  it('a nonce held past the freshness TTL makes its report history: no verdict, verifiedAt unchanged', async () => {
+    const who = await generateIdentity();
+    const ak = newAk();
+    const c = await connect('node-hoard', who);
+    expect((await report(c, who, { nodeId: 'node-hoard', seq: 1, nonce: lastNonce(c), ak })).status).toBe('trusted');
+    const verifiedAt = (await api(collector.url, 'GET', '/v1/nodes/node-hoard')).json.verifiedAt as string;
+    const held = lastNonce(c);
+    await new Promise((r) => setTimeout(r, FRESHNESS_TTL_SEC * 1000 + 500));
+    const late = await report(c, who, { nodeId: 'node-hoard', seq: 2, nonce: held, ak });
+    expect(late.type).toBe('ack');
+    expect((await api(collector.url, 'GET', '/v1/nodes/node-hoard')).json.verifiedAt).toBe(verifiedAt);
+    // The nonce handed out after it is fresh again.
+    expect((await report(c, who, { nodeId: 'node-hoard', seq: 3, nonce: lastNonce(c), ak })).type).toBe('verdict');
+    c.close();
+  });
+});
