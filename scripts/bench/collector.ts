@@ -21,10 +21,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort, waitHealthy } from '../../test/helpers/net.js';
 
 const FD_LIMIT = 20_000;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
@@ -56,16 +56,6 @@ function rawBound(seconds = 2): { verifiesPerSec: number; reportsPerSec: number 
   return { verifiesPerSec: (2 * n) / el, reportsPerSec: n / el };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function withUlimit(cmd: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const quoted = cmd.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return spawn('bash', ['-c', `ulimit -n ${FD_LIMIT} && exec ${quoted}`], { env, stdio: ['pipe', 'pipe', 'inherit'] });
@@ -75,19 +65,6 @@ function rssMiB(pid: number): { rss: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
-
-async function waitHealthy(url: string, proc: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (proc.exitCode !== null) throw new Error('collector exited');
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('collector did not become healthy');
 }
 
 /** The child's first result line; window marks (`{"mode":"window"}`) go to `onMark` instead. */
@@ -137,7 +114,7 @@ async function main() {
   const stop = () => collector.kill(profile.length ? 'SIGINT' : 'SIGKILL');
   process.once('exit', stop);
   try {
-    await waitHealthy(url, collector);
+    await waitHealthy(url, collector, 30_000);
     const idle = rssMiB(collector.pid!);
     console.log(`collector pid ${collector.pid} on ${url}, db ${join(dir, 'bench.db')}, ${VERIFY_WORKERS} verifier worker(s); idle RSS ${idle.rss.toFixed(0)} MiB`);
 

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../collector/src/store/index.js';
 import { copyHost, removeHost } from '../helpers/hosts.js';
 import { api, removeDir, softTpmSource, startTestAgent, tempDir, waitFor, type TestAgent } from './harness.js';
+import { freePort, waitHealthy } from '../helpers/net.js';
 
 /** Bootstrap operator token for the API; the agent is pinned on first contact (--allow-tofu, lab setting). */
 const TOKEN = `test-bootstrap-${'t'.repeat(32)}`;
@@ -19,16 +19,6 @@ function spawnCollector(port: number, db: string): ChildProcess {
   return p;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 describe('collector killed: offline reports are spooled and all arrive, in order, once', () => {
   let dir: string;
   let root: string;
@@ -40,8 +30,9 @@ describe('collector killed: offline reports are spooled and all arrive, in order
   const base = () => `http://127.0.0.1:${port}`;
 
   async function start() {
-    proc = spawnCollector(port, db);
-    await waitFor('collector healthy', async () => (await api(base(), 'GET', '/healthz')).status === 200, 20_000);
+    const p = spawnCollector(port, db);
+    proc = p;
+    await waitHealthy(base(), p);
   }
 
   beforeAll(async () => {

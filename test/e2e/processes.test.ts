@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyHost, removeHost } from '../helpers/hosts.js';
 import { api, removeDir, tempDir, waitFor } from './harness.js';
+import { freePort, waitHealthy } from '../helpers/net.js';
 
 function nodeseal(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { out: () => string } {
   const p = spawn(process.execPath, ['--import', 'tsx', 'bin/nodeseal.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -11,16 +11,6 @@ function nodeseal(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & {
   p.stdout!.on('data', (d) => (out += d));
   p.stderr!.on('data', (d) => (out += d));
   return Object.assign(p, { out: () => out });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (c) => r(c))));
@@ -40,7 +30,7 @@ describe('collector and agent verbs as processes', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     collector = nodeseal(['collector', '--listen', `127.0.0.1:${port}`, '--db', join(dir, 'c.db'), '--interval', '1', '--allow-tofu', '--log-level', 'warn'], { NODESEAL_BOOTSTRAP_TOKEN: token });
-    await waitFor('collector healthy', async () => (await fetch(`${base}/healthz`)).ok, 20_000);
+    await waitHealthy(base, collector);
     agent = nodeseal(['agent', '--collector', `ws://127.0.0.1:${port}`, '--node-id', 'proc-1', '--state-dir', join(dir, 'agent'), '--tcti', 'none', '--root', root, '--log-level', 'warn']);
   }, 40_000);
 

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execRunner, type CommandRunner } from '../../../collector/src/integrations/exec-runner.js';
+import { freePort } from '../../helpers/net.js';
 
 /**
  * A real single-host Slurm cluster for tests: munged with its own key and socket, slurmctld,
@@ -22,17 +22,6 @@ export interface SlurmCluster {
   nodeState(name: string): Promise<{ state: string; reason: string }>;
   scontrol(...args: string[]): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startSlurm(nodes: string[], extraConf = ''): Promise<SlurmCluster> {
