@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago, for processes that must be told their
@@ -37,4 +38,25 @@ export async function waitHealthy(base: string, proc: ChildProcess, timeoutMs = 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${base}/healthz did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+}
+
+/** A test HTTP server listening on 127.0.0.1 (port 0): its base URL, and `close` that drops open connections. */
+export interface LoopbackServer {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function listenOnLoopback(server: Server): Promise<LoopbackServer> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

@@ -1,12 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { HttpError, roleRank, Router, sendError, type Principal, type Route } from '../../../collector/src/http/router.js';
+import { listenOnLoopback, type LoopbackServer } from '../../helpers/net.js';
 
 /**
  * A real HTTP server on 127.0.0.1 serving Route[] through the project's Router, with bearer
  * tokens mapped to principals. Used until tests can start the collector's own app.
  */
-export async function serveRoutes(routes: Route[], tokens: Record<string, Principal> = {}): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+export async function serveRoutes(routes: Route[], tokens: Record<string, Principal> = {}): Promise<LoopbackServer> {
   const router = new Router().add(routes);
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -39,15 +39,5 @@ export async function serveRoutes(routes: Route[], tokens: Record<string, Princi
       sendError(res, 500, 'ERR_INTERNAL', (e as Error).message);
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return listenOnLoopback(server);
 }

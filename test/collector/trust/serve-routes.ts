@@ -1,12 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { HttpError, Router, sendError, sendJson, type Route } from '../../../collector/src/http/router.js';
+import { listenOnLoopback, type LoopbackServer } from '../../helpers/net.js';
 
 /**
  * A real HTTP server on 127.0.0.1:0 that dispatches feature routes through the collector's
  * Router (no auth layer): used by feature tests until they run inside buildApp.
  */
-export async function serveRoutes(routes: Route[]): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+export async function serveRoutes(routes: Route[]): Promise<LoopbackServer> {
   const router = new Router().add(routes);
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -24,15 +24,5 @@ export async function serveRoutes(routes: Route[]): Promise<{ url: string; serve
         },
       );
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return listenOnLoopback(server);
 }
