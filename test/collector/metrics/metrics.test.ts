@@ -4,6 +4,7 @@ import { createMetrics, parseMetricsConfig, type Metrics } from '../../../collec
 import { TrustCache } from '../../../collector/src/trust/cache.js';
 import type { NodeRecord } from '../../../collector/src/store/store.js';
 import { serveRoutes } from './routes-server.js';
+import { nodeRecord } from '../../helpers/records.js';
 
 /** Minimal Prometheus text parser (the test's own): name{labels} value, plus HELP/TYPE lines. */
 function parseProm(text: string): { samples: Array<{ name: string; labels: Record<string, string>; value: number }>; help: Map<string, string>; type: Map<string, string> } {
@@ -32,21 +33,14 @@ function parseProm(text: string): { samples: Array<{ name: string; labels: Recor
 }
 
 const T0 = Date.parse('2026-11-25T12:00:00.000Z');
-const record = (nodeId: string, status: NodeRecord['status'], verifiedAgoSec: number | null): NodeRecord => ({
-  nodeId,
-  jwk: null,
-  kid: null,
-  akPublic: null,
-  lastSeq: 1,
-  status,
-  reasons: [],
-  firstSeenAt: new Date(T0 - 86_400_000).toISOString(),
-  lastSeenAt: null,
-  verifiedAt: verifiedAgoSec === null ? null : new Date(T0 - verifiedAgoSec * 1000).toISOString(),
-  enrolledVia: 'tofu',
-  revokedAt: null,
-  summary: null,
-});
+const record = (nodeId: string, status: NodeRecord['status'], verifiedAgoSec: number | null): NodeRecord =>
+  nodeRecord({
+    nodeId,
+    status,
+    firstSeenAt: new Date(T0 - 86_400_000).toISOString(),
+    lastSeenAt: null,
+    verifiedAt: verifiedAgoSec === null ? null : new Date(T0 - verifiedAgoSec * 1000).toISOString(),
+  });
 
 describe('GET /metrics', () => {
   const events = new CollectorEvents();

@@ -3,24 +3,18 @@ import { CollectorEvents } from '../../../collector/src/events.js';
 import type { NodeRecord, NodeQuery, Store } from '../../../collector/src/store/store.js';
 import { createTrust, TrustCache, TrustWatchHub, trustRoutes, type TrustModule } from '../../../collector/src/trust/index.js';
 import { serveRoutes } from './serve-routes.js';
+import { nodeRecord } from '../../helpers/records.js';
 
 function record(nodeId: string, status: NodeRecord['status'], verifiedAt: string | null, extra: Partial<NodeRecord> = {}): NodeRecord {
-  return {
+  return nodeRecord({
     nodeId,
-    jwk: null,
-    kid: null,
-    akPublic: null,
-    lastSeq: 1,
     status,
     reasons: status === 'untrusted' ? [{ code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 VBIOS 96.00.5E.00.01 -> 96.00.5E.00.02' }] : [],
     firstSeenAt: '2026-01-01T00:00:00.000Z',
     lastSeenAt: verifiedAt,
     verifiedAt,
-    enrolledVia: 'tofu',
-    revokedAt: null,
-    summary: null,
     ...extra,
-  };
+  });
 }
 
 /** A hand-written store fake: only listNodes, with real paging. */

@@ -11,6 +11,7 @@ import type { NodeRecord } from '../../../collector/src/store/store.js';
 import { createTrust, type TrustModule, type TrustView } from '../../../collector/src/trust/index.js';
 import type { Reason } from '../../../shared/src/report/types.js';
 import { serveRoutes } from '../../collector/trust/serve-routes.js';
+import { nodeRecord } from '../../helpers/records.js';
 import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
 
 const replaced: Reason = { code: 'gpu.replaced', claim: 'hardware', detail: 'GPU 3 serial 1650123456789 -> 1650999999999' };
@@ -132,7 +133,7 @@ describe('nodeseal k8s-sync verb', () => {
   let dir: string;
   const rec = (nodeId: string, status: NodeRecord['status']): NodeRecord => {
     const t = new Date().toISOString();
-    return { nodeId, jwk: null, kid: null, akPublic: null, lastSeq: 1, status, reasons: status === 'untrusted' ? [replaced] : [], firstSeenAt: t, lastSeenAt: t, verifiedAt: t, enrolledVia: 'tofu', revokedAt: null, summary: null };
+    return nodeRecord({ nodeId, status, reasons: status === 'untrusted' ? [replaced] : [], firstSeenAt: t, lastSeenAt: t, verifiedAt: t });
   };
   const io = (signal?: AbortSignal) => {
     const o = { out: '', err: '', env: { NODESEAL_CLI_CONFIG: '/nonexistent' } as NodeJS.ProcessEnv, stdout: (s: string) => void (o.out += s), stderr: (s: string) => void (o.err += s), ...(signal ? { stopSignal: signal } : {}) };

@@ -11,13 +11,14 @@ import type { NodeRecord } from '../../../collector/src/store/store.js';
 import type { Reason } from '../../../shared/src/report/types.js';
 import { createTrust, type TrustModule } from '../../../collector/src/trust/index.js';
 import { serveRoutes } from '../../collector/trust/serve-routes.js';
+import { nodeRecord } from '../../helpers/records.js';
 import { startSlurm, type SlurmCluster } from './slurm-cluster.js';
 
 const vbios: Reason = { code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 (serial 1650123456789) VBIOS 96.00.5E.00.01 -> 96.00.5E.00.02' };
 
 function rec(nodeId: string, status: NodeRecord['status']): NodeRecord {
   const now = new Date().toISOString();
-  return { nodeId, jwk: null, kid: null, akPublic: null, lastSeq: 1, status, reasons: status === 'untrusted' ? [vbios] : [], firstSeenAt: now, lastSeenAt: now, verifiedAt: now, enrolledVia: 'tofu', revokedAt: null, summary: null };
+  return nodeRecord({ nodeId, status, reasons: status === 'untrusted' ? [vbios] : [], firstSeenAt: now, lastSeenAt: now, verifiedAt: now });
 }
 
 function runProlog(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
