@@ -5,7 +5,7 @@ import type { RunningCollector } from '../../collector/src/server.js';
 import { generateIdentity, importPrivateJwk, signCompact, type Identity } from '../../shared/src/jws/index.js';
 import { REPORT_JWS_TYP } from '../../shared/src/report/types.js';
 import { copyHost, removeHost } from '../helpers/hosts.js';
-import { api, removeDir, softTpmSource, startTestCollector, tempDir } from './harness.js';
+import { api, removeDir, softTpmSource, startTestAgent, startTestCollector, tempDir, waitFor } from './harness.js';
 import { RawClient } from './raw-client.js';
 
 /**
@@ -122,5 +122,28 @@ describe('attacks from a node the attacker controls', () => {
     // The nonce handed out after it is fresh again.
     expect((await report(c, who, { nodeId: 'node-hoard', seq: 3, nonce: lastNonce(c), ak })).type).toBe('verdict');
     c.close();
+  });
+
+  it('a burst of on-demand challenges (stolen scheduler token) does not get the honest agent disconnected', async () => {
+    const codes: string[] = [];
+    const onRejected = (e: { nodeId: string | null; code: string }) => void (e.nodeId === 'node-busy' && codes.push(e.code));
+    const onGone = (e: { nodeId: string }) => void (e.nodeId === 'node-busy' && codes.push('disconnected'));
+    collector.events.on('report-rejected', onRejected);
+    collector.events.on('agent-disconnected', onGone);
+    const agent = await startTestAgent({ collector: collector.wsUrl, nodeId: 'node-busy', evidence: softTpmSource(root) });
+    try {
+      await waitFor('node-busy verified', async () => (await api(collector.url, 'GET', '/v1/nodes/node-busy')).json.verifiedAt);
+      const calls = await Promise.all(Array.from({ length: 120 }, () => api(collector.url, 'POST', '/v1/nodes/node-busy/attest')));
+      expect(calls.filter((c) => c.json?.challenged !== true).map((c) => c.json)).toEqual([]);
+      // One more, awaited: the node answers it with a verdict on the same connection.
+      const r = await api(collector.url, 'POST', '/v1/nodes/node-busy/attest?wait=10');
+      expect(codes).toEqual([]);
+      expect(r.status).toBe(200);
+      expect(r.json.status).toBe('trusted');
+    } finally {
+      collector.events.off('report-rejected', onRejected);
+      collector.events.off('agent-disconnected', onGone);
+      await agent.stop();
+    }
   });
 });

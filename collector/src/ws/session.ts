@@ -33,6 +33,8 @@ const MAX_USED = 16;
 interface Waiter {
   resolve(o: ChallengeOutcome): void;
   timer: NodeJS.Timeout;
+  /** The nonce it waits on; null while its challenge is deferred (pacing). */
+  nonce: string | null;
 }
 
 /**
@@ -48,7 +50,10 @@ export class AgentSession {
   /** Unused nonces of this connection → when they were issued (ms, hub clock); they expire after the freshness TTL. */
   private readonly issued = new Map<string, number>();
   private readonly used = new Set<string>();
-  private readonly waiters = new Map<string, Waiter>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  /** When the last on-demand challenge was sent (ms), and the one deferred until the pacing allows it. */
+  private lastDemandAt = -Infinity;
+  private deferred: { timer: NodeJS.Timeout; waiters: Waiter[] } | null = null;
   private readonly bucket: TokenBucket;
   private errors = 0;
   private alive = true;
@@ -241,28 +246,91 @@ export class AgentSession {
   }
 
   /** Issues a nonce to this connection. `next` = for the agent's next scheduled report. */
-  sendChallenge(next: boolean, waitMs: number): Promise<ChallengeOutcome> {
+  private issue(next: boolean): string {
     const nonce = this.hub.newNonce();
     this.issued.set(nonce, this.hub.now().getTime());
     while (this.issued.size > MAX_ISSUED) this.issued.delete(this.issued.keys().next().value!);
     this.send({ type: 'challenge', nonce, intervalSec: this.hub.deps.config.intervalSec, ...(next ? { next: true } : {}) });
+    return nonce;
+  }
+
+  /**
+   * Challenges this connection: `next` = the nonce for the agent's next scheduled report (sent at
+   * once); otherwise an on-demand challenge, answered by the agent at once. With waitMs > 0,
+   * resolves with the outcome of the report answering it, or null on timeout or close.
+   *
+   * On-demand challenges are paced to half the connection's message rate limit: every request
+   * that arrives within one pacing interval is served by one challenge sent at its end (never
+   * before the request, so the answer is still evidence made after it was asked for). Without
+   * this, anyone allowed to ask for attestation could make an honest agent answer faster than
+   * its own rate limit and get it disconnected.
+   */
+  sendChallenge(next: boolean, waitMs: number): Promise<ChallengeOutcome> {
+    if (next) {
+      this.issue(true);
+      return Promise.resolve(null);
+    }
+    let join: (w: Waiter) => void;
+    const now = Date.now();
+    const spacingMs = 2000 / this.hub.deps.config.rateLimitPerSec;
+    if (this.deferred) {
+      const d = this.deferred;
+      join = (w) => d.waiters.push(w);
+    } else if (now - this.lastDemandAt >= spacingMs) {
+      this.lastDemandAt = now;
+      const nonce = this.issue(false);
+      join = (w) => this.addWaiter(nonce, w);
+    } else {
+      const d: { timer: NodeJS.Timeout; waiters: Waiter[] } = {
+        waiters: [],
+        timer: setTimeout(() => {
+          this.deferred = null;
+          if (this.state === 'closed') return;
+          this.lastDemandAt = Date.now();
+          const nonce = this.issue(false);
+          for (const w of d.waiters) this.addWaiter(nonce, w);
+        }, this.lastDemandAt + spacingMs - now),
+      };
+      this.deferred = d;
+      join = (w) => d.waiters.push(w);
+    }
     if (waitMs <= 0) return Promise.resolve(null);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(nonce);
-        resolve(null);
-      }, waitMs);
-      this.waiters.set(nonce, { resolve, timer });
+      const w: Waiter = {
+        resolve,
+        nonce: null,
+        timer: setTimeout(() => {
+          this.dropWaiter(w);
+          resolve(null);
+        }, waitMs),
+      };
+      join(w);
     });
+  }
+
+  private addWaiter(nonce: string, w: Waiter): void {
+    w.nonce = nonce;
+    const list = this.waiters.get(nonce);
+    if (list) list.push(w);
+    else this.waiters.set(nonce, [w]);
+  }
+
+  private dropWaiter(w: Waiter): void {
+    const list = w.nonce === null ? this.deferred?.waiters : this.waiters.get(w.nonce);
+    const i = list ? list.indexOf(w) : -1;
+    if (i >= 0) list!.splice(i, 1);
+    if (w.nonce !== null && list?.length === 0) this.waiters.delete(w.nonce);
   }
 
   private settle(nonce: string | null, o: ChallengeOutcome): void {
     if (!nonce) return;
-    const w = this.waiters.get(nonce);
-    if (!w) return;
-    clearTimeout(w.timer);
+    const list = this.waiters.get(nonce);
+    if (!list) return;
     this.waiters.delete(nonce);
-    w.resolve(o);
+    for (const w of list) {
+      clearTimeout(w.timer);
+      w.resolve(o);
+    }
   }
 
   /**
@@ -364,7 +432,15 @@ export class AgentSession {
       this.enrollWaiter.reject(new NodesealError(ERR_ENROLL_CHALLENGE_EXPIRED, 'the connection closed during enrolment'));
       this.enrollWaiter = null;
     }
-    for (const [nonce] of this.waiters) this.settle(nonce, null);
+    for (const [nonce] of [...this.waiters]) this.settle(nonce, null);
+    if (this.deferred) {
+      clearTimeout(this.deferred.timer);
+      for (const w of this.deferred.waiters) {
+        clearTimeout(w.timer);
+        w.resolve(null);
+      }
+      this.deferred = null;
+    }
     this.hub.unregister(this);
     if (wasReady && this.nodeId) this.hub.deps.events.emit('agent-disconnected', { nodeId: this.nodeId });
   }
