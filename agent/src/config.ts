@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UserError, ERR_CONFIG } from '../../shared/src/errors.js';
 import { nodeIdSchema } from '../../shared/src/report/schema.js';
+import { applyConfigLayers, coerceScalar, optionTable, type ConfigLayer, type ConfigLayerSources, type OptionSpec, type ScalarKind } from '../../shared/src/config/layers.js';
 
 /**
  * Agent configuration. Layers, later wins: defaults → config file (JSON) → environment
@@ -41,15 +42,7 @@ export interface AgentConfig {
   enrollTokenFile: string | null;
 }
 
-type Kind = 'string' | 'nstring' | 'number' | 'int';
-interface Spec {
-  key: keyof AgentConfig;
-  kind: Kind;
-  env: string;
-  flag?: string;
-  min?: number;
-  max?: number;
-}
+type Spec = OptionSpec<keyof AgentConfig, ScalarKind>;
 
 const SPECS: Spec[] = [
   { key: 'collector', kind: 'string', env: 'NODESEAL_COLLECTOR', flag: 'collector' },
@@ -70,7 +63,7 @@ const SPECS: Spec[] = [
 ];
 
 /** Every agent option: config-file key, environment variable and flag (docs and `config check` use it). */
-export const AGENT_CONFIG_OPTIONS: ReadonlyArray<{ key: string; env: string; flag: string | null }> = SPECS.map((s) => ({ key: s.key, env: s.env, flag: s.flag ?? null }));
+export const AGENT_CONFIG_OPTIONS: ReadonlyArray<{ key: string; env: string; flag: string | null }> = optionTable(SPECS);
 
 /** Shape of enrolment tokens (the collector issues nse_ + 43 base64url characters; the installer accepts the same set). */
 const ENROLL_TOKEN_SHAPE = /^[A-Za-z0-9._~+/=-]{8,512}$/;
@@ -95,25 +88,7 @@ export function defaultAgentConfig(): AgentConfig {
   };
 }
 
-function coerce(spec: Spec, raw: unknown, where: string, problems: string[]): unknown {
-  const bad = (what: string) => {
-    problems.push(`${where}: ${what}`);
-    return undefined;
-  };
-  if (spec.kind === 'string') return typeof raw === 'string' && raw.length > 0 ? raw : bad('must be a non-empty string');
-  if (spec.kind === 'nstring') return raw === null || raw === '' ? null : typeof raw === 'string' ? raw : bad('must be a string');
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) return bad(`must be ${spec.kind === 'int' ? 'an integer' : 'a number'}`);
-  if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}`);
-  if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}`);
-  return n;
-}
-
-export interface AgentConfigSources {
-  file?: string | null;
-  env?: NodeJS.ProcessEnv;
-  flags?: Record<string, string | boolean | undefined>;
-}
+export type AgentConfigSources = ConfigLayerSources;
 
 /**
  * Resolves the layers and returns the configuration together with every problem found (invalid
@@ -124,32 +99,7 @@ export function resolveAgentConfig(src: AgentConfigSources = {}): { config: Agen
   const cfg = defaultAgentConfig() as unknown as Record<string, unknown>;
   const problems: string[] = [];
   /** Layer that last set a key: 1 file, 2 environment, 3 flags. */
-  const layer = new Map<string, number>();
-  const apply = (spec: Spec, raw: unknown, where: string, at: number) => {
-    const v = coerce(spec, raw, where, problems);
-    if (v !== undefined) {
-      cfg[spec.key] = v;
-      layer.set(spec.key, at);
-    }
-  };
-  if (src.file) {
-    try {
-      const parsed = JSON.parse(readFileSync(src.file, 'utf8')) as unknown;
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) problems.push(`config file ${src.file}: must be a JSON object`);
-      else
-        for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-          const spec = SPECS.find((s) => s.key === k);
-          if (spec) apply(spec, v, `config file ${src.file}: ${k}`, 1);
-          else problems.push(`config file ${src.file}: unknown option ${JSON.stringify(k).slice(0, 60)}`);
-        }
-    } catch (e) {
-      problems.push(`config file ${src.file}: ${(e as Error).message}`);
-    }
-  }
-  const env = src.env ?? {};
-  for (const spec of SPECS) if (env[spec.env] !== undefined) apply(spec, env[spec.env], `environment ${spec.env}`, 2);
-  const flags = src.flags ?? {};
-  for (const spec of SPECS) if (spec.flag && flags[spec.flag] !== undefined) apply(spec, flags[spec.flag], `--${spec.flag}`, 3);
+  const layer = applyConfigLayers(SPECS, src, cfg, problems, coerceScalar);
   const c = cfg as unknown as AgentConfig;
   if (!c.collector) problems.push('--collector is required (e.g. wss://collector.example:8443)');
   else {
@@ -175,7 +125,7 @@ export function resolveAgentConfig(src: AgentConfigSources = {}): { config: Agen
  * installer's NODESEAL_ENROLL_TOKEN); both in the same layer is a contradiction. The token's
  * value never appears in a problem.
  */
-function resolveEnrollToken(c: AgentConfig, layer: Map<string, number>, problems: string[]): void {
+function resolveEnrollToken(c: AgentConfig, layer: Map<string, ConfigLayer>, problems: string[]): void {
   const tokenAt = c.enrollToken !== null ? (layer.get('enrollToken') ?? 0) : 0;
   const fileAt = c.enrollTokenFile !== null ? (layer.get('enrollTokenFile') ?? 0) : 0;
   if (tokenAt && fileAt && tokenAt === fileAt) {

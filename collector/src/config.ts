@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { UserError, ERR_CONFIG } from '../../shared/src/errors.js';
+import { applyConfigLayers, coerceScalar, optionTable, type ConfigLayerSources, type OptionSpec, type ScalarKind } from '../../shared/src/config/layers.js';
 
 /**
  * Collector configuration. Layers, later wins: defaults → config file (JSON) → environment
@@ -48,15 +48,7 @@ export interface CollectorConfig {
 
 export const SECTION_KEYS = ['alerts', 'metrics', 'trust', 'slurm'] as const;
 
-type Kind = 'string' | 'nstring' | 'int' | 'number' | 'bool' | 'listen' | 'loglevel';
-interface Spec {
-  key: Exclude<keyof CollectorConfig, 'sections'>;
-  kind: Kind;
-  env: string;
-  flag?: string;
-  min?: number;
-  max?: number;
-}
+type Spec = OptionSpec<Exclude<keyof CollectorConfig, 'sections'>, ScalarKind | 'bool' | 'listen' | 'loglevel'>;
 
 const SPECS: Spec[] = [
   { key: 'listen', kind: 'listen', env: 'NODESEAL_LISTEN', flag: 'listen' },
@@ -122,22 +114,15 @@ function coerce(spec: Spec, raw: unknown, where: string, problems: string[]): un
   };
   switch (spec.kind) {
     case 'string':
-      return typeof raw === 'string' && raw.length > 0 ? raw : bad('must be a non-empty string');
     case 'nstring':
-      return raw === null || raw === '' ? null : typeof raw === 'string' ? raw : bad('must be a string');
+    case 'int':
+    case 'number':
+      return coerceScalar({ ...spec, kind: spec.kind }, raw, where, problems);
     case 'bool':
       if (typeof raw === 'boolean') return raw;
       if (raw === 'true' || raw === '1' || raw === 'yes') return true;
       if (raw === 'false' || raw === '0' || raw === 'no' || raw === '') return false;
       return bad('must be true or false');
-    case 'int':
-    case 'number': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) return bad(`must be ${spec.kind === 'int' ? 'an integer' : 'a number'}`);
-      if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}`);
-      if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}`);
-      return n;
-    }
     case 'listen': {
       if (typeof raw !== 'string') return bad('must be HOST:PORT');
       return parseListen(raw) ?? bad(`must be HOST:PORT, got ${JSON.stringify(raw).slice(0, 60)}`);
@@ -147,16 +132,10 @@ function coerce(spec: Spec, raw: unknown, where: string, problems: string[]): un
   }
 }
 
-export interface ConfigSources {
-  /** Path of a JSON config file, or null. */
-  file?: string | null;
-  env?: NodeJS.ProcessEnv;
-  /** Flag values by flag name (as parsed by parseFlags). */
-  flags?: Record<string, string | boolean | undefined>;
-}
+export type ConfigSources = ConfigLayerSources;
 
 /** Every top-level collector option: config-file key, environment variable and flag (docs and `config check` use it). */
-export const COLLECTOR_CONFIG_OPTIONS: ReadonlyArray<{ key: string; env: string; flag: string | null }> = SPECS.map((s) => ({ key: s.key, env: s.env, flag: s.flag ?? null }));
+export const COLLECTOR_CONFIG_OPTIONS: ReadonlyArray<{ key: string; env: string; flag: string | null }> = optionTable(SPECS);
 
 /** Loads and validates the collector configuration; throws UserError(ERR_CONFIG) listing every problem. */
 export function loadCollectorConfig(src: ConfigSources = {}): CollectorConfig {
@@ -172,43 +151,17 @@ export function loadCollectorConfig(src: ConfigSources = {}): CollectorConfig {
 export function resolveCollectorConfig(src: ConfigSources = {}): { config: CollectorConfig; problems: string[] } {
   const cfg = defaultCollectorConfig() as unknown as Record<string, unknown>;
   const problems: string[] = [];
-  const set = new Set<string>();
-  const apply = (spec: Spec, raw: unknown, where: string) => {
-    const v = coerce(spec, raw, where, problems);
-    if (v !== undefined) {
-      cfg[spec.key] = v;
-      set.add(spec.key);
-    }
+  const sections: Record<string, unknown> = {};
+  const section = (k: string, v: unknown) => {
+    if (!(SECTION_KEYS as readonly string[]).includes(k)) return false;
+    sections[k] = v;
+    return true;
   };
-  const file = src.file ?? null;
-  if (file) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      problems.push(`config file ${file}: ${(e as Error).message}`);
-    }
-    if (parsed !== undefined) {
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) problems.push(`config file ${file}: must be a JSON object`);
-      else {
-        const sections: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-          const spec = SPECS.find((s) => s.key === k);
-          if (spec) apply(spec, v, `config file ${file}: ${k}`);
-          else if ((SECTION_KEYS as readonly string[]).includes(k)) sections[k] = v;
-          else problems.push(`config file ${file}: unknown option ${JSON.stringify(k).slice(0, 60)}`);
-        }
-        cfg.sections = sections;
-      }
-    }
-  }
-  const env = src.env ?? {};
-  for (const spec of SPECS) if (env[spec.env] !== undefined) apply(spec, env[spec.env], `environment ${spec.env}`);
-  const flags = src.flags ?? {};
-  for (const spec of SPECS) if (spec.flag && flags[spec.flag] !== undefined) apply(spec, flags[spec.flag], `--${spec.flag}`);
+  const layers = applyConfigLayers(SPECS, src, cfg, problems, coerce, section);
+  cfg.sections = sections;
 
   const c = cfg as unknown as CollectorConfig;
-  if (!set.has('freshnessTtlSec')) c.freshnessTtlSec = 3 * c.intervalSec;
+  if (!layers.has('freshnessTtlSec')) c.freshnessTtlSec = 3 * c.intervalSec;
   else if (c.freshnessTtlSec < c.intervalSec) problems.push(`freshnessTtlSec (${c.freshnessTtlSec}) must not be shorter than intervalSec (${c.intervalSec})`);
   if ((c.tlsCert === null) !== (c.tlsKey === null)) problems.push('tlsCert and tlsKey must be given together');
   if (c.tlsCert === null && !c.insecure && !isLoopback(c.listen.host)) {
