@@ -59,7 +59,7 @@ function describe(c: EventChange): string {
 
 /**
  * tpm.pcr_changed, one reason per PCR whose value differs (or that is quoted on one side only),
- * compared in sha256 when both sides have it. When both event logs are present the reason's
+ * compared in sha256 when both sides have it, and one when a bank of the baseline is no longer quoted. When both event logs are present the reason's
  * detail names the differing events and `after.events` lists them (at most
  * MAX_EVENTS_PER_REASON); otherwise the reason carries the PCR index and old/new values only.
  */
@@ -70,6 +70,14 @@ export function diffPcrs(before: PcrEvidence, after: PcrEvidence, opts: { explai
     const a = Object.keys(after.pcrs).sort();
     return [reason('tpm.pcr_changed', `quoted PCR banks changed (${b.join(',') || 'none'} → ${a.join(',') || 'none'})`, { banks: b }, { banks: a })];
   }
+  // A bank the baseline was quoted in must still be quoted: else a node could fall back to a weaker
+  // bank (sha1) that is compared in its place while the stronger one goes unchecked.
+  const dropped = Object.keys(before.pcrs).filter((b) => !(b in after.pcrs)).sort();
+  const bankReasons = dropped.length === 0 ? [] : [reason('tpm.pcr_changed', `quoted PCR banks changed: ${dropped.join(',')} no longer quoted (${Object.keys(before.pcrs).sort().join(',')} → ${Object.keys(after.pcrs).sort().join(',')})`, { banks: Object.keys(before.pcrs).sort() }, { banks: Object.keys(after.pcrs).sort() })];
+  return [...bankReasons, ...diffBank(before, after, bank, opts)];
+}
+
+function diffBank(before: PcrEvidence, after: PcrEvidence, bank: string, opts: { explain?: PcrExplainer }): Reason[] {
   const old = before.pcrs[bank]!;
   const cur = after.pcrs[bank]!;
   const indices = [...new Set([...Object.keys(old), ...Object.keys(cur)])]

@@ -118,3 +118,14 @@ describe('diffAk', () => {
     expect(akFingerprint('0001aa')).toMatch(/^sha256:[0-9a-f]{16}$/);
   });
 });
+
+describe('diffPcrs bank downgrade', () => {
+  it('a baseline quoted in sha1 and sha256 and a report quoting only sha1 (same sha1 values) is drift', () => {
+    expect(Object.keys(A.pcrs).sort()).toEqual(['sha1', 'sha256']);
+    const rs = diffPcrs(A, { pcrs: { sha1: { ...A.pcrs.sha1! } }, eventLog: A.eventLog });
+    expect(rs.map((r) => r.code)).toEqual(['tpm.pcr_changed']);
+    expect(rs[0]!.detail).toBe('quoted PCR banks changed: sha256 no longer quoted (sha1,sha256 → sha1)');
+    // A bank added to the quote is more evidence, not drift.
+    expect(diffPcrs({ pcrs: { sha256: A.pcrs.sha256! }, eventLog: null }, { pcrs: A.pcrs, eventLog: null })).toEqual([]);
+  });
+});
