@@ -40,6 +40,8 @@ export interface Metrics {
   routes: Route[];
   /** Feed alert dispatcher outcomes here (startAlerts's onAttempt). */
   alertAttempt(webhook: string, outcome: 'delivered' | 'retry' | 'dead'): void;
+  /** Feed alert outbox overflows here (startAlerts's onOverflow). */
+  alertOverflow(webhook: string, moved: number): void;
   close(): void;
 }
 
@@ -206,6 +208,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     },
   });
   const alertAttempts = new Counter({ name: 'nodeseal_alert_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, retry, dead).', labelNames: ['outcome'], registers: [registry] });
+  const alertOverflow = new Counter({ name: 'nodeseal_alert_outbox_overflow_total', help: 'Pending alerts moved to dead-letter because a webhook reached its maxPending cap (ERR_ALERT_OUTBOX_FULL).', registers: [registry] });
   if (deps.alerts) {
     const alerts = deps.alerts;
     new Gauge({
@@ -276,6 +279,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registry,
     routes,
     alertAttempt: (_webhook, outcome) => alertAttempts.inc({ outcome }),
+    alertOverflow: (_webhook, moved) => alertOverflow.inc(moved),
     close() {
       deps.events.off('report-verified', on.verified);
       deps.events.off('report-rejected', on.rejected);

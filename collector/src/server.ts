@@ -56,9 +56,13 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const sched = await startSchedulerFeatures({ settings: parseSchedulerSettings(config.sections, config.db, process.env), store, trust, logger });
   const live = new LiveHub(events, trust.cache);
   const alertsConfig = parseAlertsConfig(config.sections.alerts);
-  const alerts = alertsConfig.webhooks.length
-    ? startAlerts({ events, trust: trust.cache, outbox: new SqlAlertOutbox(store.db), config: alertsConfig, logger, onAttempt: (w, o) => metrics.alertAttempt(w, o) })
-    : null;
+  // Always started, webhooks or not: it keeps the alert cursor current, so webhooks added later
+  // get alerts from then on (not the backlog of everything since).
+  const alertsRunning = startAlerts({
+    events, trust: trust.cache, outbox: new SqlAlertOutbox(store.db), config: alertsConfig, logger,
+    onAttempt: (w, o) => metrics.alertAttempt(w, o), onOverflow: (w, n) => metrics.alertOverflow(w, n),
+  });
+  const alerts = alertsConfig.webhooks.length ? alertsRunning : null;
   const metricsConfig = parseMetricsConfig(config.sections.metrics);
   const metrics = createMetrics({
     events, trust: trust.cache, liveClients: () => live.count, ...(alerts ? { alerts } : {}),
@@ -105,7 +109,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
       app.close();
       live.close();
       dashboard.close();
-      await alerts?.stop();
+      await alertsRunning.stop();
       metrics.close();
       sched.close();
       trust.close();

@@ -18,6 +18,8 @@ export interface WebhookConfig {
   maxAttempts: number;
   /** Per-attempt HTTP timeout. */
   timeoutMs: number;
+  /** Cap on this webhook's pending alerts; past it the oldest move to dead-letter (ERR_ALERT_OUTBOX_FULL). */
+  maxPending: number;
 }
 
 export interface AlertsConfig {
@@ -37,6 +39,7 @@ const webhookSchema = z
     events: z.array(z.enum(['status-changed', 'drift'])).min(1).default(['status-changed', 'drift']),
     maxAttempts: z.number().int().min(1).max(100).default(10),
     timeoutMs: z.number().int().min(100).max(120_000).default(5000),
+    maxPending: z.number().int().min(1).max(10_000_000).default(100_000),
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AlertsConfig, WebhookConfig } from './config.js';
 import type { AlertOutbox, OutboxRow } from './outbox.js';
@@ -24,10 +25,17 @@ export function backoffMs(attempts: number, baseMs: number, maxMs: number, rando
   return Math.round(exp * (0.5 + random / 2));
 }
 
+/** A delivery lease outlives any one attempt (so two holders never overlap while both run). */
+export function leaseMs(timeoutMs: number): number {
+  return Math.max(10_000, 2 * timeoutMs + 5_000);
+}
+
 /**
  * Delivers the outbox, one worker per webhook. Each webhook is a FIFO with head-of-line
  * blocking, so a receiver sees a node's alerts in the order they happened even across retries;
- * a row that uses up its attempts is dead-lettered and the queue moves on.
+ * a row that uses up its attempts is dead-lettered and the queue moves on. Before each attempt
+ * the worker takes or renews the webhook's lease: with several collectors on one database only
+ * the holder delivers, and a standby takes over when the holder's lease runs out.
  */
 export class AlertDispatcher {
   private readonly fetch: typeof fetch;
@@ -36,6 +44,8 @@ export class AlertDispatcher {
   private readonly wakers = new Map<string, () => void>();
   private readonly workers: Promise<void>[] = [];
   private readonly abort = new AbortController();
+  /** This dispatcher's lease holder id. */
+  readonly holder = randomUUID();
 
   constructor(private readonly deps: DispatcherDeps) {
     this.fetch = deps.fetch ?? fetch;
@@ -73,26 +83,41 @@ export class AlertDispatcher {
 
   private async run(hook: WebhookConfig): Promise<void> {
     const log = this.deps.logger.child({ webhook: hook.name });
+    const outbox = this.deps.outbox;
+    let held = false;
     while (!this.abort.signal.aborted) {
       let row: OutboxRow | null;
       try {
-        row = await this.deps.outbox.head(hook.name);
+        row = await outbox.head(hook.name);
+        if (!row) {
+          if (held) await outbox.release(hook.name, this.holder);
+          held = false;
+          await this.sleep(60_000, hook.name);
+          continue;
+        }
+        const wait = row.nextAttemptAt - this.now();
+        if (wait > 0) {
+          await this.sleep(wait, hook.name);
+          continue;
+        }
+        held = await outbox.lease(hook.name, this.holder, leaseMs(hook.timeoutMs));
+        if (!held) {
+          await this.sleep(1000, hook.name); // another collector delivers this webhook
+          continue;
+        }
+        // Read the head again under the lease: the previous holder may have delivered it.
+        const again = await outbox.head(hook.name);
+        if (!again || again.id !== row.id || again.nextAttemptAt > this.now()) continue;
+        row = again;
       } catch (e) {
         log.error({ err: e }, 'alert outbox read failed');
         await this.sleep(5000, hook.name);
         continue;
       }
-      if (!row) {
-        await this.sleep(60_000, hook.name);
-        continue;
-      }
-      const wait = row.nextAttemptAt - this.now();
-      if (wait > 0) {
-        await this.sleep(wait, hook.name);
-        continue;
-      }
       await this.attempt(hook, row, log);
     }
+    // Stopping: hand the webhook over at once rather than when the lease runs out.
+    if (held) await outbox.release(hook.name, this.holder).catch((err: unknown) => log.warn({ err }, 'alert lease release failed'));
   }
 
   private async attempt(hook: WebhookConfig, row: OutboxRow, log: Logger): Promise<void> {

@@ -25,8 +25,8 @@ export interface OutboxRow {
 export type NewOutboxRow = Pick<OutboxRow, 'webhook' | 'eventId' | 'kind' | 'nodeId' | 'body' | 'createdAt' | 'nextAttemptAt'>;
 
 export interface AlertOutbox {
-  /** Durable when resolved. */
-  enqueue(rows: NewOutboxRow[]): Promise<void>;
+  /** Durable when resolved; resolves with how many oldest pending rows each webhook's cap moved to dead-letter. */
+  enqueue(rows: NewOutboxRow[]): Promise<Map<string, number>>;
   /** Oldest pending row of this webhook (per-webhook FIFO), or null. */
   head(webhook: string): Promise<OutboxRow | null>;
   delivered(id: number): Promise<void>;
@@ -36,4 +36,10 @@ export interface AlertOutbox {
   listDead(limit: number): Promise<OutboxRow[]>;
   /** Moves every dead-lettered row back to pending with a fresh attempt budget; returns how many. */
   requeueDead(nextAttemptAt: number): Promise<number>;
+  /**
+   * Takes or renews this webhook's delivery lease for `holder` (several collectors on one
+   * database: only the holder delivers). False while another holder's lease runs.
+   */
+  lease(webhook: string, holder: string, ttlMs: number): Promise<boolean>;
+  release(webhook: string, holder: string): Promise<void>;
 }

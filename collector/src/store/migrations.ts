@@ -210,4 +210,25 @@ CREATE TABLE alert_outbox (
 CREATE INDEX alert_outbox_head ON alert_outbox (webhook, status, id);
 `,
   ),
+  // The alert cursor: per node, the last effective status alerted and the highest report seq
+  // whose drift changes were alerted (alerts/journal-sql.ts). Nodes that exist when this runs
+  // are adopted ('?' = take the current status without alerting; drift up to last_seq is old).
+  // alert_lease: which collector delivers a webhook's queue (alerts/dispatcher.ts).
+  portable(
+    '0201_alert_cursor',
+    `
+CREATE TABLE alert_cursor (
+  node_id TEXT PRIMARY KEY,
+  status_key TEXT,
+  drift_seq BIGINT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+INSERT INTO alert_cursor (node_id, status_key, drift_seq, updated_at) SELECT node_id, '?', last_seq, '' FROM nodes;
+CREATE TABLE alert_lease (
+  webhook TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+`,
+  ),
 ];

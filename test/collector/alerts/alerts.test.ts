@@ -10,6 +10,7 @@ import { TrustCache } from '../../../collector/src/trust/cache.js';
 import { openSqliteStore, type Store } from '../../../collector/src/store/index.js';
 import type { Reason } from '../../../shared/src/report/types.js';
 import { serveRoutes } from '../metrics/routes-server.js';
+import { commitVerdict } from './commit.js';
 import { Receiver } from './receiver.js';
 
 const SECRET = 'test-webhook-secret-0123456789';
@@ -71,17 +72,22 @@ describe('webhook alerts', () => {
     const events = new CollectorEvents();
     ({ db } = await openDb());
     alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
-    events.emit('drift', { nodeId: 'gpu-01', seq: 7, reasons: [vbios], at: '2026-11-25T10:00:00.000Z' });
+    // The store commits each verdict, then the bus tells the alert module which node to look at.
+    await commitVerdict(db, 'gpu-01', 6, 'trusted', []);
+    events.emit('status-changed', { nodeId: 'gpu-01', from: null, to: 'trusted', reasons: [], at: '2026-11-25T09:59:00.000Z' });
+    await commitVerdict(db, 'gpu-01', 7, 'untrusted', [vbios], { drift: [vbios], at: '2026-11-25T10:00:00.000Z' });
     events.emit('status-changed', { nodeId: 'gpu-01', from: 'trusted', to: 'untrusted', reasons: [vbios], at: '2026-11-25T10:00:00.000Z' });
-    await receiver.waitFor(2);
-    const [drift, status] = receiver.got.map((g) => ({ ...g, json: JSON.parse(g.body) as Record<string, unknown> }));
-    expect(drift!.json).toMatchObject({ v: 1, type: 'drift', nodeId: 'gpu-01', seq: 7, reasons: [{ code: 'gpu.vbios_changed', before: '96.00.5E.00.01', after: '96.00.5E.00.02' }] });
+    events.emit('drift', { nodeId: 'gpu-01', seq: 7, reasons: [vbios], at: '2026-11-25T10:00:00.000Z' });
+    await receiver.waitFor(3);
+    const [first, drift, status] = receiver.got.map((g) => ({ ...g, json: JSON.parse(g.body) as Record<string, unknown> }));
+    expect(first!.json).toMatchObject({ type: 'status-changed', from: null, to: 'trusted' });
+    expect(drift!.json).toMatchObject({ v: 1, type: 'drift', nodeId: 'gpu-01', seq: 7, at: '2026-11-25T10:00:00.000Z', reasons: [{ code: 'gpu.vbios_changed', before: '96.00.5E.00.01', after: '96.00.5E.00.02' }] });
     expect(status!.json).toMatchObject({ type: 'status-changed', from: 'trusted', to: 'untrusted' });
     expect(drift!.headers['x-nodeseal-event']).toBe('drift');
     expect(drift!.headers['x-nodeseal-delivery']).toBe(drift!.json.id);
     for (const g of receiver.got) expectSigned(g.headers, g.body);
     // The exported verifier agrees, and refuses a tampered body.
-    const g = receiver.got[0]!;
+    const g = receiver.got[1]!;
     const ts = String(g.headers['x-nodeseal-timestamp']);
     expect(verifySignature(SECRET, String(g.headers['x-nodeseal-signature']), ts, g.body, Math.floor(Date.now() / 1000))).toBe(true);
     expect(verifySignature(SECRET, String(g.headers['x-nodeseal-signature']), ts, g.body.replace('gpu-01', 'gpu-02'), Math.floor(Date.now() / 1000))).toBe(false);
@@ -93,7 +99,8 @@ describe('webhook alerts', () => {
     ({ db } = await openDb());
     alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
     await receiver.down();
-    events.emit('status-changed', { nodeId: 'gpu-02', from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
+    await commitVerdict(db, 'gpu-02', 1, 'untrusted', [vbios]);
+    events.emit('status-changed', { nodeId: 'gpu-02', from: null, to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
     await alerts.flushed();
     // Several attempts fail against the closed port...
     const deadline = Date.now() + 5000;
@@ -119,7 +126,10 @@ describe('webhook alerts', () => {
     db = opened.db;
     await receiver.down();
     alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
-    for (const id of ['a', 'b', 'c']) events.emit('status-changed', { nodeId: `gpu-${id}`, from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
+    for (const id of ['a', 'b', 'c']) {
+      await commitVerdict(db, `gpu-${id}`, 1, 'untrusted', [vbios]);
+      events.emit('status-changed', { nodeId: `gpu-${id}`, from: null, to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
+    }
     await alerts.flushed();
     await alerts.stop();
     alerts = null;
@@ -133,6 +143,13 @@ describe('webhook alerts', () => {
     expect(receiver.got.map((g) => (JSON.parse(g.body) as { nodeId: string }).nodeId)).toEqual(['gpu-a', 'gpu-b', 'gpu-c']);
     for (const g of receiver.got) expectSigned(g.headers, g.body);
     await settled(alerts, { pending: 0, dead: 0 });
+    // The cursor says these were queued: the next start's scan queues nothing again.
+    await alerts.stop();
+    alerts = startAlerts({ events: new CollectorEvents(), outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
+    await alerts.flushed();
+    expect(await alerts.counts()).toEqual({ pending: 0, dead: 0 });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(receiver.got).toHaveLength(3);
   });
 
   it('dead-letters after maxAttempts, moves on, and lets an operator list and requeue dead letters', async () => {
@@ -140,7 +157,8 @@ describe('webhook alerts', () => {
     ({ db } = await openDb());
     receiver.status = 500;
     const outbox = new SqlAlertOutbox(db.db);
-    alerts = startAlerts({ events, outbox, config: config(receiver.url, { maxAttempts: 3 }), logger });
+    alerts = startAlerts({ events, outbox, config: config(receiver.url, { maxAttempts: 3, events: ['drift'] }), logger });
+    await commitVerdict(db, 'gpu-dead', 1, 'untrusted', [vbios], { drift: [vbios] });
     events.emit('drift', { nodeId: 'gpu-dead', seq: 1, reasons: [vbios], at: new Date().toISOString() });
     await alerts.flushed();
     const deadline = Date.now() + 5000;
@@ -148,6 +166,7 @@ describe('webhook alerts', () => {
     const [dead] = await outbox.listDead(10);
     expect(dead).toMatchObject({ nodeId: 'gpu-dead', attempts: 3, status: 'dead', lastError: 'ERR_ALERT_DELIVERY: HTTP 500' });
     receiver.status = 200;
+    await commitVerdict(db, 'gpu-next', 2, 'untrusted', [vbios], { drift: [vbios] });
     events.emit('drift', { nodeId: 'gpu-next', seq: 2, reasons: [vbios], at: new Date().toISOString() });
     await receiver.waitFor(1);
     expect(JSON.parse(receiver.got[0]!.body)).toMatchObject({ nodeId: 'gpu-next' });
@@ -175,18 +194,20 @@ describe('webhook alerts', () => {
     const trust = new TrustCache({ now: () => clock, sweepMs: 0, freshnessTtlSec: 180 });
     trust.attach(events);
     ({ db } = await openDb());
-    alerts = startAlerts({ events, trust, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger });
-    trust.setFromRecord({ nodeId: 'gpu-quiet', jwk: null, kid: null, akPublic: null, lastSeq: 4, status: 'trusted', reasons: [], firstSeenAt: new Date(clock).toISOString(), lastSeenAt: null, verifiedAt: new Date(clock).toISOString(), enrolledVia: 'tofu', revokedAt: null, summary: null });
+    alerts = startAlerts({ events, trust, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url), logger, now: () => clock });
+    await commitVerdict(db, 'gpu-quiet', 4, 'trusted', [], { at: new Date(clock).toISOString() });
+    trust.setFromRecord((await db.getNode('gpu-quiet'))!);
     await receiver.waitFor(1); // first sight: null → trusted
     clock += 181_000;
     trust.sweep(); // no report within the TTL: the cache publishes trusted → stale
     await receiver.waitFor(2);
     expect(JSON.parse(receiver.got[1]!.body)).toMatchObject({ type: 'status-changed', nodeId: 'gpu-quiet', from: 'trusted', to: 'stale', reasons: [{ code: 'freshness.expired' }] });
     // The bus's own status-changed is not sent twice when the trust cache is the source.
+    await commitVerdict(db, 'gpu-quiet', 5, 'untrusted', [vbios], { drift: [vbios], at: new Date(clock).toISOString() });
     events.emit('status-changed', { nodeId: 'gpu-quiet', from: 'stale', to: 'untrusted', reasons: [vbios], at: new Date(clock).toISOString() });
     await receiver.waitFor(3);
     await new Promise((r) => setTimeout(r, 200));
-    expect(receiver.got.map((g) => (JSON.parse(g.body) as { to: string }).to)).toEqual(['trusted', 'stale', 'untrusted']);
+    expect(receiver.got.filter((g) => g.headers['x-nodeseal-event'] === 'status-changed').map((g) => (JSON.parse(g.body) as { to: string }).to)).toEqual(['trusted', 'stale', 'untrusted']);
     trust.close();
   });
 
@@ -194,12 +215,17 @@ describe('webhook alerts', () => {
     const events = new CollectorEvents();
     ({ db } = await openDb());
     alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url, { format: 'slack', secret: null, events: ['status-changed'] }), logger });
-    events.emit('drift', { nodeId: 'gpu-x', seq: 1, reasons: [vbios], at: new Date().toISOString() }); // not subscribed
+    await commitVerdict(db, 'gpu-x', 1, 'untrusted', [vbios], { drift: [vbios] });
+    events.emit('drift', { nodeId: 'gpu-x', seq: 1, reasons: [vbios], at: new Date().toISOString() }); // the drift is not subscribed
+    await commitVerdict(db, 'gpu-<x>', 1, 'trusted', []);
+    events.emit('status-changed', { nodeId: 'gpu-<x>', from: null, to: 'trusted', reasons: [], at: new Date().toISOString() });
+    await commitVerdict(db, 'gpu-<x>', 2, 'untrusted', [vbios]);
     events.emit('status-changed', { nodeId: 'gpu-<x>', from: 'trusted', to: 'untrusted', reasons: [vbios], at: new Date().toISOString() });
-    await receiver.waitFor(1);
+    await receiver.waitFor(3);
     await new Promise((r) => setTimeout(r, 150));
-    expect(receiver.got).toHaveLength(1);
-    const body = JSON.parse(receiver.got[0]!.body) as Record<string, unknown>;
+    // gpu-x's status change is sent; its drift is not (only status-changed subscribed).
+    expect(receiver.got.map((g) => g.headers['x-nodeseal-event'])).toEqual(['status-changed', 'status-changed', 'status-changed']);
+    const body = JSON.parse(receiver.got[2]!.body) as Record<string, unknown>;
     expect(Object.keys(body)).toEqual(['text']);
     expect(body.text).toContain('`gpu-&lt;x&gt;` is now *untrusted* (was trusted)');
     expect(body.text).toContain('`gpu.vbios_changed` GPU 0 VBIOS changed');
