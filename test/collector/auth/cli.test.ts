@@ -2,20 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../shared/src/cli/verb.js';
 import tokenVerb from '../../../collector/src/cli/token.js';
 import enrollTokenVerb from '../../../collector/src/cli/enroll-token.js';
 import { AuthStore, createAuthenticator, hashToken } from '../../../collector/src/auth/index.js';
 import { openSqliteStore } from '../../../collector/src/store/open.js';
+import { captureIo } from '../../helpers/cli.js';
 
 /** `nodeseal collector token ...` and `collector enroll-token ...` against a real SQLite file. */
 let dir: string;
 let db: string;
 
-function io(): CliIo & { out: string; err: string } {
-  const o = { out: '', err: '', env: { USER: 'alice' } as NodeJS.ProcessEnv, stdout: (s: string) => void (o.out += s), stderr: (s: string) => void (o.err += s) };
-  return o;
-}
+const io = () => captureIo({ USER: 'alice' });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'nodeseal-token-cli-'));

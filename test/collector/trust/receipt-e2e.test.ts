@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../shared/src/cli/verb.js';
 import receiptVerb from '../../../collector/src/cli/receipt.js';
 import verifyVerb from '../../../collector/src/cli/receipt-verify.js';
 import { loadOrCreateReceiptKey, receiptRoutes } from '../../../collector/src/receipt.js';
@@ -11,6 +10,7 @@ import { createTrust, type TrustModule } from '../../../collector/src/trust/inde
 import { api, softTpmSource, startTestAgent, startTestCollector, waitFor, type TestAgent } from '../../e2e/harness.js';
 import { copyHost, removeHost } from '../../helpers/hosts.js';
 import { serveRoutes } from './serve-routes.js';
+import { captureIo } from '../../helpers/cli.js';
 
 /** A receipt over nodes verified for real: digests are those the collector stored from the agents' reports. */
 describe('job receipt for nodes attested by real agents', () => {
@@ -20,10 +20,7 @@ describe('job receipt for nodes attested by real agents', () => {
   let srv: Awaited<ReturnType<typeof serveRoutes>>;
   const agents: TestAgent[] = [];
   const roots: string[] = [];
-  const io = () => {
-    const o = { out: '', err: '', env: { NODESEAL_CLI_CONFIG: '/nonexistent' } as NodeJS.ProcessEnv, stdout: (s: string) => void (o.out += s), stderr: (s: string) => void (o.err += s) };
-    return o as CliIo & { out: string; err: string };
-  };
+  const io = () => captureIo({ NODESEAL_CLI_CONFIG: '/nonexistent' });
 
   beforeAll(async () => {
     collector = await startTestCollector(join(dir, 'collector.db'));

@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../shared/src/cli/verb.js';
 import receiptVerb from '../../../collector/src/cli/receipt.js';
 import verifyVerb from '../../../collector/src/cli/receipt-verify.js';
 import { CollectorEvents } from '../../../collector/src/events.js';
@@ -10,6 +9,7 @@ import { loadOrCreateReceiptKey, receiptRoutes, RECEIPT_KEY_FILE, verifyReceipt 
 import type { NodeRecord } from '../../../collector/src/store/store.js';
 import { createTrust, type TrustModule } from '../../../collector/src/trust/index.js';
 import { serveRoutes } from './serve-routes.js';
+import { captureIo } from '../../helpers/cli.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -23,10 +23,7 @@ function rec(nodeId: string, status: NodeRecord['status'], inv: string): NodeRec
   };
 }
 
-function capture(env: NodeJS.ProcessEnv = {}): CliIo & { out: string; err: string } {
-  const io = { out: '', err: '', env, stdout: (s: string) => void (io.out += s), stderr: (s: string) => void (io.err += s) };
-  return io;
-}
+const capture = captureIo;
 
 describe('job receipts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nodeseal-receipt-'));

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../shared/src/cli/verb.js';
 import k8sSyncVerb from '../../../collector/src/cli/k8s-sync.js';
 import type { RunningCollector } from '../../../collector/src/server.js';
 import { api, removeDir, softTpmSource, startTestAgent, startTestCollector, tempDir, waitFor, type TestAgent } from '../../e2e/harness.js';
 import { copyHost, removeHost, setGpuField } from '../../helpers/hosts.js';
 import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
+import { captureIo } from '../../helpers/cli.js';
 
 type Node = { metadata: { labels?: Record<string, string> }; spec: { taints?: { key: string; value?: string; effect: string }[] } };
 
@@ -22,7 +22,7 @@ describe('end to end: drift taints the Kubernetes node, approval removes the tai
   const agents: TestAgent[] = [];
   const ac = new AbortController();
   let running: Promise<number>;
-  const io = { out: '', err: '', env: { NODESEAL_CLI_CONFIG: '/nonexistent' } as NodeJS.ProcessEnv, stopSignal: ac.signal, stdout: (s: string) => void (io.out += s), stderr: (s: string) => void (io.err += s) } as CliIo & { out: string; err: string };
+  const io = captureIo({ NODESEAL_CLI_CONFIG: '/nonexistent' }, ac.signal);
   const node = (n: string) => fake.nodes.get(n) as Node;
 
   beforeAll(async () => {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../shared/src/cli/verb.js';
 import k8sSyncVerb from '../../../collector/src/cli/k8s-sync.js';
 import { CollectorEvents } from '../../../collector/src/events.js';
 import { K8sSync, kubeNodesApi, MANAGED_ANNOTATION, planNode, type KubeNode, type NodesApi } from '../../../collector/src/integrations/k8s.js';
@@ -13,6 +12,7 @@ import type { Reason } from '../../../shared/src/report/types.js';
 import { serveRoutes } from '../../collector/trust/serve-routes.js';
 import { nodeRecord } from '../../helpers/records.js';
 import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
+import { captureIo } from '../../helpers/cli.js';
 
 const replaced: Reason = { code: 'gpu.replaced', claim: 'hardware', detail: 'GPU 3 serial 1650123456789 -> 1650999999999' };
 const view = (nodeId: string, status: TrustView['status'], reasons: Reason[] = []): TrustView => ({ nodeId, status, reasons, verifiedAt: null, expiresAt: null });
@@ -135,10 +135,7 @@ describe('nodeseal k8s-sync verb', () => {
     const t = new Date().toISOString();
     return nodeRecord({ nodeId, status, reasons: status === 'untrusted' ? [replaced] : [], firstSeenAt: t, lastSeenAt: t, verifiedAt: t });
   };
-  const io = (signal?: AbortSignal) => {
-    const o = { out: '', err: '', env: { NODESEAL_CLI_CONFIG: '/nonexistent' } as NodeJS.ProcessEnv, stdout: (s: string) => void (o.out += s), stderr: (s: string) => void (o.err += s), ...(signal ? { stopSignal: signal } : {}) };
-    return o as CliIo & { out: string; err: string };
-  };
+  const io = (signal?: AbortSignal) => captureIo({ NODESEAL_CLI_CONFIG: '/nonexistent' }, signal);
 
   beforeAll(async () => {
     trust = await createTrust({ store: { listNodes: async () => ({ nodes: [rec('gpu001', 'trusted'), rec('gpu002', 'untrusted'), rec('gpu003', 'trusted')], total: 3 }) }, events, cache: { sweepMs: 0 } });
