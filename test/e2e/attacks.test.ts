@@ -146,4 +146,17 @@ describe('attacks from a node the attacker controls', () => {
       await agent.stop();
     }
   });
+
+  it('an unauthenticated connection cannot send a megabyte frame before its hello (closed 1009, ERR_WS_FRAME_TOO_LARGE)', async () => {
+    const c = await RawClient.open(collector.wsUrl);
+    c.send({ type: 'report', jws: 'a'.repeat(1024 * 1024) });
+    const err = await c.next((m) => m.type === 'error');
+    expect(err.code).toBe('ERR_WS_FRAME_TOO_LARGE');
+    expect((await c.waitClosed()).code).toBe(1009);
+    // A normal hello still fits.
+    const who = await generateIdentity();
+    const ok = await connect('node-small-hello', who);
+    expect(ok.closed).toBeNull();
+    ok.close();
+  });
 });

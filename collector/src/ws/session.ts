@@ -29,6 +29,11 @@ type State = 'awaiting-hello' | 'ready' | 'closed';
  */
 const MAX_ISSUED = 8;
 const MAX_USED = 16;
+/**
+ * Largest frame before the hello is accepted (a hello with a 22 KB EK certificate is ~35 KB): an
+ * unauthenticated connection cannot make the collector parse megabytes of JSON per frame.
+ */
+export const MAX_PRE_HELLO_FRAME_BYTES = 64 * 1024;
 
 interface Waiter {
   resolve(o: ChallengeOutcome): void;
@@ -136,6 +141,9 @@ export class AgentSession {
       return;
     }
     if (isBinary) return this.fail(ERR_WS_BINARY, 'binary frames are not part of the protocol');
+    if (this.state !== 'ready' && frameBytes(data) > MAX_PRE_HELLO_FRAME_BYTES) {
+      return this.fail(ERR_WS_FRAME_TOO_LARGE, `frames before the hello is accepted are limited to ${MAX_PRE_HELLO_FRAME_BYTES} bytes`, true);
+    }
     let msg: AgentMessage;
     try {
       // A Buffer (ws's default) is decoded in place; Buffer.from(buffer) would copy the whole frame first.
@@ -370,12 +378,13 @@ export class AgentSession {
       } catch (e) {
         if (!isNodesealError(e)) throw e;
         let err: NodesealError = e;
-        const seq = peekSeq(jws);
+        const peeked = peekPayload(jws);
+        const seq = peekSeq(peeked);
         if (e.code === ERR_REPORT_SEQ && seq !== undefined) {
           const [same] = await store.listReports(nodeId, { beforeSeq: seq + 1, limit: 1 });
           if (same?.seq === seq) err = new ReportError(ERR_REPORT_REPLAY, `report seq ${seq} was already received`);
         }
-        const nonce = peekNonce(jws);
+        const nonce = peekNonce(peeked);
         if (nonce && this.issued.has(nonce)) this.useNonce(nonce);
         this.settle(nonce, { error: { code: err.code, message: err.message } });
         logger.info({ nodeId, code: err.code, seq }, 'report rejected');
@@ -457,11 +466,14 @@ function peekPayload(jws: string): Record<string, unknown> | null {
     return null;
   }
 }
-function peekSeq(jws: string): number | undefined {
-  const s = peekPayload(jws)?.seq;
+function frameBytes(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data instanceof ArrayBuffer ? data.byteLength : data.length;
+}
+function peekSeq(p: Record<string, unknown> | null): number | undefined {
+  const s = p?.seq;
   return typeof s === 'number' && Number.isSafeInteger(s) && s >= 0 ? s : undefined;
 }
-function peekNonce(jws: string): string | null {
-  const n = peekPayload(jws)?.nonce;
+function peekNonce(p: Record<string, unknown> | null): string | null {
+  const n = p?.nonce;
   return typeof n === 'string' && /^[0-9a-f]{32,128}$/.test(n) ? n : null;
 }
