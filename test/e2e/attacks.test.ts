@@ -29,8 +29,9 @@ describe('attacks from a node the attacker controls', () => {
   const lastNonce = (c: RawClient) => [...c.messages].reverse().find((m) => m.type === 'challenge').nonce as string;
 
   /** Sends a report quoted by `ak` over the simulated boot chain `variant`; resolves with the collector's answer. */
-  async function report(c: RawClient, who: Identity, o: { nodeId: string; seq: number; nonce: string; ak: KeyObject; variant?: string }): Promise<any> {
+  async function report(c: RawClient, who: Identity, o: { nodeId: string; seq: number; nonce: string; ak: KeyObject; variant?: string; noTpm?: boolean }): Promise<any> {
     const ev = await softTpmSource(root, { ak: o.ak, variant: o.variant ?? '' }).collect(o.nonce);
+    if (o.noTpm) Object.assign(ev, { tpm: { status: 'unavailable', reason: 'no TPM on this host', code: 'ERR_TPM_UNAVAILABLE' } });
     const payload = { v: 1 as const, nodeId: o.nodeId, seq: o.seq, nonce: o.nonce, collectedAt: new Date().toISOString(), ...ev };
     const jws = await signCompact(payload, await importPrivateJwk(who.privateJwk, 'ES256'), { alg: 'ES256', kid: who.kid, typ: REPORT_JWS_TYP });
     const from = c.messages.length;
@@ -158,5 +159,27 @@ describe('attacks from a node the attacker controls', () => {
     const ok = await connect('node-small-hello', who);
     expect(ok.closed).toBeNull();
     ok.close();
+  });
+
+  it('approving a state without TPM evidence keeps the approved PCRs: a changed boot chain later is compared PCR by PCR', async () => {
+    const who = await generateIdentity();
+    const ak = newAk();
+    const c = await connect('node-notpm', who);
+    expect((await report(c, who, { nodeId: 'node-notpm', seq: 1, nonce: lastNonce(c), ak })).status).toBe('trusted');
+    const original = (await api(collector.url, 'GET', '/v1/nodes/node-notpm')).json.baseline.pcrDigest as string;
+    expect(original).toMatch(/^sha256:/);
+    const blind = await report(c, who, { nodeId: 'node-notpm', seq: 2, nonce: lastNonce(c), ak, noTpm: true });
+    expect(blind.reasons.map((r: any) => r.code)).toContain('tpm.unavailable');
+    expect((await api(collector.url, 'POST', '/v1/nodes/node-notpm/approve', { reason: 'TPM glitch' })).status).toBe(200);
+    expect((await api(collector.url, 'GET', '/v1/nodes/node-notpm')).json.baseline.pcrDigest).toBe(original);
+
+    const changed = await report(c, who, { nodeId: 'node-notpm', seq: 3, nonce: lastNonce(c), ak, variant: 'b' });
+    expect(changed.status).toBe('untrusted');
+    const pcrReasons = changed.reasons.filter((r: any) => r.code === 'tpm.pcr_changed');
+    expect(pcrReasons.length).toBeGreaterThan(0);
+    for (const r of pcrReasons) expect(r.detail).toMatch(/^PCR \d+ \(sha256\) changed/);
+    // The unchanged boot chain is trusted again without a new approval.
+    expect((await report(c, who, { nodeId: 'node-notpm', seq: 4, nonce: lastNonce(c), ak })).status).toBe('trusted');
+    c.close();
   });
 });

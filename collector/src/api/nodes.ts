@@ -186,7 +186,15 @@ export function nodesRoutes(app: AppContext): Route[] {
           const at = new Date().toISOString();
           const p = state.payload;
           const pcrs = quotedPcrs(app, p);
-          const newBaseline = { nodeId, inventory: p.inventory, inventoryDigest: p.inventoryDigest, pcrs, eventLog: p.tpm.status === 'ok' ? p.tpm.eventLog : null, approvedBy: actor, reason, createdAt: at };
+          // A state without TPM evidence says nothing about the boot chain: the approved PCRs (and their
+          // event log) stay, so TPM evidence coming back is compared PCR by PCR, not taken as new banks.
+          const prior = pcrs === null ? await app.store.getBaseline(nodeId) : null;
+          const newBaseline = {
+            nodeId, inventory: p.inventory, inventoryDigest: p.inventoryDigest,
+            pcrs: pcrs ?? prior?.pcrs ?? null,
+            eventLog: p.tpm.status === 'ok' ? p.tpm.eventLog : (prior?.eventLog ?? null),
+            approvedBy: actor, reason, createdAt: at,
+          };
           const akPublic = node.akPublic ?? (p.tpm.status === 'ok' ? p.tpm.akPublic : null);
           const verdict = app.ports.evaluate({
             evidence: { kind: 'fresh', inventory: p.inventory, pcrs, eventLog: newBaseline.eventLog, akPublic: p.tpm.status === 'ok' ? p.tpm.akPublic : null, tpm: p.tpm },
