@@ -66,7 +66,8 @@ if [ $UNINSTALL = 1 ]; then
   require_root
   if systemd_running; then systemctl disable --now "$UNIT" 2>/dev/null || true; fi
   rm -f "$DESTDIR/etc/systemd/system/$UNIT" "$DESTDIR$CONFIG" "$DESTDIR$ENVFILE"
-  rm -rf "${DESTDIR:?}$TLS_DIR" "${DESTDIR:?}$ETC/ek-ca"
+  remove_tree "$TLS_DIR"
+  remove_tree "$ETC/ek-ca"
   finish_uninstall collector agent database
 fi
 
@@ -119,7 +120,7 @@ if [ -n "$TLS_CERT" ]; then
 fi
 merge_json "$DESTDIR$CONFIG" "${pairs[@]}" | write_file "$CONFIG" 0640 "root:$SERVICE_USER"
 if [ -n "$EK_CA_DIR" ]; then
-  rm -rf "${DESTDIR:?}$ETC/ek-ca"
+  remove_tree "$ETC/ek-ca"
   mkdir_owned "$ETC/ek-ca" 0755 root:root
   for f in "$EK_CA_DIR"/*.pem; do write_file "$ETC/ek-ca/$(basename "$f")" 0644 root:root < "$f"; done
 fi

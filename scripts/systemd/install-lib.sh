@@ -13,6 +13,17 @@ die_usage() { echo "$PROG: $*" >&2; echo "Run '$PROG --help' for usage." >&2; ex
 die() { echo "$PROG: $*" >&2; exit 1; }
 say() { echo "$PROG: $*"; }
 
+# rm -rf of one installed path under $DESTDIR. The path must be absolute, below a top-level
+# folder and free of "..", so an unset variable can never turn this into rm -rf of / or $DESTDIR.
+remove_tree() {
+  case "$1" in
+    /*/?*) ;;
+    *) die "refusing to remove '$1' (not an install path)" ;;
+  esac
+  case "$1" in *..*) die "refusing to remove '$1' (contains ..)" ;; esac
+  rm -rf -- "$DESTDIR$1"
+}
+
 # Run a command only on a real install (not DESTDIR) and as root.
 real_install() { [ -z "$DESTDIR" ]; }
 systemd_running() { real_install && [ -d /run/systemd/system ]; }
@@ -122,7 +133,8 @@ other_role_installed() {
 remove_common() {
   local other=$1
   if ! other_role_installed "$other"; then
-    rm -rf "${DESTDIR:?}$PREFIX" "$DESTDIR/usr/local/bin/nodeseal"
+    remove_tree "$PREFIX"
+    rm -f "$DESTDIR/usr/local/bin/nodeseal"
     rmdir "$DESTDIR$ETC" 2>/dev/null || true
   fi
 }
@@ -143,7 +155,7 @@ finish_uninstall() {
   local role=$1 other=$2 what=$3
   remove_common "$other"
   if [ "$PURGE" = 1 ]; then
-    rm -rf "${DESTDIR:?}$STATE/$role"
+    remove_tree "$STATE/$role"
     rmdir "$DESTDIR$STATE" 2>/dev/null || true
     purge_user_if_unused "$other"
   fi
