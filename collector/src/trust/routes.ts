@@ -64,10 +64,10 @@ export function trustRoutes(deps: TrustRoutesDeps): Route[] {
       method: 'GET',
       path: '/v1/trust/watch',
       role: 'viewer',
-      handler: ({ query, res }) => {
+      handler: ({ query, res, principal }) => {
         const names = parseNodesParam(query, deps.hostlistLimits);
         const snap = query.get('snapshot');
-        watch.open(res, names ? new Set(names) : null, snap === '1' || snap === 'true');
+        watch.open(res, names ? new Set(names) : null, snap === '1' || snap === 'true', principal?.name ?? null);
         return undefined;
       },
     },

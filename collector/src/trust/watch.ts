@@ -17,6 +17,8 @@ import { ERR_TRUST_WATCH_LIMIT } from './errors.js';
  */
 export interface TrustWatchOptions {
   maxWatchers?: number;
+  /** Streams one principal (token) may hold at once (default 100), so one stolen viewer token cannot take every slot. */
+  maxWatchersPerPrincipal?: number;
   heartbeatMs?: number;
   maxBufferedBytes?: number;
 }
@@ -24,11 +26,14 @@ export interface TrustWatchOptions {
 interface Watcher {
   res: ServerResponse;
   filter: Set<string> | null;
+  owner: string | null;
 }
 
 export class TrustWatchHub {
   private readonly watchers = new Set<Watcher>();
   private readonly maxWatchers: number;
+  private readonly maxPerOwner: number;
+  private readonly byOwner = new Map<string, number>();
   private readonly maxBuffered: number;
   private readonly heartbeat: NodeJS.Timeout;
   private seq = 0;
@@ -39,6 +44,7 @@ export class TrustWatchHub {
     opts: TrustWatchOptions = {},
   ) {
     this.maxWatchers = opts.maxWatchers ?? 1000;
+    this.maxPerOwner = opts.maxWatchersPerPrincipal ?? 100;
     this.maxBuffered = opts.maxBufferedBytes ?? 1 << 20;
     this.heartbeat = setInterval(() => {
       for (const w of this.watchers) this.write(w, ': ping\n\n');
@@ -51,18 +57,22 @@ export class TrustWatchHub {
     return this.watchers.size;
   }
 
-  /** Takes over the response; resolves at once (the stream stays open until the client leaves). */
-  open(res: ServerResponse, filter: Set<string> | null, snapshot: boolean): void {
+  /** Takes over the response; resolves at once (the stream stays open until the client leaves). `owner`: the principal's name. */
+  open(res: ServerResponse, filter: Set<string> | null, snapshot: boolean, owner: string | null = null): void {
     if (this.watchers.size >= this.maxWatchers) throw new HttpError(503, ERR_TRUST_WATCH_LIMIT, `too many trust watchers (limit ${this.maxWatchers})`);
+    if (owner !== null && (this.byOwner.get(owner) ?? 0) >= this.maxPerOwner) {
+      throw new HttpError(503, ERR_TRUST_WATCH_LIMIT, `too many trust watchers for this token (limit ${this.maxPerOwner})`);
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const w: Watcher = { res, filter };
+    const w: Watcher = { res, filter, owner };
     this.watchers.add(w);
-    res.on('close', () => this.watchers.delete(w));
+    if (owner !== null) this.byOwner.set(owner, (this.byOwner.get(owner) ?? 0) + 1);
+    res.on('close', () => this.remove(w));
     this.write(w, 'retry: 2000\n\n');
     if (snapshot) {
       const views = filter ? [...filter].map((n) => this.cache.getOrUnknown(n)) : this.cache.all();
@@ -75,6 +85,15 @@ export class TrustWatchHub {
     this.cache.off('change', this.onChange);
     for (const w of this.watchers) w.res.end();
     this.watchers.clear();
+    this.byOwner.clear();
+  }
+
+  /** Forgets a watcher (once: the close event and a slow-client drop may both call it). */
+  private remove(w: Watcher): void {
+    if (!this.watchers.delete(w) || w.owner === null) return;
+    const n = (this.byOwner.get(w.owner) ?? 1) - 1;
+    if (n <= 0) this.byOwner.delete(w.owner);
+    else this.byOwner.set(w.owner, n);
   }
 
   private publish(c: TrustChange): void {
@@ -85,7 +104,7 @@ export class TrustWatchHub {
 
   private write(w: Watcher, text: string): void {
     if (w.res.writableLength > this.maxBuffered) {
-      this.watchers.delete(w);
+      this.remove(w);
       w.res.destroy();
       return;
     }
