@@ -95,12 +95,22 @@ export function startAlerts(deps: AlertsDeps): Alerts {
   /** Start-up: queue whatever was committed past each node's cursor. */
   const scan = async (): Promise<void> => {
     let repaired = 0;
+    let adopt: Array<{ nodeId: string; statusKey: string | null }> = [];
     for await (const { node, cursor, maxChangeSeq } of journal.scan()) {
       const { events, next } = deriveAlerts(cursor, node.nodeId, node, [], now(), ttlSec);
       if (maxChangeSeq <= cursor.driftSeq && events.length === 0 && next.statusKey === cursor.statusKey) continue;
+      if (maxChangeSeq <= cursor.driftSeq && events.length === 0) {
+        adopt.push({ nodeId: node.nodeId, statusKey: next.statusKey }); // nothing to send: batched
+        if (adopt.length >= 500) {
+          await journal.adopt(adopt);
+          adopt = [];
+        }
+        continue;
+      }
       await reconcile(node.nodeId);
       repaired++;
     }
+    await journal.adopt(adopt);
     if (repaired) log.info({ nodes: repaired }, 'alert cursor caught up with the store');
   };
 

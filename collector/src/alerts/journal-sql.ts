@@ -2,7 +2,7 @@ import type { SqlDb, SqlExecutor } from '../store/sql.js';
 import { num } from '../store/sql.js';
 import { NODE_COLUMNS, changeFromRow, nodeFromRow } from '../store/rows.js';
 import type { ChangeRecord, NodeRecord } from '../store/store.js';
-import type { AlertCursor } from './derive.js';
+import { ADOPT, type AlertCursor } from './derive.js';
 import type { NewOutboxRow } from './outbox.js';
 import { insertOutboxRows } from './outbox-sql.js';
 
@@ -39,6 +39,18 @@ export class SqlAlertJournal {
       if (next.statusKey !== cursor.statusKey || next.driftSeq !== cursor.driftSeq)
         await tx.run('UPDATE alert_cursor SET status_key = ?, drift_seq = ?, updated_at = ? WHERE node_id = ?', [next.statusKey, next.driftSeq, new Date().toISOString(), nodeId]);
       return { rows, overflow };
+    });
+  }
+
+  /**
+   * Adopts nodes' current status without alerting, in one transaction (the first start after
+   * migration 0201 marked existing nodes ADOPT); a cursor that moved meanwhile is left alone.
+   */
+  async adopt(entries: ReadonlyArray<{ nodeId: string; statusKey: string | null }>): Promise<void> {
+    if (entries.length === 0) return;
+    const at = new Date().toISOString();
+    await this.db.transaction(async (tx) => {
+      for (const e of entries) await tx.run('UPDATE alert_cursor SET status_key = ?, updated_at = ? WHERE node_id = ? AND status_key = ?', [e.statusKey, at, e.nodeId, ADOPT]);
     });
   }
 

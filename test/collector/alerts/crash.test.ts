@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAlertsConfig, SqlAlertOutbox, startAlerts, type Alerts } from '../../../collector/src/alerts/index.js';
 import { CollectorEvents } from '../../../collector/src/events.js';
-import { openPostgresStore, openSqliteStore, type Store } from '../../../collector/src/store/index.js';
+import { createSqlStore, MIGRATIONS, openPostgresDb, openPostgresStore, openSqliteDb, openSqliteStore, type Store } from '../../../collector/src/store/index.js';
 import { commitVerdict } from './commit.js';
 import { SECRET, VBIOS_DRIFT } from './crash-fixture.js';
 import { Receiver } from './receiver.js';
@@ -32,17 +32,36 @@ afterAll(async () => {
 interface Db {
   argv: string[];
   open(): Promise<Store>;
+  /** The store as it was before the alert cursor (migrations up to 0200). */
+  openBeforeCursor(): Promise<Store>;
 }
+const BEFORE_CURSOR = MIGRATIONS.filter((m) => m.id < '0201');
 let n = 0;
 const engines: Array<[string, () => Db]> = [
   ['SQLite', () => {
     const file = join(dir, `alerts-${++n}.db`);
-    return { argv: ['sqlite', file], open: () => openSqliteStore(file) };
+    return {
+      argv: ['sqlite', file],
+      open: () => openSqliteStore(file),
+      openBeforeCursor: async () => {
+        const st = createSqlStore(openSqliteDb(file), BEFORE_CURSOR);
+        await st.migrate();
+        return st;
+      },
+    };
   }],
   ['PostgreSQL', () => {
     const schema = `alert_crash_${process.pid}_${++n}`;
     schemas.push(schema);
-    return { argv: ['postgres', PG, schema], open: () => openPostgresStore(PG, { schema }) };
+    return {
+      argv: ['postgres', PG, schema],
+      open: () => openPostgresStore(PG, { schema }),
+      openBeforeCursor: async () => {
+        const st = createSqlStore(openPostgresDb(PG, { schema }), BEFORE_CURSOR);
+        await st.migrate();
+        return st;
+      },
+    };
   }],
 ];
 
@@ -123,6 +142,30 @@ describe.each(engines)('alerts on %s', (_name, makeDb) => {
     expect(drift[0]!.json).toMatchObject({ nodeId: 'gpu-crash', seq: 2, reasons: [{ code: 'gpu.vbios_changed', after: '96.00.5E.00.02' }] });
     expect(drift[0]!.delivery).toBe(drift[0]!.json.id);
     expect(new Set(got.map((p) => p.delivery)).size).toBe(got.length);
+  }, 30_000);
+
+  it('upgrading: nodes stored before the alert cursor are adopted without alerts; their next drift alerts', async () => {
+    const db = makeDb();
+    const old = await db.openBeforeCursor();
+    await commitVerdict(old, 'gpu-old-1', 1, 'trusted', []);
+    await commitVerdict(old, 'gpu-old-2', 1, 'untrusted', [VBIOS_DRIFT], { drift: [VBIOS_DRIFT] });
+    await old.close();
+    const store = await open(db); // migration 0201 adopts both nodes
+    const events = new CollectorEvents();
+    const a = startAlerts({ events, outbox: new SqlAlertOutbox(store.db), config: config(receiver.url), logger });
+    running.push(a);
+    await a.flushed();
+    expect(await a.counts()).toEqual({ pending: 0, dead: 0 });
+    const cursors = await store.db.all<{ node_id: string; status_key: string; drift_seq: unknown }>('SELECT node_id, status_key, drift_seq FROM alert_cursor ORDER BY node_id');
+    expect(cursors.map((c) => [c.node_id, c.status_key, Number(c.drift_seq)])).toEqual([['gpu-old-1', 'trusted ', 1], ['gpu-old-2', 'untrusted gpu.vbios_changed', 1]]);
+    const driver = { code: 'gpu.driver_changed', claim: 'configuration' as const, detail: 'driver changed' };
+    await commitVerdict(store, 'gpu-old-2', 2, 'untrusted', [VBIOS_DRIFT, driver], { drift: [driver] });
+    events.emit('drift', { nodeId: 'gpu-old-2', seq: 2, reasons: [VBIOS_DRIFT, driver], at: new Date().toISOString() });
+    await receiver.waitFor(2);
+    expect(parsed(receiver).map((p) => [p.json.type, p.json.seq ?? p.json.from, p.json.reasons.map((r) => r.code).join('+')])).toEqual([
+      ['drift', 2, 'gpu.driver_changed'],
+      ['status-changed', 'untrusted', 'gpu.vbios_changed+gpu.driver_changed'],
+    ]);
   }, 30_000);
 
   it('caps a webhook pending alerts: the oldest move to dead-letter with ERR_ALERT_OUTBOX_FULL, a warning and a metric', async () => {
