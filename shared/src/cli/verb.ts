@@ -27,10 +27,30 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   allowPositionals = false,
 ) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return parseArgs({ args: joinNegativeValues(argv, options), allowPositionals, options, strict: true });
   } catch (e) {
-    throw new UserError(ERR_USAGE, (e as Error).message);
+    // parseArgs messages can span lines; the dispatcher prints one line per error.
+    throw new UserError(ERR_USAGE, (e as Error).message.split('\n')[0]!.trim());
   }
+}
+
+/**
+ * `--interval -5` reads to parseArgs as a missing value followed by an unknown flag; join a
+ * negative number to its string-valued flag (`--interval=-5`) so that the verb's own range check
+ * answers with what is wrong ("--interval must be at least ...") instead.
+ */
+function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : null;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d+(\.\d+)?$/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 export function processIo(): CliIo {
