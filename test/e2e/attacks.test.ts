@@ -182,4 +182,23 @@ describe('attacks from a node the attacker controls', () => {
     expect((await report(c, who, { nodeId: 'node-notpm', seq: 4, nonce: lastNonce(c), ak })).status).toBe('trusted');
     c.close();
   });
+
+  it('while an on-demand challenge is unanswered (a slow TPM), more attest calls send no more challenges; one follows the answer', async () => {
+    const who = await generateIdentity();
+    const ak = newAk();
+    const c = await connect('node-slow', who);
+    const onDemand = () => c.messages.filter((m) => m.type === 'challenge' && !m.next).length;
+    expect(onDemand()).toBe(1);
+    for (let i = 0; i < 10; i++) {
+      await Promise.all([0, 1, 2].map(() => api(collector.url, 'POST', '/v1/nodes/node-slow/attest')));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(onDemand()).toBe(1);
+    // The quote is done at last: the requests that came meanwhile get one challenge, sent after them.
+    expect((await report(c, who, { nodeId: 'node-slow', seq: 1, nonce: lastNonce(c), ak })).status).toBe('trusted');
+    await waitFor('the deferred challenge', () => onDemand() === 2, 3000, 20);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(onDemand()).toBe(2);
+    c.close();
+  });
 });

@@ -15,6 +15,7 @@ import {
 import type { AgentHub, ChallengeOutcome } from './hub.js';
 import { ERR_ENROLL_CHALLENGE_EXPIRED, ERR_ENROLL_REPLAY } from '../enroll/errors.js';
 import { TokenBucket } from './rate-limit.js';
+import { OnDemandChallenges } from './challenges.js';
 
 type HelloMessage = Extract<AgentMessage, { type: 'hello' }>;
 type EnrollAnswerMessage = Omit<Extract<AgentMessage, { type: 'enroll-answer' }>, 'type'>;
@@ -34,13 +35,8 @@ const MAX_USED = 16;
  * unauthenticated connection cannot make the collector parse megabytes of JSON per frame.
  */
 export const MAX_PRE_HELLO_FRAME_BYTES = 64 * 1024;
-
-interface Waiter {
-  resolve(o: ChallengeOutcome): void;
-  timer: NodeJS.Timeout;
-  /** The nonce it waits on; null while its challenge is deferred (pacing). */
-  nonce: string | null;
-}
+/** How long an unanswered on-demand challenge holds back the next one (an agent answers at once). */
+const ON_DEMAND_ANSWER_MS = 10_000;
 
 /**
  * One agent connection. Parses every frame through the protocol schema, applies the
@@ -55,10 +51,8 @@ export class AgentSession {
   /** Unused nonces of this connection → when they were issued (ms, hub clock); they expire after the freshness TTL. */
   private readonly issued = new Map<string, number>();
   private readonly used = new Set<string>();
-  private readonly waiters = new Map<string, Waiter[]>();
-  /** When the last on-demand challenge was sent (ms), and the one deferred until the pacing allows it. */
-  private lastDemandAt = -Infinity;
-  private deferred: { timer: NodeJS.Timeout; waiters: Waiter[] } | null = null;
+  /** On-demand challenges, paced (ws/challenges.ts). */
+  private readonly demand: OnDemandChallenges;
   private readonly bucket: TokenBucket;
   private errors = 0;
   private alive = true;
@@ -76,6 +70,8 @@ export class AgentSession {
   ) {
     const c = hub.deps.config;
     this.bucket = new TokenBucket(c.rateLimitPerSec, c.rateLimitBurst);
+    // Half the connection's message budget for answers to on-demand challenges; one outstanding at a time.
+    this.demand = new OnDemandChallenges({ issue: () => this.issue(false), spacingMs: 2000 / c.rateLimitPerSec, answerMs: ON_DEMAND_ANSWER_MS });
     this.helloTimer = setTimeout(() => this.fail(ERR_HELLO_TIMEOUT, 'no hello within the handshake timeout', true), c.helloTimeoutMs);
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
@@ -264,81 +260,18 @@ export class AgentSession {
 
   /**
    * Challenges this connection: `next` = the nonce for the agent's next scheduled report (sent at
-   * once); otherwise an on-demand challenge, answered by the agent at once. With waitMs > 0,
-   * resolves with the outcome of the report answering it, or null on timeout or close.
-   *
-   * On-demand challenges are paced to half the connection's message rate limit: every request
-   * that arrives within one pacing interval is served by one challenge sent at its end (never
-   * before the request, so the answer is still evidence made after it was asked for). Without
-   * this, anyone allowed to ask for attestation could make an honest agent answer faster than
-   * its own rate limit and get it disconnected.
+   * once); otherwise an on-demand challenge, paced by ws/challenges.ts (requests close together
+   * share one challenge sent after all of them). With waitMs > 0, resolves with the outcome of
+   * the report answering it, or null on timeout or close.
    */
   sendChallenge(next: boolean, waitMs: number): Promise<ChallengeOutcome> {
-    if (next) {
-      this.issue(true);
-      return Promise.resolve(null);
-    }
-    let join: (w: Waiter) => void;
-    const now = Date.now();
-    const spacingMs = 2000 / this.hub.deps.config.rateLimitPerSec;
-    if (this.deferred) {
-      const d = this.deferred;
-      join = (w) => d.waiters.push(w);
-    } else if (now - this.lastDemandAt >= spacingMs) {
-      this.lastDemandAt = now;
-      const nonce = this.issue(false);
-      join = (w) => this.addWaiter(nonce, w);
-    } else {
-      const d: { timer: NodeJS.Timeout; waiters: Waiter[] } = {
-        waiters: [],
-        timer: setTimeout(() => {
-          this.deferred = null;
-          if (this.state === 'closed') return;
-          this.lastDemandAt = Date.now();
-          const nonce = this.issue(false);
-          for (const w of d.waiters) this.addWaiter(nonce, w);
-        }, this.lastDemandAt + spacingMs - now),
-      };
-      this.deferred = d;
-      join = (w) => d.waiters.push(w);
-    }
-    if (waitMs <= 0) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const w: Waiter = {
-        resolve,
-        nonce: null,
-        timer: setTimeout(() => {
-          this.dropWaiter(w);
-          resolve(null);
-        }, waitMs),
-      };
-      join(w);
-    });
-  }
-
-  private addWaiter(nonce: string, w: Waiter): void {
-    w.nonce = nonce;
-    const list = this.waiters.get(nonce);
-    if (list) list.push(w);
-    else this.waiters.set(nonce, [w]);
-  }
-
-  private dropWaiter(w: Waiter): void {
-    const list = w.nonce === null ? this.deferred?.waiters : this.waiters.get(w.nonce);
-    const i = list ? list.indexOf(w) : -1;
-    if (i >= 0) list!.splice(i, 1);
-    if (w.nonce !== null && list?.length === 0) this.waiters.delete(w.nonce);
+    if (!next) return this.demand.request(waitMs);
+    this.issue(true);
+    return Promise.resolve(null);
   }
 
   private settle(nonce: string | null, o: ChallengeOutcome): void {
-    if (!nonce) return;
-    const list = this.waiters.get(nonce);
-    if (!list) return;
-    this.waiters.delete(nonce);
-    for (const w of list) {
-      clearTimeout(w.timer);
-      w.resolve(o);
-    }
+    this.demand.settle(nonce, o);
   }
 
   /**
@@ -441,15 +374,7 @@ export class AgentSession {
       this.enrollWaiter.reject(new NodesealError(ERR_ENROLL_CHALLENGE_EXPIRED, 'the connection closed during enrolment'));
       this.enrollWaiter = null;
     }
-    for (const [nonce] of [...this.waiters]) this.settle(nonce, null);
-    if (this.deferred) {
-      clearTimeout(this.deferred.timer);
-      for (const w of this.deferred.waiters) {
-        clearTimeout(w.timer);
-        w.resolve(null);
-      }
-      this.deferred = null;
-    }
+    this.demand.close();
     this.hub.unregister(this);
     if (wasReady && this.nodeId) this.hub.deps.events.emit('agent-disconnected', { nodeId: this.nodeId });
   }
