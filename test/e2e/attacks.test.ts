@@ -1,6 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EnrollStore } from '../../collector/src/enroll/index.js';
 import type { RunningCollector } from '../../collector/src/server.js';
 import { generateIdentity, importPrivateJwk, signCompact, type Identity } from '../../shared/src/jws/index.js';
 import { REPORT_JWS_TYP } from '../../shared/src/report/types.js';
@@ -200,5 +201,44 @@ describe('attacks from a node the attacker controls', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(onDemand()).toBe(2);
     c.close();
+  });
+
+  it('a revocation committed while a report of the node is being verified and stored is not undone by that report', async () => {
+    const who = await generateIdentity();
+    const ak = newAk();
+    const c = await connect('node-revoke', who);
+    expect((await report(c, who, { nodeId: 'node-revoke', seq: 1, nonce: lastNonce(c), ak })).status).toBe('trusted');
+
+    // Hold the next report's commit until the revocation has committed (a gate in front of the store's port).
+    const store = collector.store;
+    const real = store.recordReports.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = false;
+    store.recordReports = async (batch) => {
+      held = true;
+      await gate;
+      return real(batch);
+    };
+    try {
+      const answer = report(c, who, { nodeId: 'node-revoke', seq: 2, nonce: lastNonce(c), ak }).catch((e: unknown) => e);
+      await waitFor('the report at the store', () => held, 5000, 10);
+      const done = await new EnrollStore(store.db).revokeNode('node-revoke', 'token:op', 'key stolen', new Date().toISOString());
+      expect(done?.node.revokedAt).toBeTruthy();
+      release();
+      await answer;
+    } finally {
+      store.recordReports = real;
+      release();
+    }
+    const node = (await api(collector.url, 'GET', '/v1/nodes/node-revoke')).json;
+    expect(node.revokedAt).toBeTruthy();
+    expect(node.status).toBe('untrusted');
+    c.close();
+    // And it stays revoked for the next connection.
+    const again = await RawClient.open(collector.wsUrl);
+    again.send({ type: 'hello', nodeId: 'node-revoke', agentVersion: 'x', kid: who.kid, jwk: who.publicJwk });
+    expect((await again.next((m) => m.type === 'error')).code).toBe('ERR_NODE_REVOKED');
+    again.close();
   });
 });

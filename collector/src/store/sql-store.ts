@@ -9,7 +9,7 @@ import { ERR_STORE_CONFLICT, ERR_STORE_DUPLICATE_SEQ, StoreError } from './error
 import {
   NODE_COLUMNS,
   REPORT_COLUMNS,
-  UPSERT_NODE,
+  UPSERT_NODE_KEEP_REVOKED,
   approvalFromRow,
   baselineFromRow,
   changeFromRow,
@@ -48,7 +48,7 @@ async function noteKeys(tx: SqlExecutor, n: NodeRecord, at: string): Promise<voi
 
 async function writeNode(tx: SqlExecutor, n: NodeRecord): Promise<void> {
   await noteKeys(tx, n, n.lastSeenAt ?? n.firstSeenAt);
-  await tx.run(UPSERT_NODE, nodeParams(n));
+  await tx.run(UPSERT_NODE_KEEP_REVOKED, nodeParams(n));
 }
 
 async function writeBaseline(tx: SqlExecutor, b: Baseline, approval: ApprovalRecord | null): Promise<void> {
