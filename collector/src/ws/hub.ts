@@ -37,7 +37,7 @@ export type HubConfig = Pick<
   CollectorConfig,
   'intervalSec' | 'heartbeatSec' | 'helloTimeoutMs' | 'rateLimitPerSec' | 'rateLimitBurst' | 'maxErrorsPerConnection' | 'maxPayloadBytes' | 'maxConnections'
 > &
-  /** Nonces expire after this (default 3 × intervalSec): an older one makes its report history. */
+  /** Nonces expire after this (default 3 × intervalSec; at least 2 × intervalSec): an older one makes its report history. */
   Partial<Pick<CollectorConfig, 'freshnessTtlSec'>>;
 
 export interface HubDeps {

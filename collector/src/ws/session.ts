@@ -48,7 +48,7 @@ export class AgentSession {
   state: State = 'awaiting-hello';
   nodeId: string | null = null;
   private pinned: PinnedKey | null = null;
-  /** Unused nonces of this connection → when they were issued (ms, hub clock); they expire after the freshness TTL. */
+  /** Unused nonces of this connection → when they were issued (ms, hub clock); they expire after the freshness TTL (at least two intervals). */
   private readonly issued = new Map<string, number>();
   private readonly used = new Set<string>();
   /** On-demand challenges, paced (ws/challenges.ts). */
@@ -282,7 +282,8 @@ export class AgentSession {
    */
   private expireNonces(): void {
     const c = this.hub.deps.config;
-    const ttlMs = (c.freshnessTtlSec ?? 3 * c.intervalSec) * 1000;
+    // At least two intervals: the agent holds a `next` nonce for one jittered interval (+10%).
+    const ttlMs = Math.max(c.freshnessTtlSec ?? 3 * c.intervalSec, 2 * c.intervalSec) * 1000;
     const now = this.hub.now().getTime();
     for (const [n, at] of this.issued) if (now - at > ttlMs) this.issued.delete(n);
   }
