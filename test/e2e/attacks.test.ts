@@ -241,4 +241,16 @@ describe('attacks from a node the attacker controls', () => {
     expect((await again.next((m) => m.type === 'error')).code).toBe('ERR_NODE_REVOKED');
     again.close();
   });
+
+  it('ten connections racing to pin different keys for a new node id: exactly one key is pinned, the others are refused', async () => {
+    const ids = await Promise.all(Array.from({ length: 10 }, () => generateIdentity()));
+    const clients = await Promise.all(ids.map(() => RawClient.open(collector.wsUrl)));
+    clients.forEach((c, i) => c.send({ type: 'hello', nodeId: 'node-race-pin', agentVersion: 'x', kid: ids[i]!.kid, jwk: ids[i]!.publicJwk }));
+    const first = await Promise.all(clients.map((c) => c.next((m) => m.type === 'challenge' || m.type === 'error')));
+    const winners = first.flatMap((m, i) => (m.type === 'challenge' ? [i] : []));
+    expect(winners).toHaveLength(1);
+    expect(first.filter((m) => m.type === 'error').map((m) => m.code)).toEqual(Array(9).fill('ERR_HELLO_KEY_MISMATCH'));
+    expect((await api(collector.url, 'GET', '/v1/nodes/node-race-pin')).json.kid).toBe(ids[winners[0]!]!.kid);
+    for (const c of clients) c.close();
+  });
 });
