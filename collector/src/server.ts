@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,10 @@ import type { Store } from './store/store.js';
 import { parseSchedulerSettings, startSchedulerFeatures } from './integrations/index.js';
 import { bulkAttestRoutes, createTrust } from './trust/index.js';
 import type { EnrollHook } from './ws/hub.js';
+import { ERR_CONFIG, UserError } from '../../shared/src/errors.js';
+
+/** The collector could not bind its --listen address (in use, no permission, no such address). */
+export const ERR_LISTEN = 'ERR_LISTEN';
 
 export interface RunningCollector {
   app: App;
@@ -50,6 +55,7 @@ export interface StartOptions {
  */
 export async function startCollector(config: CollectorConfig, opts: StartOptions): Promise<RunningCollector> {
   const { logger } = opts;
+  const tls = readTls(config);
   const store = opts.store ?? (config.postgresUrl ? await openPostgresStore(config.postgresUrl) : await openSqliteStore(config.db));
   const events = new CollectorEvents();
   const trust = await createTrust({ store, events, cache: { freshnessTtlSec: config.freshnessTtlSec } });
@@ -81,20 +87,32 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
       (a) => bulkAttestRoutes({ challenger: a.hub, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec }),
       live.routes(), metrics.routes, dashboard.routes, alerts?.routes ?? [], ...(opts.routes ?? [])],
   });
-  const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
   const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app.handleRequest) : createHttpServer(app.handleRequest);
   server.on('upgrade', app.handleUpgrade);
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
   server.on('clientError', (_e, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    app.close();
+    live.close();
+    dashboard.close();
+    await alertsRunning.stop();
+    metrics.close();
+    sched.close();
+    trust.close();
+    await verifier?.close();
+    if (!opts.store) await store.close();
+    throw listenError(config, e as NodeJS.ErrnoException);
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
@@ -119,4 +137,32 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
       if (!opts.store) await store.close();
     },
   };
+}
+
+/** The certificate and key, read and checked before anything starts (a typo is one line, not a stack). */
+function readTls(config: CollectorConfig): { cert: Buffer; key: Buffer } | null {
+  if (!config.tlsCert || !config.tlsKey) return null;
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new UserError(ERR_CONFIG, `cannot read ${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const tls = { cert: read('--tls-cert', config.tlsCert), key: read('--tls-key', config.tlsKey) };
+  try {
+    createSecureContext(tls);
+  } catch (e) {
+    throw new UserError(ERR_CONFIG, `--tls-cert ${config.tlsCert} / --tls-key ${config.tlsKey}: not a usable PEM certificate and matching key (${(e as Error).message})`);
+  }
+  return tls;
+}
+
+function listenError(config: CollectorConfig, e: NodeJS.ErrnoException): UserError {
+  const where = `${config.listen.host}:${config.listen.port}`;
+  const why = e.code === 'EADDRINUSE' ? 'the address is already in use (another collector?)'
+    : e.code === 'EACCES' ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+    : e.code === 'EADDRNOTAVAIL' ? 'no such address on this host'
+    : e.code ?? e.message;
+  return new UserError(ERR_LISTEN, `cannot listen on ${where}: ${why}`);
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,37 @@ describe('collector over TLS', () => {
       } finally {
         await c.close();
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('collector start failures are one coded line, and leave nothing running', () => {
+  it('reports a busy --listen address as ERR_LISTEN and closes its store', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nodeseal-listen-'));
+    const first = await startCollector(loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: join(dir, 'a.db') } }), { logger: silent });
+    try {
+      const config = loadCollectorConfig({ flags: { listen: `127.0.0.1:${first.port}`, db: join(dir, 'b.db') } });
+      await expect(startCollector(config, { logger: silent })).rejects.toMatchObject({ code: 'ERR_LISTEN', message: expect.stringContaining('already in use') });
+      // The failed start closed what it opened: the same database starts cleanly on a free port.
+      const again = await startCollector(loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: join(dir, 'b.db') } }), { logger: silent });
+      await again.close();
+    } finally {
+      await first.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a missing or unusable --tls-cert/--tls-key as ERR_CONFIG before opening anything', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nodeseal-tlsbad-'));
+    try {
+      const flags = { listen: '127.0.0.1:0', db: join(dir, 'c.db'), 'tls-cert': join(dir, 'missing.pem'), 'tls-key': join(dir, 'missing.key') };
+      await expect(startCollector(loadCollectorConfig({ flags }), { logger: silent })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('cannot read --tls-cert') });
+      const garbage = join(dir, 'garbage.pem');
+      await writeFile(garbage, 'not a certificate\n');
+      await expect(startCollector(loadCollectorConfig({ flags: { ...flags, 'tls-cert': garbage, 'tls-key': garbage } }), { logger: silent })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('not a usable PEM') });
+      await expect(readFile(join(dir, 'c.db'))).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
