@@ -5,7 +5,7 @@ import { loadAgentConfig } from '../config.js';
 import { AgentDaemon } from '../daemon/daemon.js';
 import { hostEvidenceSource } from '../daemon/evidence.js';
 import { tpmEnrollment } from '../daemon/enroll.js';
-import { UserError, ERR_USAGE } from '../../../shared/src/errors.js';
+import { UserError, ERR_CONFIG, ERR_USAGE } from '../../../shared/src/errors.js';
 
 const usage = 'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F] [--rotate-key]\n       nodeseal agent --check [--json] [same flags]   (what this host can provide; exit 0 when the agent can run)';
 
@@ -47,6 +47,7 @@ const verb: Verb = {
     if (values.check) return (await import('./agent-check.js')).runAgentCheck(values, io);
     if (values.json) throw new UserError(ERR_USAGE, '--json goes with --check');
     const config = loadAgentConfig({ file: values.config ?? io.env.NODESEAL_AGENT_CONFIG ?? null, env: io.env, flags: values });
+    const ca = config.caFile ? readCa(config.caFile) : null;
     const logger = pino({ level: config.logLevel, base: { name: 'agent' }, redact: { paths: ['jws', '*.jws', 'privateJwk', '*.privateJwk', 'eventLog', '*.eventLog', 'enrollToken', '*.enrollToken'], censor: '[redacted]' } }, pino.destination(2));
     const daemon = new AgentDaemon({
       collector: config.collector,
@@ -58,7 +59,7 @@ const verb: Verb = {
       heartbeatSec: config.heartbeatSec,
       backoffCapMs: config.backoffCapSec * 1000,
       spool: { maxCount: config.spoolMaxCount, maxBytes: config.spoolMaxBytes },
-      ...(config.caFile ? { ca: readFileSync(config.caFile) } : {}),
+      ...(ca ? { ca } : {}),
       ...(config.enrollToken ? { enroll: tpmEnrollment({ tcti: config.tcti, token: config.enrollToken }) } : {}),
     });
     await daemon.start();
@@ -72,5 +73,14 @@ const verb: Verb = {
     return 0;
   },
 };
+
+/** The collector's CA bundle, read before anything starts: a wrong path is one ERR_CONFIG line. */
+function readCa(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UserError(ERR_CONFIG, `cannot read --ca ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
 
 export default verb;

@@ -1,0 +1,30 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import verb from '../../../agent/src/cli/agent.js';
+import { captureIo } from '../../helpers/cli.js';
+
+describe('nodeseal agent: start-up mistakes are coded user errors', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nodeseal-agent-cli-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const base = () => ['--collector', 'ws://127.0.0.1:9', '--tcti', 'none', '--state-dir', join(dir, 'state')];
+
+  it('refuses a --ca file that does not exist with ERR_CONFIG, naming the flag', async () => {
+    await expect(verb.run([...base(), '--ca', join(dir, 'missing.pem')], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('cannot read --ca') });
+  });
+
+  it('refuses a directory given as --ca with ERR_CONFIG', async () => {
+    await expect(verb.run([...base(), '--ca', dir], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('EISDIR') });
+  });
+
+  it('refuses a negative --interval with the configuration range, not a parser error', async () => {
+    await expect(verb.run([...base(), '--interval', '-5'], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('--interval') });
+  });
+});
