@@ -31,7 +31,13 @@ const verb: Verb = {
       if (typeof body.receipt !== 'string') throw new NodesealError(ERR_RECEIPT_PAYLOAD, 'the collector answered without a receipt');
       const key = await client.get('/v1/receipt/key');
       const payload = await verifyReceipt(body.receipt, key);
-      if (values.out) await writeFile(values.out, body.receipt + '\n', { mode: 0o644 });
+      if (values.out) {
+        try {
+          await writeFile(values.out, body.receipt + '\n', { mode: 0o644 });
+        } catch (e) {
+          throw new UserError(ERR_USAGE, `cannot write --out ${values.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      }
       if (values.json) io.stdout(JSON.stringify({ receipt: body.receipt, kid: body.kid, payload }, null, 2) + '\n');
       else if (values.out) io.stdout(`receipt ${payload.jti} for ${payload.nodes.length} node(s) written to ${values.out}\n` + receiptTable(payload));
       else io.stdout(body.receipt + '\n');

@@ -62,4 +62,8 @@ describe('job receipt for nodes attested by real agents', () => {
     expect(await verifyVerb.run([join(dir, 'job.receipt'), '--key', join(dir, 'key.jwk'), '--require-trusted'], v)).toBe(0);
     expect(v.out).toMatch(/gpu002\s+trusted/);
   });
+
+  it('refuses an --out that cannot be written (a directory) with one ERR_USAGE line', async () => {
+    await expect(receiptVerb.run(['--nodes', 'gpu001', '--url', srv.url, '--token', 'unused', '--out', dir], io())).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringContaining(`cannot write --out ${dir}: EISDIR`) });
+  });
 });
