@@ -95,6 +95,9 @@ describe('dashboard in headless Chromium against a live collector', () => {
     expect(changes).toContain('.EVIL');
     expect(await page.locator('table.eventlog').first().textContent()).toMatch(/EV_EFI_BOOT_SERVICES_APPLICATION.*grubx64\.efi/);
     expect(await page.locator('#gpus tbody tr').count()).toBe(8);
+    const platform = await page.textContent('#platform');
+    expect(platform).toMatch(/from report \d+, the latest that carried a full inventory/);
+    expect(platform).not.toContain('— —');
     expect(await page.textContent('#history')).toMatch(/report \d+ \(fresh\)/);
     await page.screenshot({ path: join(ARTIFACTS, '3-node-detail.png'), fullPage: true });
   });

@@ -53,3 +53,9 @@ export function show(v: unknown, max = 160): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
+
+/** The present values joined with `sep` ("Dell Inc. PowerEdge"); one '—' when none is, never "— —". */
+export function joinPresent(values: unknown[], sep = ' '): string {
+  const got = values.filter((v) => v !== null && v !== undefined && v !== '').map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
+  return got.length ? got.join(sep) : '—';
+}

@@ -139,7 +139,7 @@ export class FleetView {
               h('td', { class: 'status' }, badge(r.status)),
               h('td', { class: 'reasons' }, reasonCodes(r.reasons)),
               h('td', { title: r.verifiedAt ?? '' }, ago(r.verifiedAt)),
-              h('td', {}, r.gpuCount ? `${r.gpuCount} × ${r.gpuModel ?? '?'}` : '—'),
+              h('td', {}, r.gpuCount ? `${r.gpuCount} × ${r.gpuModel ?? '?'}` : r.gpuCount === 0 ? '0' : '—'),
               h('td', { class: 'mono' }, r.driver ?? '—'),
               h('td', { class: 'mono' }, [...new Set(r.vbios)].join(', ') || '—'),
               h('td', { class: 'mono' }, r.biosVersion ?? '—'),

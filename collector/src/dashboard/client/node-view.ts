@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { api, ApiError } from './api.js';
-import { ago, badge, h, replace, show, type Child } from './dom.js';
+import { ago, badge, h, joinPresent, replace, show, type Child } from './dom.js';
 import { RefreshSchedule } from './refresh.js';
 
 interface Reason {
@@ -170,20 +170,23 @@ export class NodeView {
         h(
           'section',
           { class: 'panel', id: 'platform' },
-          h('h3', {}, 'Platform', d.inventoryFrom ? h('span', { class: 'muted' }, d.inventoryFrom.baseline ? ' (baseline)' : ` (report ${d.inventoryFrom.seq})`) : null),
+          h('h3', {}, 'Platform', d.inventoryFrom ? h('span', { class: 'muted' }, d.inventoryFrom.baseline ? ' (baseline)' : ` (from report ${d.inventoryFrom.seq}, the latest that carried a full inventory)`) : null),
           inv
             ? kv([
-                ['System', `${str(inv.platform?.systemVendor)} ${str(inv.platform?.systemProduct)}`],
-                ['Board', `${str(inv.platform?.boardVendor)} ${str(inv.platform?.boardName)}`],
-                ['BIOS', `${str(inv.platform?.biosVendor)} ${str(inv.platform?.biosVersion)} (${str(inv.platform?.biosDate)})`],
+                ['System', joinPresent([inv.platform?.systemVendor, inv.platform?.systemProduct])],
+                ['Board', joinPresent([inv.platform?.boardVendor, inv.platform?.boardName])],
+                ['BIOS', joinPresent([inv.platform?.biosVendor, inv.platform?.biosVersion, inv.platform?.biosDate ? `(${String(inv.platform.biosDate)})` : null])],
                 ['BMC firmware', str(inv.platform?.bmcFirmware)],
-                ['CPU', `${str(inv.cpu?.model)} · microcode ${str(inv.cpu?.microcode)}`],
-                ['Kernel', `${str(inv.kernel?.release)} · nvidia ${str(inv.kernel?.nvidiaModuleVersion)}`],
-                ['Secure Boot', str(inv.secureBoot?.enabled)],
+                ['CPU', joinPresent([inv.cpu?.model, inv.cpu?.microcode ? `microcode ${String(inv.cpu.microcode)}` : null], ' · ')],
+                ['Kernel', joinPresent([inv.kernel?.release, inv.kernel?.nvidiaModuleVersion ? `nvidia ${String(inv.kernel.nvidiaModuleVersion)}` : 'no nvidia module'], ' · ')],
+                ['Secure Boot', inv.secureBoot?.enabled === true ? 'enabled' : inv.secureBoot?.enabled === false ? 'disabled' : '—'],
               ])
             : h('p', { class: 'muted' }, 'No verified inventory yet.'),
         ),
       ),
+      inv && !inv.gpus.length
+        ? h('section', { id: 'gpus' }, h('h3', {}, 'GPUs (0)'), h('p', { class: 'muted' }, 'This node reports no GPU.'))
+        : null,
       inv && inv.gpus.length
         ? h('section', { id: 'gpus' }, h('h3', {}, `GPUs (${inv.gpus.length})`), table(['#', 'Product', 'Serial', 'UUID', 'VBIOS', 'InfoROM', 'Driver', 'PCI'], inv.gpus.map((g) => [str(g.index), str(g.productName), str(g.serial), str(g.uuid), str(g.vbiosVersion), str((g.inforom as Rec | null)?.image), str(g.driverVersion), str(g.pciBusId)])))
         : null,
