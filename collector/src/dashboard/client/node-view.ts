@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import { api, ApiError } from './api.js';
 import { ago, badge, h, joinPresent, replace, show, type Child } from './dom.js';
+import { groupHistory } from './history.js';
 import { RefreshSchedule } from './refresh.js';
 
 interface Reason {
@@ -241,13 +242,16 @@ export class NodeView {
   }
 
   private timeline(d: Detail): HTMLElement {
-    const items: Array<{ at: string; el: HTMLElement }> = [
-      ...d.reports.map((r) => ({
-        at: r.receivedAt,
-        el: h('li', { class: r.status }, h('span', { class: 'muted' }, `${r.receivedAt} `), `report ${r.seq} (${r.kind}) `, badge(r.status), ' ', r.reasons.map((x) => h('span', { class: 'code', title: x.detail }, x.code))),
-      })),
-      ...d.approvals.map((a) => ({ at: a.at, el: h('li', { class: 'trusted' }, h('span', { class: 'muted' }, `${a.at} `), h('strong', {}, `approved by ${a.actor}`), `: ${a.reason}`) })),
-    ].sort((x, y) => (x.at < y.at ? 1 : -1));
-    return items.length ? h('ul', { class: 'timeline' }, items.map((i) => i.el)) : h('p', { class: 'muted' }, 'Nothing yet.');
+    const items = groupHistory(d.reports, d.approvals).map((it) => {
+      if (it.type === 'approval') {
+        const a = it.approval;
+        return h('li', { class: 'trusted' }, h('span', { class: 'muted' }, `${a.at} `), h('strong', {}, `approved by ${a.actor}`), `: ${a.reason}`);
+      }
+      const r = it.newest;
+      const span = it.count === 1 ? `report ${r.seq}` : `reports ${it.oldest.seq}–${r.seq}`;
+      const when = it.count === 1 ? `${r.receivedAt} ` : `${it.oldest.receivedAt} … ${r.receivedAt} `;
+      return h('li', { class: r.status, 'data-count': it.count }, h('span', { class: 'muted' }, when), `${span} (${r.kind}) `, badge(r.status), it.count > 1 ? h('span', { class: 'muted' }, ` ×${it.count}`) : null, ' ', r.reasons.map((x) => h('span', { class: 'code', title: x.detail }, x.code)));
+    });
+    return items.length ? h('ul', { class: 'timeline' }, items) : h('p', { class: 'muted' }, 'Nothing yet.');
   }
 }
