@@ -109,7 +109,7 @@ export function makeK8sSyncVerb(deps: K8sSyncDeps = {}): Verb {
           ...(values.context ? { context: values.context } : {}),
           ...(values['in-cluster'] ? { inCluster: true } : {}),
         }).catch((e: unknown) => {
-          throw new UserError(ERR_USAGE, `cannot load Kubernetes credentials: ${(e as Error).message}`);
+          throw new UserError(ERR_USAGE, `cannot load Kubernetes credentials${values.kubeconfig ? ` from ${values.kubeconfig}` : ''}: ${(e as Error).message.split('\n')[0]!.trim()}`);
         }));
       const logger = createLogger({ level: 'warn', name: 'k8s-sync', destination: new Writable({ write: (c, _e, cb) => (io.stderr(String(c)), cb()) }) });
       const effects: TaintEffect[] = values.evict ? ['NoSchedule', 'NoExecute'] : ['NoSchedule'];

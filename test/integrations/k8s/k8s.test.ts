@@ -181,4 +181,12 @@ describe('nodeseal k8s-sync verb', () => {
     await expect(k8sSyncVerb.run(['--taint-on', 'trusted', '--url', collector.url], io())).rejects.toMatchObject({ code: 'ERR_USAGE' });
     await expect(k8sSyncVerb.run(['--nodes', 'gpu[1-', '--url', collector.url], io())).rejects.toMatchObject({ code: 'ERR_USAGE' });
   });
+
+  it('a kubeconfig that is not YAML is one ERR_USAGE line naming the file', async () => {
+    const bad = join(dir, 'garbage-kubeconfig');
+    writeFileSync(bad, '{bad\n');
+    const err = await k8sSyncVerb.run(['--once', '--dry-run', '--url', collector.url, '--token', 't', '--kubeconfig', bad], io()).catch((e: unknown) => e as { code: string; message: string });
+    expect(err).toMatchObject({ code: 'ERR_USAGE', message: expect.stringContaining(`cannot load Kubernetes credentials from ${bad}`) });
+    expect((err as { message: string }).message).not.toContain('\n');
+  });
 });
