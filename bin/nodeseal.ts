@@ -63,7 +63,9 @@ async function main(argv: string[]): Promise<number> {
     if (candidate in verbs) name = candidate;
   }
   if (!name) {
-    io.stderr(`nodeseal: unknown verb '${argv[0]}' (ERR_USAGE). Run 'nodeseal --help'.\n`);
+    const family = Object.keys(verbs).filter((v) => v.startsWith(`${argv[0]} `));
+    if (family.length) io.stderr(`nodeseal: '${argv[0]}' needs a sub-verb: ${family.map((v) => `'nodeseal ${v}'`).join(', ')} (ERR_USAGE). Run 'nodeseal ${family[0]} --help'.\n`);
+    else io.stderr(`nodeseal: unknown verb '${argv[0]}' (ERR_USAGE). Run 'nodeseal --help'.\n`);
     return 2;
   }
   const verb = (await verbs[name]!.load()).default;

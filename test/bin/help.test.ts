@@ -25,4 +25,10 @@ describe('nodeseal --help', () => {
     expect(err?.code).toBe(2);
     expect(err?.stderr).toContain('ERR_USAGE');
   });
+
+  it('the first word of a two-word verb alone names the verbs it starts', async () => {
+    const err = await cli('tpm').then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(err?.code).toBe(2);
+    expect(err?.stderr.trim().split('\n')).toEqual([expect.stringMatching(/'nodeseal tpm pcrs', 'nodeseal tpm quote' \(ERR_USAGE\)/)]);
+  });
 });
