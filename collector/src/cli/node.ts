@@ -63,10 +63,7 @@ const verb: Verb = {
         ['key id', node.kid],
         ['enrolled via', node.enrolledVia],
         ...(node.revokedAt ? ([['revoked', node.revokedAt]] as Array<[string, unknown]>) : []),
-        ['gpus', s.gpuCount !== undefined ? `${clean(s.gpuCount)} × ${clean(s.gpuModel)}` : '-'],
-        ['driver', s.driver],
-        ['vbios', Array.isArray(s.vbios) ? s.vbios.join(', ') : s.vbios],
-        ['bios', s.biosVersion],
+        ...hardwareRows(s),
         ['inventory', s.inventoryDigest],
         ['pcrs', s.pcrDigest],
       ];
@@ -78,4 +75,15 @@ const verb: Verb = {
     });
   },
 };
+/** The hardware lines of `nodeseal node`: "0" for a node without GPUs, "-" (never blank) for what is missing. */
+export function hardwareRows(s: { gpuCount?: unknown; gpuModel?: unknown; driver?: unknown; vbios?: unknown; biosVersion?: unknown }): Array<[string, unknown]> {
+  const vbios = Array.isArray(s.vbios) ? [...new Set(s.vbios.map((v) => clean(v)))].join(', ') : s.vbios;
+  return [
+    ['gpus', s.gpuCount === undefined || s.gpuCount === null ? '-' : s.gpuCount === 0 ? '0' : `${clean(s.gpuCount)} × ${clean(s.gpuModel)}`],
+    ['driver', s.driver],
+    ['vbios', vbios === '' ? '-' : vbios],
+    ['bios', s.biosVersion],
+  ];
+}
+
 export default verb;
