@@ -26,6 +26,13 @@ describe('nodeseal --help', () => {
     expect(err?.stderr).toContain('ERR_USAGE');
   });
 
+  it('collector --help gives the defaults, an example and the exit codes', async () => {
+    const { stdout } = await cli('collector', '--help');
+    expect(stdout).toMatch(/--listen HOST:PORT .*default 127\.0\.0\.1:8443/);
+    expect(stdout).toMatch(/^Example/m);
+    expect(stdout).toMatch(/^Exit: 0 .*ERR_LISTEN/m);
+  });
+
   it('the first word of a two-word verb alone names the verbs it starts', async () => {
     const err = await cli('tpm').then(() => null, (e: { code: number; stderr: string }) => e);
     expect(err?.code).toBe(2);
