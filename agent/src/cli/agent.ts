@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseFlags, type Verb } from '../../../shared/src/cli/verb.js';
 import { pino } from 'pino';
 import { loadAgentConfig } from '../config.js';
@@ -48,6 +48,7 @@ const verb: Verb = {
     if (values.json) throw new UserError(ERR_USAGE, '--json goes with --check');
     const config = loadAgentConfig({ file: values.config ?? io.env.NODESEAL_AGENT_CONFIG ?? null, env: io.env, flags: values });
     const ca = config.caFile ? readCa(config.caFile) : null;
+    if (config.root && !isDirectory(config.root)) throw new UserError(ERR_CONFIG, `--root ${config.root} is not a directory (give a host recorded by nodeseal dump DIR)`);
     const logger = pino({ level: config.logLevel, base: { name: 'agent' }, redact: { paths: ['jws', '*.jws', 'privateJwk', '*.privateJwk', 'eventLog', '*.eventLog', 'enrollToken', '*.enrollToken'], censor: '[redacted]' } }, pino.destination(2));
     const daemon = new AgentDaemon({
       collector: config.collector,
@@ -80,6 +81,14 @@ function readCa(path: string): Buffer {
     return readFileSync(path);
   } catch (e) {
     throw new UserError(ERR_CONFIG, `cannot read --ca ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 

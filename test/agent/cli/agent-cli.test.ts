@@ -27,4 +27,8 @@ describe('nodeseal agent: start-up mistakes are coded user errors', () => {
   it('refuses a negative --interval with the configuration range, not a parser error', async () => {
     await expect(verb.run([...base(), '--interval', '-5'], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('--interval') });
   });
+
+  it('refuses a --root that is not a recorded host directory with ERR_CONFIG', async () => {
+    await expect(verb.run([...base(), '--root', join(dir, 'no-such-host')], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('is not a directory') });
+  });
 });
