@@ -81,11 +81,67 @@ describe('operator CLI verbs against a live collector', () => {
 
     const approve = await nodeseal(['approve', 'gpu-b', '--reason', 'GPU 3 replaced under RMA 77'], env);
     expect(approve.stderr).toBe('');
-    expect(approve.stdout).toBe('approved gpu-b (now trusted): GPU 3 replaced under RMA 77\n');
+    const seen = JSON.parse(nodeJson.stdout).node.summary as { inventoryDigest: string; pcrDigest: string };
+    expect(approve.stdout).toContain(`  inventory  ${seen.inventoryDigest}\n  pcrs       ${seen.pcrDigest}\n  reasons    gpu.`);
+    expect(approve.stdout).toMatch(/\napproved gpu-b \(now trusted\): GPU 3 replaced under RMA 77\n$/);
     expect(approve.code).toBe(0);
     const after = await nodeseal(['attest', 'gpu-b', '--wait', '5'], env);
     expect(after.stdout).toMatch(/^gpu-b: TRUSTED$/m);
     expect(after.code).toBe(0);
+  });
+
+  it('approve sends the digests it read: a state reported between the read and the approve is refused (409), the baseline unchanged', async () => {
+    const api = (path: string) => fetch(`${fleet.collector.url}${path}`, { headers: { authorization: `Bearer ${fleet.operator}` } }).then((r) => r.json() as Promise<{ baseline: { inventoryDigest: string; pcrDigest: string }; summary: { inventoryDigest: string; pcrDigest: string } }>);
+    const before = await api('/v1/nodes/gpu-a');
+    // A pass-through proxy to the real collector that makes the node drift when the approve arrives,
+    // after the CLI has read (and printed) the node.
+    let drifted = 0;
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          if (req.method === 'POST' && req.url?.endsWith('/approve')) {
+            drifted++;
+            await setGpuField(fleet.nodes.get('gpu-a')!.root, 5, 'serial', `SWAPPED-A-${drifted}`);
+            await fleet.attest('gpu-a');
+          }
+          const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => ['authorization', 'content-type', 'accept'].includes(k)) as Array<[string, string]>);
+          const up = await fetch(`${fleet.collector.url}${req.url}`, { method: req.method!, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+          res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+          res.end(Buffer.from(await up.arrayBuffer()));
+        })();
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const out = await nodeseal(['approve', 'gpu-a', '--reason', 'looked fine'], { ...env, NODESEAL_URL: url });
+      expect(drifted).toBe(1);
+      expect(out.stdout).toContain(`  inventory  ${before.summary.inventoryDigest}\n`);
+      expect(out.stderr).toBe('nodeseal approve: gpu-a reported another state than the one shown above; nothing was approved, review it again (ERR_APPROVE_STATE_CHANGED)\n');
+      expect(out.code).toBe(1);
+      const after = await api('/v1/nodes/gpu-a');
+      expect(after.summary.inventoryDigest).not.toBe(before.summary.inventoryDigest);
+      expect(after.baseline).toEqual(before.baseline);
+
+      // A script pins what a person reviewed: the state read before the drift is refused, the current one approved.
+      const [stale, badFlag] = await Promise.all([
+        nodeseal(['approve', 'gpu-a', '--reason', 'reviewed', '--inventory-digest', before.summary.inventoryDigest, '--pcr-digest', before.summary.pcrDigest, '--json'], env),
+        nodeseal(['approve', 'gpu-a', '--reason', 'reviewed', '--inventory-digest', 'abc'], env),
+      ]);
+      expect(stale.code).toBe(1);
+      expect(stale.stderr).toContain('(ERR_APPROVE_STATE_CHANGED)');
+      expect(badFlag.code).toBe(2);
+      expect(badFlag.stderr).toContain('--inventory-digest must be sha256:');
+      expect((await api('/v1/nodes/gpu-a')).baseline).toEqual(before.baseline);
+      const ok = await nodeseal(['approve', 'gpu-a', '--reason', 'GPU 5 replaced', '--inventory-digest', after.summary.inventoryDigest, '--pcr-digest', after.summary.pcrDigest, '--json'], env);
+      expect(ok.stderr).toBe('');
+      expect(JSON.parse(ok.stdout)).toMatchObject({ nodeId: 'gpu-a', status: 'trusted', inventoryDigest: after.summary.inventoryDigest });
+      expect((await api('/v1/nodes/gpu-a')).baseline.inventoryDigest).toBe(after.summary.inventoryDigest);
+    } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   });
 
   it('maps failures to documented exit codes: usage 2, unreachable 3, auth 4, no such node 5', async () => {
