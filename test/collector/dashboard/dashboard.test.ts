@@ -40,6 +40,12 @@ describe('dashboard in headless Chromium against a live collector', () => {
   });
 
   const row = (id: string) => page.locator(`tr[data-node="${id}"]`);
+  const nodeApi = async (id: string) =>
+    (await (await fetch(`${fleet.collector.url}/v1/nodes/${id}`, { headers: { authorization: `Bearer ${fleet.operator}` } })).json()) as {
+      status: string;
+      summary: { inventoryDigest: string; pcrDigest: string | null };
+      baseline: { inventoryDigest: string; pcrDigest: string | null; reason: string };
+    };
 
   it('asks for a token, keeps it in sessionStorage only, and lists the nodes', async () => {
     await page.goto(fleet.collector.url);
@@ -106,7 +112,12 @@ describe('dashboard in headless Chromium against a live collector', () => {
     await page.click('#approve');
     await expect.poll(() => page.textContent('#action-msg')).toContain('reason is required');
     await page.fill('#decision-reason', 'planned VBIOS and bootloader update, ticket OPS-4711');
+    const shown = (await nodeApi('gpu-node-002')).summary;
+    const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/nodes/gpu-node-002/approve'));
     await page.click('#approve');
+    // The page sends the digests of the state it rendered (and shows them).
+    expect((await sent).postDataJSON()).toEqual({ reason: 'planned VBIOS and bootloader update, ticket OPS-4711', inventoryDigest: shown.inventoryDigest, pcrDigest: shown.pcrDigest });
+    expect(await page.textContent('#current-digest')).toBe(shown.inventoryDigest);
     try {
       await expect.poll(() => page.textContent('#notice'), { timeout: 10_000 }).toContain('now trusted');
     } catch (e) {
@@ -126,6 +137,35 @@ describe('dashboard in headless Chromium against a live collector', () => {
       throw new Error(`row not trusted: ${dbg.join('\n').slice(0, 3000)}`, { cause: e });
     }
     expect(await page.textContent('[data-card="untrusted"] .n')).toBe('0');
+  });
+
+  it('approve refuses a state reported after the page rendered: the page says so, the baseline is unchanged', async () => {
+    await page.goto(`${fleet.collector.url}/#/node/gpu-node-001`);
+    await page.locator('#node-title[data-node="gpu-node-001"]').waitFor();
+    const before = await nodeApi('gpu-node-001');
+    await expect.poll(() => page.textContent('#current-digest')).toBe(before.summary.inventoryDigest);
+    await page.fill('#decision-reason', 'looked at it, fine');
+    // The node drifts after the page rendered, just before the approve reaches the collector.
+    await page.route('**/v1/nodes/gpu-node-001/approve', async (route) => {
+      await setGpuField(fleet.nodes.get('gpu-node-001')!.root, 2, 'serial', 'SWAPPED-D-0001');
+      await fleet.attest('gpu-node-001');
+      await route.continue();
+    });
+    const answered = page.waitForResponse((r) => r.url().endsWith('/v1/nodes/gpu-node-001/approve'));
+    await page.click('#approve');
+    const res = await answered;
+    await page.unroute('**/v1/nodes/gpu-node-001/approve');
+    expect(res.status()).toBe(409);
+    expect(res.request().postDataJSON()).toMatchObject({ inventoryDigest: before.summary.inventoryDigest, pcrDigest: before.summary.pcrDigest });
+    await expect.poll(() => page.textContent('#action-msg')).toContain('Not approved: the node reported another state since this page was shown');
+    expect(await page.textContent('#action-msg')).toContain('ERR_APPROVE_STATE_CHANGED');
+    const after = await nodeApi('gpu-node-001');
+    expect(after.status).toBe('untrusted');
+    expect(after.summary.inventoryDigest).not.toBe(before.summary.inventoryDigest);
+    expect(after.baseline).toEqual(before.baseline);
+    // The page shows the new state, which is what a second approve would send.
+    await expect.poll(() => page.textContent('#current-digest')).toBe(after.summary.inventoryDigest);
+    await page.click('text=← Fleet');
   });
 
   it('pages the fleet on the server and picks up nodes it has not seen before', async () => {

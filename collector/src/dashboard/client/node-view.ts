@@ -20,7 +20,7 @@ interface EventChange {
   newDigest: string | null;
 }
 interface Detail {
-  node: { nodeId: string; status: string; reasons: Reason[]; kid: string | null; enrolledVia: string | null; firstSeenAt: string; lastSeenAt: string | null; verifiedAt: string | null; revokedAt: string | null; lastSeq: number; connected: boolean | null };
+  node: { nodeId: string; status: string; reasons: Reason[]; kid: string | null; enrolledVia: string | null; firstSeenAt: string; lastSeenAt: string | null; verifiedAt: string | null; revokedAt: string | null; lastSeq: number; connected: boolean | null; summary: { inventoryDigest: string; pcrDigest: string | null } | null };
   trust: { status: string; reasons: Reason[]; verifiedAt: string | null; expiresAt: string | null } | null;
   baseline: { inventoryDigest: string; approvedBy: string; reason: string; createdAt: string } | null;
   inventory: Inventory | null;
@@ -55,6 +55,8 @@ export class NodeView {
   private actionsFor = '';
   /** The last approve/revoke message; kept across live re-renders of the same node. */
   private message: { text: string; error: boolean } | null = null;
+  /** The verified state the last render showed: approve sends its digests, so it approves only what was shown. */
+  private shown: { inventoryDigest: string; pcrDigest: string | null } | null = null;
 
   constructor(
     private readonly root: HTMLElement,
@@ -62,7 +64,10 @@ export class NodeView {
   ) {}
 
   async show(nodeId: string): Promise<void> {
-    if (nodeId !== this.nodeId) this.message = null;
+    if (nodeId !== this.nodeId) {
+      this.message = null;
+      this.shown = null;
+    }
     this.nodeId = nodeId;
     await this.refresh();
   }
@@ -100,7 +105,9 @@ export class NodeView {
     };
     if (!reason.trim()) return say('A reason is required; it is recorded with the decision.', true);
     try {
-      const out = await api<{ status?: string }>(`/v1/nodes/${encodeURIComponent(this.nodeId)}/${kind}`, { method: 'POST', body: { reason: reason.trim() } });
+      const body: Record<string, unknown> = { reason: reason.trim() };
+      if (kind === 'approve' && this.shown) Object.assign(body, this.shown);
+      const out = await api<{ status?: string }>(`/v1/nodes/${encodeURIComponent(this.nodeId)}/${kind}`, { method: 'POST', body });
       const input = this.actions?.querySelector<HTMLInputElement>('#decision-reason');
       if (input) input.value = '';
       const msg = this.actions?.querySelector<HTMLElement>('#action-msg');
@@ -109,6 +116,11 @@ export class NodeView {
       await this.refresh();
     } catch (e) {
       const err = e as ApiError;
+      if (err.code === 'ERR_APPROVE_STATE_CHANGED') {
+        say('Not approved: the node reported another state since this page was shown. Review the updated page, then approve again. (ERR_APPROVE_STATE_CHANGED)', true);
+        await this.refresh();
+        return;
+      }
       say(err.status === 403 ? 'This needs an operator token.' : `${err.message} (${err.code ?? ''})`, true);
     }
   }
@@ -137,6 +149,8 @@ export class NodeView {
     const hadFocus = this.actions !== null && this.actions.contains(document.activeElement);
     const operator = this.role() === 'operator';
     const inv = d.inventory;
+    const s = d.node.summary;
+    this.shown = s && typeof s.inventoryDigest === 'string' ? { inventoryDigest: s.inventoryDigest, pcrDigest: s.pcrDigest ?? null } : null;
     replace(
       this.root,
       h('p', {}, h('a', { href: '#/' }, '← Fleet')),
@@ -166,6 +180,8 @@ export class NodeView {
             ['Revoked', d.node.revokedAt ?? 'no'],
             ['Baseline', d.baseline ? `approved by ${d.baseline.approvedBy} ${ago(d.baseline.createdAt)}: ${d.baseline.reason}` : 'none yet'],
             ['Baseline digest', h('span', { class: 'mono' }, d.baseline?.inventoryDigest ?? '—')],
+            ['Current digest', h('span', { class: 'mono', id: 'current-digest' }, s?.inventoryDigest ?? '—')],
+            ['Current PCRs', h('span', { class: 'mono', id: 'current-pcrs' }, s ? (s.pcrDigest ?? 'no TPM evidence') : '—')],
           ]),
         ),
         h(
