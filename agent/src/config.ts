@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UserError, ERR_CONFIG } from '../../shared/src/errors.js';
 import { nodeIdSchema } from '../../shared/src/report/schema.js';
@@ -117,7 +117,23 @@ export function resolveAgentConfig(src: AgentConfigSources = {}): { config: Agen
   }
   if (!nodeIdSchema.safeParse(c.nodeId).success) problems.push(`node id ${JSON.stringify(c.nodeId).slice(0, 80)} must be letters, digits, dot, dash, underscore (max 253)`);
   resolveEnrollToken(c, layer, problems);
+  // An event log named explicitly must be there: a typo would otherwise only show as "event log
+  // unavailable" in every report. The default path missing is fine (the evidence says so).
+  if (c.eventLogPath !== null) {
+    const why = fileProblem(c.eventLogPath);
+    if (why) problems.push(`event log ${c.eventLogPath} (--event-log) ${why}`);
+  }
   return { config: c, problems };
+}
+
+/** Why `path` is not a readable regular file, or null when it is one. */
+function fileProblem(path: string): string | null {
+  try {
+    if (!statSync(path).isFile()) return 'is not a file';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  return null;
 }
 
 /**

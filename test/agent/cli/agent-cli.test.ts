@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import verb from '../../../agent/src/cli/agent.js';
+import { resolveAgentConfig } from '../../../agent/src/config.js';
 import { captureIo } from '../../helpers/cli.js';
 
 describe('nodeseal agent: start-up mistakes are coded user errors', () => {
@@ -26,6 +27,17 @@ describe('nodeseal agent: start-up mistakes are coded user errors', () => {
 
   it('refuses a negative --interval with the configuration range, not a parser error', async () => {
     await expect(verb.run([...base(), '--interval', '-5'], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('--interval') });
+  });
+
+  it('refuses an explicit --event-log that does not exist or is not a file, listed with the other problems', async () => {
+    const missing = join(dir, 'no-such-log');
+    const err = await verb.run([...base(), '--event-log', missing, '--interval', '-5'], captureIo()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining(`event log ${missing} (--event-log) does not exist`) });
+    expect((err as Error).message).toContain('--interval');
+    await expect(verb.run([...base(), '--event-log', dir], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('is not a file') });
+    // Without --event-log the default path is not required (the evidence reports the log unavailable).
+    const { problems } = resolveAgentConfig({ flags: { collector: 'ws://127.0.0.1:9', tcti: 'none' } });
+    expect(problems).toEqual([]);
   });
 
   it('refuses a --root that is not a recorded host directory with ERR_CONFIG', async () => {
