@@ -72,6 +72,10 @@ describe('operator CLI verbs against a live collector', () => {
     expect(list.length).toBeGreaterThan(0);
     expect(JSON.stringify(list)).toContain('SWAPPED-0001');
     expect(JSON.parse(untrusted.stdout).nodes.map((n: { nodeId: string }) => n.nodeId)).toEqual(['gpu-b']);
+    // The summary under a filtered table counts the matching rows, and the fleet by status.
+    const [untrustedText, trustedText] = await Promise.all([nodeseal(['nodes', '--status', 'untrusted'], env), nodeseal(['nodes', '--status', 'stale'], env)]);
+    expect(untrustedText.stdout).toMatch(/\n1 of 1 node\(s\) matching --status untrusted shown; fleet: 2 node\(s\): 1 trusted, 1 untrusted, 0 unknown, 0 stale\n$/);
+    expect(trustedText.stdout).toMatch(/\n0 of 0 node\(s\) matching --status stale shown; fleet: 2 node\(s\): 1 trusted, 1 untrusted, 0 unknown, 0 stale\n$/);
 
     const [noReason, asViewer] = await Promise.all([nodeseal(['approve', 'gpu-b'], env), nodeseal(['approve', 'gpu-b', '--reason', 'x'], { ...env, NODESEAL_TOKEN: fleet.viewer })]);
     expect(noReason.code).toBe(2);
