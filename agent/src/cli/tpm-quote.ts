@@ -8,15 +8,17 @@ import { TPM_FLAG_HELP, parseAkHandle, parseNonce, parsePcrList, tctiFrom } from
 const verb: Verb = {
   summary: 'Quote PCRs with this host\'s attestation key (created and persisted on first use) over a nonce.',
   usage: [
-    'nodeseal tpm quote --nonce HEX [--pcrs 0,1,...] [--tcti T] [--ak-handle 0x81010002] [--ak-alg ecc|rsa] --json',
+    'nodeseal tpm quote --nonce HEX [--pcrs 0,1,...] [--tcti T] [--ak-handle 0x81010002] [--ak-alg ecc|rsa] [--json]',
     '',
     '  --nonce HEX     qualifying data, 1 to 64 bytes of hex (the verifier\'s challenge)',
     '  --pcrs LIST     sha256 PCRs to quote (default 0,1,2,3,4,5,6,7)',
     TPM_FLAG_HELP,
     '  --ak-handle H   persistent handle of the AK (default 0x81010002)',
     '  --ak-alg A      AK type when it must be created: ecc (P-256, default) or rsa (2048)',
-    '  --json          print {nonce, attest, signature, akPublic, akPublicPem, pcrs}: attest is',
-    '                  TPMS_ATTEST, signature TPMT_SIGNATURE, akPublic TPM2B_PUBLIC, all hex;',
+    '  --json          optional: print {nonce, attest, signature, akPublic, akPublicPem, pcrs} as JSON',
+    '                  (for scripts); without it the same fields are printed as text, one per line,',
+    '                  then the sha256 PCR values and the AK public key (PEM).',
+    '                  attest is TPMS_ATTEST, signature TPMT_SIGNATURE, akPublic TPM2B_PUBLIC, all hex;',
     '                  tpm2_checkquote -m/-s/-u read them once written out as binary files',
   ].join('\n'),
   async run(argv, io) {

@@ -58,6 +58,14 @@ describe('nodeseal tpm pcrs / tpm quote', () => {
     }
   });
 
+  it('tpm quote: --json is optional (the usage says so); without it the same quote is printed as text', async () => {
+    expect(quoteVerb.usage.split('\n')[0]).toMatch(/ \[--json\]$/);
+    expect(quoteVerb.usage).toMatch(/--json\s+optional/);
+    const o = io();
+    expect(await quoteVerb.run(['--nonce', 'aabb', '--pcrs', '7', '--tcti', tpm.tcti], o)).toBe(0);
+    expect(o.out()).toMatch(/^nonce {6}aabb\nattest {5}[0-9a-f]+\nsignature  [0-9a-f]+\nakPublic {3}[0-9a-f]+\nsha256:7  [0-9a-f]{64}\n-----BEGIN PUBLIC KEY-----\n/);
+  });
+
   it.each([
     [['--pcrs', '0'], /--nonce HEX is required/],
     [['--nonce', 'xyz'], /--nonce must be/],
