@@ -36,6 +36,7 @@ export const DRIFT_CODES = {
   'pci.device_changed': { claim: 'hardware', meaning: 'The PCI function at an address has other vendor, device, subsystem or class ids.' },
   'secureboot.disabled': { claim: 'configuration', meaning: 'UEFI Secure Boot was enabled in the baseline and is not now, or setup mode was entered.' },
   'secureboot.changed': { claim: 'configuration', meaning: 'Secure Boot state changed in another way (for example enabled where the baseline had it off).' },
+  'secureboot.claim_mismatch': { claim: 'configuration', meaning: 'The inventory claims a Secure Boot state (efivars) that contradicts the one measured into PCR7 of the event log that replayed against the quote; before = measured, after = claimed. Checked on every report, with or without a baseline.' },
   'inventory.source_unavailable': { claim: 'hardware', meaning: 'An inventory source that worked in the baseline failed or is unavailable now, so its devices cannot be compared.' },
   'inventory.changed': { claim: 'configuration', meaning: 'The inventory differs from the baseline in a section that no specific code covers (safety net).' },
   'tpm.pcr_changed': { claim: 'executables', meaning: 'A quoted PCR differs from the baseline; explained by the event-log entries that differ where both logs are available. Claim by PCR: 0, 2 firmware; 1, 3, 5, 6, 7, 8 configuration; others executables.' },

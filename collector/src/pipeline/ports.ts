@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../../shared/src/canonical.js';
 import { NodesealError } from '../../../shared/src/errors.js';
-import { parseEventLog, replay } from '../../../shared/src/eventlog/index.js';
+import { isNodesealError } from '../../../shared/src/errors.js';
+import { ERR_EVENTLOG_UNVERIFIED, parseEventLog, replay, secureBootState } from '../../../shared/src/eventlog/index.js';
+import type { VerifiedEventLog } from '../../../shared/src/eventlog/index.js';
 import { verifyQuote } from '../../../shared/src/tpm/index.js';
 import { createInventoryDiffer } from '../drift/unchanged.js';
 import { evaluate } from './verdict.js';
-import type { EvidencePorts, QuoteOutcome } from './verify-report.js';
+import type { EvidencePorts, MeasuredBoot, QuoteOutcome } from './verify-report.js';
 
 export const ERR_EVENTLOG_BASE64 = 'ERR_EVENTLOG_BASE64';
 
@@ -13,14 +15,29 @@ export const ERR_EVENTLOG_BASE64 = 'ERR_EVENTLOG_BASE64';
 const REPLAY_CACHE_MAX = 16_384;
 
 /**
- * The event-log check, pure: canonical base64, parse, replay to the quoted PCRs. Throws a coded
- * error when the log does not replay.
+ * The Secure Boot state measured into PCR7 of a replayed log: null when PCR7 was not verified
+ * against the quote or the SecureBoot variable was not measured (the inventory's claim then stands).
  */
-export function replayEventLogFull(b64: string, quoted: QuoteOutcome): void {
+export function measuredSecureBoot(log: VerifiedEventLog): boolean | null {
+  try {
+    return secureBootState(log).enabled;
+  } catch (e) {
+    if (isNodesealError(e) && e.code === ERR_EVENTLOG_UNVERIFIED) return null;
+    throw e;
+  }
+}
+
+/**
+ * The event-log check, pure: canonical base64, parse, replay to the quoted PCRs. Throws a coded
+ * error when the log does not replay (or a replayed PCR7 variable's data is not what was measured);
+ * returns what the replayed log proves about the boot.
+ */
+export function replayEventLogFull(b64: string, quoted: QuoteOutcome): MeasuredBoot {
   const bytes = Buffer.from(b64, 'base64');
   if (bytes.length === 0 || bytes.toString('base64') !== b64) throw new NodesealError(ERR_EVENTLOG_BASE64, 'event log is not canonical base64');
   const r = replay(parseEventLog(bytes), quoted.pcrs);
   if (!r.ok) throw r.error;
+  return { secureBoot: measuredSecureBoot(r.log) };
 }
 
 /**
@@ -29,19 +46,21 @@ export function replayEventLogFull(b64: string, quoted: QuoteOutcome): void {
  * unchanged node's every report) is looked up by sha256 of both instead of parsed again.
  * Failures are never cached (they are recomputed, and throw the same coded error).
  */
-export function createReplayCache(max = REPLAY_CACHE_MAX): { replay(b64: string, quoted: QuoteOutcome): void; readonly hits: number } {
-  const ok = new Set<string>();
+export function createReplayCache(max = REPLAY_CACHE_MAX): { replay(b64: string, quoted: QuoteOutcome): MeasuredBoot; readonly hits: number } {
+  const ok = new Map<string, MeasuredBoot>();
   let hits = 0;
   return {
     replay(b64, quoted) {
       const key = createHash('sha256').update(b64).update('\u0000').update(canonicalJson(quoted.pcrs)).digest('base64');
-      if (ok.has(key)) {
+      const seen = ok.get(key);
+      if (seen) {
         hits++;
-        return;
+        return seen;
       }
-      replayEventLogFull(b64, quoted);
-      if (ok.size >= max) ok.delete(ok.values().next().value!);
-      ok.add(key);
+      const out = replayEventLogFull(b64, quoted);
+      if (ok.size >= max) ok.delete(ok.keys().next().value!);
+      ok.set(key, out);
+      return out;
     },
     get hits() {
       return hits;
@@ -73,6 +92,20 @@ export function createEvidencePorts(): EvidencePorts {
       return { pcrs };
     },
     replayEventLog: (b64, quoted) => replays.replay(b64, quoted),
-    evaluate: (input) => evaluate({ ...input, diffInventory }),
+    evaluate: (input) => {
+      // Callers that did not replay the log here (approval re-reads a stored report whose log
+      // replayed when it was stored) get the measured state from the same cached replay.
+      const ev = input.evidence;
+      if (ev.measuredSecureBoot === undefined && ev.pcrs !== null && ev.eventLog !== null) {
+        let measured: boolean | null = null;
+        try {
+          measured = replays.replay(ev.eventLog, { pcrs: ev.pcrs }).secureBoot;
+        } catch {
+          // The log does not replay against these PCRs: nothing is measured, the claim stands.
+        }
+        return evaluate({ ...input, evidence: { ...ev, measuredSecureBoot: measured }, diffInventory });
+      }
+      return evaluate({ ...input, diffInventory });
+    },
   };
 }

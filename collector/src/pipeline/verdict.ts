@@ -4,6 +4,7 @@ import { diffInventory } from '../drift/inventory.js';
 import { diffPcrs } from '../drift/pcrs.js';
 import type { PcrExplainer } from '../drift/pcrs.js';
 import { diffAk } from '../drift/ak.js';
+import { reason } from '../drift/codes.js';
 
 /**
  * The trust policy, pure: facts in, `{status, reasons}` out; the clock is passed in.
@@ -85,6 +86,29 @@ export interface VerifiedEvidence {
   tpm?: TpmEvidence;
   /** The inventory's digest, when the caller checked it is the canonical inventory's (lets `diffInventory` skip unchanged evidence). */
   inventoryDigest?: string;
+  /**
+   * Secure Boot as measured into PCR7 of an event log that replayed against the quoted PCRs; null
+   * or absent when no such log (the inventory's efivars claim then stands as reported).
+   */
+  measuredSecureBoot?: boolean | null;
+}
+
+/**
+ * The Secure Boot state the verdict uses: the measured one where a replayed log has it. A claim
+ * (enabled true/false) that contradicts it is a reason of its own; an absent claim (null) is not.
+ * The inventory handed to the drift diff carries the measured value, so `secureboot.disabled` is
+ * decided on the measured state.
+ */
+export function verifiedSecureBoot(inventory: Inventory, measured: boolean | null | undefined): { inventory: Inventory; reasons: Reason[]; changed: boolean } {
+  if (measured === null || measured === undefined) return { inventory, reasons: [], changed: false };
+  const claimed = inventory.secureBoot?.enabled ?? null;
+  if (claimed === measured) return { inventory, reasons: [], changed: false };
+  const secureBoot = { enabled: measured, setupMode: inventory.secureBoot?.setupMode ?? null };
+  // A root-on-node agent can claim anything in the inventory; PCR7 is what the TPM quoted.
+  const word = (on: boolean) => (on ? 'enabled' : 'disabled');
+  const reasons: Reason[] =
+    claimed === null ? [] : [reason('secureboot.claim_mismatch', `the node claims Secure Boot ${word(claimed)}, the measured boot (PCR7) has it ${word(measured)}`, { enabled: measured }, { enabled: claimed })];
+  return { inventory: { ...inventory, secureBoot }, reasons, changed: true };
 }
 
 export interface EvaluateInput {
@@ -106,9 +130,12 @@ export function evaluate(input: EvaluateInput): Verdict & { drift: Reason[] } {
     const why = ev.tpm && ev.tpm.status !== 'ok' ? `${ev.tpm.reason} (${ev.tpm.code})` : 'the report carries no TPM quote';
     reasons.push({ code: STATUS_REASON.tpmUnavailable, claim: 'instance-identity', detail: `no TPM evidence: ${why}`.slice(0, 500) });
   }
-  const drift: Reason[] = [...diffAk(input.node?.akPublic ?? null, ev.akPublic)];
+  const sb = verifiedSecureBoot(ev.inventory, ev.pcrs === null ? null : ev.measuredSecureBoot);
+  const drift: Reason[] = [...diffAk(input.node?.akPublic ?? null, ev.akPublic), ...sb.reasons];
   if (baseline) {
-    drift.push(...(input.diffInventory ? input.diffInventory(baseline, ev.inventory, ev.inventoryDigest) : diffInventory(baseline.inventory, ev.inventory)));
+    // The digest is the reported inventory's: with the measured Secure Boot in its place it no longer applies.
+    const digest = sb.changed ? undefined : ev.inventoryDigest;
+    drift.push(...(input.diffInventory ? input.diffInventory(baseline, sb.inventory, digest) : diffInventory(baseline.inventory, sb.inventory)));
     if (ev.pcrs) {
       // A baseline taken without TPM evidence has no PCRs: TPM evidence appearing later is a
       // change to approve (else the boot chain would never be compared), reported as banks none → x.

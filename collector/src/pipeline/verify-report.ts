@@ -27,11 +27,17 @@ export interface QuoteOutcome {
   pcrs: Record<string, Record<string, string>>;
 }
 
+/** What a log that replayed against the quoted PCRs proves about the boot. */
+export interface MeasuredBoot {
+  /** The SecureBoot variable measured into PCR7; null when PCR7 is not verified or the variable was not measured. */
+  secureBoot: boolean | null;
+}
+
 export interface EvidencePorts {
   /** Throws a coded error when the quote does not verify; returns the quoted PCR values. */
   verifyQuote(input: { attest: string; signature: string; akPublic: string; nonce: string | null; pcrs: Record<string, Record<string, string>> }): QuoteOutcome;
-  /** Throws a coded error when the event log does not replay to the quoted PCRs. */
-  replayEventLog(eventLogB64: string, quoted: QuoteOutcome): void;
+  /** Throws a coded error when the event log does not replay to the quoted PCRs; returns what it measured. */
+  replayEventLog(eventLogB64: string, quoted: QuoteOutcome): MeasuredBoot;
   /** Drift against the baseline (inventory, PCRs explained by the event log, AK) and the verdict. */
   evaluate(input: EvaluateInput): Verdict & { drift: Reason[] };
 }
@@ -127,16 +133,17 @@ export async function verifyReport(jws: string, ctx: ReportContext, ports: Evide
   let pcrs: Record<string, Record<string, string>> | null = null;
   let akPublic: string | null = null;
   let eventLog: string | null = null;
+  let measuredSecureBoot: boolean | null = null;
   if (payload.tpm.status === 'ok') {
     const tpm: TpmEvidenceOk = payload.tpm;
     const quoted = ports.verifyQuote({ attest: tpm.quote.attest, signature: tpm.quote.signature, akPublic: tpm.akPublic, nonce: payload.nonce, pcrs: tpm.pcrs });
-    if (tpm.eventLog !== null) ports.replayEventLog(tpm.eventLog, quoted);
+    if (tpm.eventLog !== null) measuredSecureBoot = ports.replayEventLog(tpm.eventLog, quoted).secureBoot;
     pcrs = quoted.pcrs;
     akPublic = tpm.akPublic;
     eventLog = tpm.eventLog;
   }
   const { drift, ...verdict } = ports.evaluate({
-    evidence: { kind, inventory: payload.inventory, pcrs, eventLog, akPublic, tpm: payload.tpm, inventoryDigest: payload.inventoryDigest },
+    evidence: { kind, inventory: payload.inventory, pcrs, eventLog, akPublic, tpm: payload.tpm, inventoryDigest: payload.inventoryDigest, measuredSecureBoot },
     baseline: ctx.baseline,
     node: ctx.node,
   });
