@@ -4,6 +4,7 @@ import { AuthStore } from '../auth/store.js';
 import { createApiToken } from '../auth/create-token.js';
 import { ERR_AUTH_TOKEN_EXISTS, ERR_AUTH_TOKEN_INPUT, ERR_AUTH_TOKEN_UNKNOWN } from '../auth/errors.js';
 import type { Role } from '../http/router.js';
+import { table } from './client.js';
 import { cliActor, dbTarget, withLocalStore } from './local-db.js';
 
 const usage = `nodeseal collector token create --role viewer|scheduler|operator --name NAME [--reason TEXT] [--db PATH] [--json]
@@ -47,7 +48,8 @@ const verb: Verb = {
       const tokens = await withLocalStore(target, (store) => new AuthStore(store.db).listTokens());
       const rows = tokens.map((t) => ({ name: t.name, role: t.role, createdAt: t.createdAt, createdBy: t.createdBy, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt }));
       if (values.json) io.stdout(`${JSON.stringify({ tokens: rows })}\n`);
-      else for (const t of rows) io.stdout(`${t.name}\t${t.role}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}\tlast used ${t.lastUsedAt ?? 'never'}\n`);
+      else if (rows.length === 0) io.stdout('no API tokens (create one: nodeseal collector token create --role ROLE --name NAME)\n');
+      else io.stdout(table(['NAME', 'ROLE', 'STATE', 'CREATED', 'CREATED BY', 'LAST USED'], rows.map((t) => [t.name, t.role, t.revokedAt ? `revoked ${t.revokedAt}` : 'active', t.createdAt, t.createdBy, t.lastUsedAt ?? 'never']), 80));
       return 0;
     }
     if (action === 'revoke') {

@@ -60,6 +60,14 @@ describe('collector token', () => {
     expect(out.tokens).toEqual([expect.objectContaining({ name: 'slurm', role: 'scheduler', revokedAt: expect.any(String) })]);
     expect(x.out).not.toMatch(/hash/i);
   });
+
+  it('list prints a header row above the tokens', async () => {
+    const x = io();
+    expect(await tokenVerb.run(['list', '--db', db], x)).toBe(0);
+    const lines = x.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+ROLE\s+STATE\s+CREATED\s+CREATED BY\s+LAST USED$/);
+    expect(lines.slice(1)).toEqual([expect.stringMatching(/^slurm\s+scheduler\s+revoked \S+\s+\S+\s+cli:\S+\s+(never|\d{4}-\S+)$/)]);
+  });
 });
 
 describe('collector enroll-token', () => {
