@@ -95,19 +95,18 @@ export interface VerifiedEvidence {
 
 /**
  * The Secure Boot state the verdict uses: the measured one where a replayed log has it. A claim
- * (enabled true/false) that contradicts it is a reason of its own; an absent claim (null) is not.
- * The inventory handed to the drift diff carries the measured value, so `secureboot.disabled` is
- * decided on the measured state.
+ * (enabled true/false) that contradicts it is `secureboot.claim_mismatch`, and the inventory handed
+ * to the drift diff then carries the measured value, so `secureboot.disabled` is decided on the
+ * measured state. An absent claim (null: efivars unreadable) is no contradiction and is left as
+ * reported, so it compares with a baseline taken from the same kind of reports.
  */
 export function verifiedSecureBoot(inventory: Inventory, measured: boolean | null | undefined): { inventory: Inventory; reasons: Reason[]; changed: boolean } {
-  if (measured === null || measured === undefined) return { inventory, reasons: [], changed: false };
   const claimed = inventory.secureBoot?.enabled ?? null;
-  if (claimed === measured) return { inventory, reasons: [], changed: false };
-  const secureBoot = { enabled: measured, setupMode: inventory.secureBoot?.setupMode ?? null };
+  if (measured === null || measured === undefined || claimed === null || claimed === measured) return { inventory, reasons: [], changed: false };
   // A root-on-node agent can claim anything in the inventory; PCR7 is what the TPM quoted.
   const word = (on: boolean) => (on ? 'enabled' : 'disabled');
-  const reasons: Reason[] =
-    claimed === null ? [] : [reason('secureboot.claim_mismatch', `the node claims Secure Boot ${word(claimed)}, the measured boot (PCR7) has it ${word(measured)}`, { enabled: measured }, { enabled: claimed })];
+  const secureBoot = { enabled: measured, setupMode: inventory.secureBoot?.setupMode ?? null };
+  const reasons = [reason('secureboot.claim_mismatch', `the node claims Secure Boot ${word(claimed)}, the measured boot (PCR7) has it ${word(measured)}`, { enabled: measured }, { enabled: claimed })];
   return { inventory: { ...inventory, secureBoot }, reasons, changed: true };
 }
 

@@ -111,9 +111,20 @@ describe('Secure Boot claim against the measured boot (real event logs)', () => 
     expect(codes(v.verdict.reasons)).not.toContain('secureboot.claim_mismatch');
   });
 
-  it('no claim (efivars unreadable) is not a contradiction', async () => {
+  it('no claim (efivars unreadable) is not a contradiction, and compares with a baseline of the same kind without drift', async () => {
     const v = await verify('disabled', null);
     expect(v.verdict.status).toBe('trusted');
+    for (const log of ['enabled', 'disabled'] as const) {
+      const b = await verify(log, null, {
+        baseline: (r) => {
+          const i = withClaim(null);
+          const tpm = r.payload.tpm as Extract<ReportPayload['tpm'], { status: 'ok' }>;
+          return { ...baselineOf(log, true)(r), inventory: i, inventoryDigest: inventoryDigest(i), pcrs: tpm.pcrs };
+        },
+      });
+      expect(b.drift, log).toEqual([]);
+      expect(b.verdict.status, log).toBe('trusted');
+    }
   });
 
   it('the evaluate port (approval path) measures from the stored log when the caller did not', async () => {
