@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { isNodesealError, ERR_INTERNAL } from '../../shared/src/errors.js';
 import { defaultCollectorConfig, type CollectorConfig } from './config.js';
 import type { CollectorEvents } from './events.js';
-import { HttpError, roleRank, Router, sendError, sendJson, type Principal, type RequestContext, type Route } from './http/router.js';
+import { HttpError, JsonReply, roleRank, Router, sendError, sendJson, type Principal, type RequestContext, type Route } from './http/router.js';
 import type { Logger } from './logger.js';
 import { nodesRoutes } from './api/nodes.js';
 import type { EvidencePorts } from './pipeline/verify-report.js';
@@ -127,7 +127,9 @@ export function buildApp(deps: AppDeps): App {
     const body = req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? await readBody(req, config.maxBodyBytes) : undefined;
     const rc: RequestContext = { req, res, params: m.params, query: url.searchParams, principal, body };
     const out = await m.route.handler(rc);
-    if (out !== undefined && !res.headersSent) sendJson(res, 200, out);
+    if (out === undefined || res.headersSent) return;
+    if (out instanceof JsonReply) sendJson(res, out.status, out.body);
+    else sendJson(res, 200, out);
   }
 
   return {

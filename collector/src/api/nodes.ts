@@ -2,7 +2,7 @@ import { isNodesealError } from '../../../shared/src/errors.js';
 import { parseReportPayload } from '../../../shared/src/report/schema.js';
 import type { ReportPayload, TrustStatus } from '../../../shared/src/report/types.js';
 import type { AppContext } from '../app.js';
-import { HttpError, type Route } from '../http/router.js';
+import { HttpError, reply, type Route } from '../http/router.js';
 import { summarise } from '../pipeline/record.js';
 import { pcrSetDigest } from '../pipeline/verify-report.js';
 import { effectiveVerdict, expiresAt } from '../pipeline/verdict.js';
@@ -215,7 +215,7 @@ export function nodesRoutes(app: AppContext): Route[] {
       method: 'POST',
       path: '/v1/nodes/:id/attest',
       role: 'scheduler',
-      handler: async ({ params, query, res }) => {
+      handler: async ({ params, query }) => {
         const wait = query.get('wait');
         const waitSec = wait === null ? 0 : Number(wait);
         if (!Number.isFinite(waitSec) || waitSec < 0 || waitSec > app.config.maxAttestWaitSec) throw new HttpError(400, ERR_NODES_QUERY, `wait must be 0 to ${app.config.maxAttestWaitSec} seconds`);
@@ -227,10 +227,7 @@ export function nodesRoutes(app: AppContext): Route[] {
           if (isNodesealError(e) && e.code === ERR_NODE_NOT_CONNECTED) throw new HttpError(409, e.code, e.message);
           throw e;
         }
-        if (waitSec === 0) {
-          res.statusCode = 202;
-          return { nodeId: n.nodeId, challenged: true };
-        }
+        if (waitSec === 0) return reply(202, { nodeId: n.nodeId, challenged: true });
         if (outcome === null) throw new HttpError(504, ERR_ATTEST_TIMEOUT, `no report answered the challenge within ${waitSec} s`);
         if ('error' in outcome) throw new HttpError(502, ERR_ATTEST_REJECTED, `the node's answer was rejected: ${outcome.error.code}: ${outcome.error.message}`, { code: outcome.error.code });
         const fresh = (await app.store.getNode(n.nodeId))!;

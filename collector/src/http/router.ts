@@ -33,8 +33,9 @@ export interface Route {
   /** Minimum role, or 'public'. */
   role: Role | 'public';
   /**
-   * Return a value to send it as JSON with status 200; return undefined after writing the
-   * response yourself (streams, HTML, metrics text).
+   * Return a value to send it as JSON with status 200, or `reply(status, body)` for another
+   * success status (202 Accepted); return undefined after writing the response yourself
+   * (streams, HTML, metrics text). Errors are thrown as HttpError.
    */
   handler(ctx: RequestContext): Promise<unknown> | unknown;
 }
@@ -45,6 +46,20 @@ export class HttpError extends NodesealError {
     super(code, message, details ? { details } : {});
     this.status = status;
   }
+}
+
+/** A handler's JSON answer with a status other than 200; made by `reply`. */
+export class JsonReply {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {}
+}
+
+/** `return reply(202, body)` from a handler: the router sends `body` as JSON with `status`. */
+export function reply(status: number, body: unknown): JsonReply {
+  if (!Number.isInteger(status) || status < 200 || status > 299) throw new RangeError(`reply status must be 2xx, not ${status}: errors are thrown as HttpError`);
+  return new JsonReply(status, body);
 }
 
 interface CompiledRoute {
