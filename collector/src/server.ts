@@ -93,6 +93,22 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
   server.on('clientError', (_e, socket) => socket.destroy());
+  /**
+   * Stops every feature started above (agents' sessions first), then the listening server when
+   * there is one, then the verifier pool and the store this function opened.
+   */
+  async function stopFeatures(closeServer?: () => Promise<void>): Promise<void> {
+    app.close();
+    live.close();
+    dashboard.close();
+    await alertsRunning.stop();
+    metrics.close();
+    sched.close();
+    trust.close();
+    await closeServer?.();
+    await verifier?.close();
+    if (!opts.store) await store.close();
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -102,15 +118,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
       });
     });
   } catch (e) {
-    app.close();
-    live.close();
-    dashboard.close();
-    await alertsRunning.stop();
-    metrics.close();
-    sched.close();
-    trust.close();
-    await verifier?.close();
-    if (!opts.store) await store.close();
+    await stopFeatures();
     throw listenError(config, e as NodeJS.ErrnoException);
   }
   const addr = server.address() as AddressInfo;
@@ -124,17 +132,10 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
     async close() {
       if (closed) return;
       closed = true;
-      app.close();
-      live.close();
-      dashboard.close();
-      await alertsRunning.stop();
-      metrics.close();
-      sched.close();
-      trust.close();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await verifier?.close();
-      if (!opts.store) await store.close();
+      await stopFeatures(async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      });
     },
   };
 }
