@@ -77,7 +77,11 @@ async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 10
   }
 }
 
-describe.each(engines)('alerts on %s', (_name, makeDb) => {
+/**
+ * Per-test receiver (fresh port), alert modules and stores of one describe block, all stopped
+ * and closed after each test.
+ */
+function alertSuite() {
   const receiver = new Receiver();
   const opened: Store[] = [];
   const running: Alerts[] = [];
@@ -96,6 +100,11 @@ describe.each(engines)('alerts on %s', (_name, makeDb) => {
     opened.push(s);
     return s;
   };
+  return { receiver, running, open };
+}
+
+describe.each(engines)('alerts on %s', (_name, makeDb) => {
+  const { receiver, running, open } = alertSuite();
 
   it('a collector SIGKILLed after the store committed a drift, before the outbox insert: the next start delivers it exactly once', async () => {
     const db = makeDb();
@@ -202,24 +211,7 @@ describe.each(engines)('alerts on %s', (_name, makeDb) => {
 
 // Several collectors share one PostgreSQL (a SQLite file has one collector).
 describe('alerts on PostgreSQL shared by several collectors', () => {
-  const receiver = new Receiver();
-  const opened: Store[] = [];
-  const running: Alerts[] = [];
-  beforeEach(async () => {
-    receiver.got.length = 0;
-    receiver.port = 0;
-    await receiver.up();
-  });
-  afterEach(async () => {
-    for (const a of running.splice(0)) await a.stop();
-    for (const s of opened.splice(0)) await s.close();
-    await receiver.down();
-  });
-  const open = async (db: Db) => {
-    const s = await db.open();
-    opened.push(s);
-    return s;
-  };
+  const { receiver, running, open } = alertSuite();
 
   it('two collectors on one database queue and deliver each alert once', async () => {
     const db = engines[1]![1]();
