@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/test-deps.sh
 npm ci
 npm run build
+npm run typecheck   # sources, tests, scripts and benchmarks, strict
 npx vitest run "$@"

@@ -21,7 +21,7 @@ let other: KeyObject;
 beforeAll(async () => {
   for (const alg of ['ES256', 'EdDSA'] as const) {
     const id = await generateIdentity(alg);
-    signers[alg] = { id, alg, priv: createPrivateKey({ key: id.privateJwk as JsonWebKey, format: 'jwk' }), pub: importPublicJwk(id.publicJwk).key };
+    signers[alg] = { id, alg, priv: createPrivateKey({ key: id.privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' }), pub: importPublicJwk(id.publicJwk).key };
   }
   other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
 });

@@ -48,7 +48,7 @@ async function report(log: keyof typeof LOGS, inventory: Inventory, opts: { even
     v: 1, nodeId: 'n1', seq: opts.seq ?? 1, nonce, collectedAt: '2026-01-01T00:00:00.000Z', inventory, inventoryDigest: inventoryDigest(inventory),
     tpm: { status: 'ok', pcrs: { sha256 }, quote: { attest: q.attest.toString('hex'), signature: q.signature.toString('hex') }, akPublic: q.akPublic.toString('hex'), eventLog: opts.eventLog === false ? null : bytes.toString('base64') },
   };
-  const jws = await signCompact(payload, createPrivateKey({ key: id.privateJwk as JsonWebKey, format: 'jwk' }), { alg: 'ES256', kid: id.kid, typ: REPORT_JWS_TYP });
+  const jws = await signCompact(payload, createPrivateKey({ key: id.privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' }), { alg: 'ES256', kid: id.kid, typ: REPORT_JWS_TYP });
   return { jws, nonce, payload, akPublic: q.akPublic.toString('hex') };
 }
 
