@@ -104,7 +104,8 @@ export function nodesRoutes(app: AppContext): Route[] {
       role: 'public',
       handler: async () => {
         await app.store.listNodes({ limit: 1 });
-        return { status: 'ok', connections: app.hub.connectionCount, uptimeSec: Math.round((Date.now() - app.startedAt.getTime()) / 1000) };
+        // Connections that proved their node's key (a verified report); the rest (before hello or unproven) apart.
+        return { status: 'ok', connections: app.hub.provenCount, unprovenConnections: app.hub.connectionCount - app.hub.provenCount, uptimeSec: Math.round((Date.now() - app.startedAt.getTime()) / 1000) };
       },
     },
     {

@@ -14,6 +14,8 @@ export const ERR_HELLO_REPEATED = 'ERR_HELLO_REPEATED';
 export const ERR_HELLO_KEY = 'ERR_HELLO_KEY';
 export const ERR_HELLO_KEY_MISMATCH = 'ERR_HELLO_KEY_MISMATCH';
 export const ERR_NODE_REVOKED = 'ERR_NODE_REVOKED';
+export const ERR_WS_UNPROVEN_TIMEOUT = 'ERR_WS_UNPROVEN_TIMEOUT';
+export const ERR_WS_UNPROVEN_LIMIT = 'ERR_WS_UNPROVEN_LIMIT';
 
 /** WebSocket close codes used with the errors above (RFC 6455 §7.4). */
 export const CLOSE_POLICY = 1008;

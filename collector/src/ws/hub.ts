@@ -14,6 +14,8 @@ import { CLOSE_GOING_AWAY, ERR_WS_SHUTDOWN } from './errors.js';
 import { AgentSession } from './session.js';
 
 export const ERR_NODE_NOT_CONNECTED = 'ERR_NODE_NOT_CONNECTED';
+/** How many connections of one node may be unproven at once (a hello names only the public kid). */
+export const MAX_UNPROVEN_PER_NODE = 4;
 
 /** Enrolment hook called at hello for a node with no pinned key; throw a coded error to refuse. */
 export interface EnrollHook {
@@ -65,7 +67,10 @@ export type ChallengeOutcome = { verdict: Verdict; seq: number } | { error: { co
  */
 export class AgentHub {
   readonly sessions = new Set<AgentSession>();
+  /** Proven connections (a report verified with the pinned key), by node. */
   private readonly byNode = new Map<string, Set<AgentSession>>();
+  /** Connections past hello that have not proven possession of the node's key yet, by node. */
+  private readonly unproven = new Map<string, Set<AgentSession>>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private heartbeat: NodeJS.Timeout | null = null;
   readonly now: () => Date;
@@ -96,7 +101,23 @@ export class AgentHub {
     return s;
   }
 
-  register(nodeId: string, s: AgentSession): void {
+  /**
+   * Adds a connection whose hello was accepted as an unproven one of its node: a hello for a
+   * pinned node names only the (public) kid, so the connection counts for its node only once
+   * `promote` is called after its first report verified with the pinned key. Returns false when
+   * the node already has MAX_UNPROVEN_PER_NODE unproven connections.
+   */
+  register(nodeId: string, s: AgentSession): boolean {
+    let set = this.unproven.get(nodeId);
+    if (set && set.size >= MAX_UNPROVEN_PER_NODE) return false;
+    if (!set) this.unproven.set(nodeId, (set = new Set()));
+    set.add(s);
+    return true;
+  }
+
+  /** The connection proved possession of the node's key (a report verified with it): it now counts as connected. */
+  promote(nodeId: string, s: AgentSession): void {
+    removeFrom(this.unproven, nodeId, s);
     let set = this.byNode.get(nodeId);
     if (!set) this.byNode.set(nodeId, (set = new Set()));
     set.add(s);
@@ -105,13 +126,12 @@ export class AgentHub {
   unregister(s: AgentSession): void {
     this.sessions.delete(s);
     if (s.nodeId) {
-      const set = this.byNode.get(s.nodeId);
-      set?.delete(s);
-      if (set && set.size === 0) this.byNode.delete(s.nodeId);
+      removeFrom(this.byNode, s.nodeId, s);
+      removeFrom(this.unproven, s.nodeId, s);
     }
   }
 
-  /** The connection to challenge for a node: the one that last delivered a verified report, else the newest. */
+  /** The proven connection to challenge for a node: the one that last delivered a verified report, else the newest. */
   sessionFor(nodeId: string): AgentSession | null {
     const set = this.byNode.get(nodeId);
     if (!set || set.size === 0) return null;
@@ -120,8 +140,23 @@ export class AgentHub {
     return best;
   }
 
+  /** Whether the node has a proven connection (one that delivered a report verified with its pinned key). */
   isConnected(nodeId: string): boolean {
     return this.sessionFor(nodeId) !== null;
+  }
+
+  /** Connections that proved possession of their node's key. */
+  get provenCount(): number {
+    let n = 0;
+    for (const set of this.byNode.values()) n += set.size;
+    return n;
+  }
+
+  /** Connections whose hello was accepted but which have not yet delivered a verified report. */
+  get unprovenCount(): number {
+    let n = 0;
+    for (const set of this.unproven.values()) n += set.size;
+    return n;
   }
 
   connectedNodes(): string[] {
@@ -143,26 +178,30 @@ export class AgentHub {
   /**
    * Sends a fresh challenge to a connected node. With waitMs > 0, resolves with the verdict of
    * the report that answers it (or the code it was rejected with), or null on timeout.
-   * Throws ERR_NODE_NOT_CONNECTED when the node has no live connection.
+   * Throws ERR_NODE_NOT_CONNECTED when the node has no proven connection. Its unproven ones
+   * (see `register`) are challenged only then, so an agent that has just said hello can still
+   * answer; their verified answer is returned, but without one the node is not connected.
    */
   async challenge(nodeId: string, waitMs: number): Promise<ChallengeOutcome> {
-    const all = [...(this.byNode.get(nodeId) ?? [])].filter((s) => s.state === 'ready');
-    if (all.length === 0) throw new NodesealError(ERR_NODE_NOT_CONNECTED, `node ${nodeId} is not connected`);
+    const ready = (m: Map<string, Set<AgentSession>>) => [...(m.get(nodeId) ?? [])].filter((s) => s.state === 'ready');
+    let all = ready(this.byNode);
+    const proven = all.length > 0;
+    if (!proven) all = ready(this.unproven);
+    const notConnected = () => new NodesealError(ERR_NODE_NOT_CONNECTED, `node ${nodeId} is not connected${all.length > 0 ? ` (${all.length} unproven connection(s) challenged)` : ''}`);
+    if (all.length === 0) throw notConnected();
     // Every connection claiming the node is challenged: one that merely knows the node's (public)
     // kid cannot absorb the challenge; the first verified answer wins.
     const outcomes = all.map((s) => s.sendChallenge(false, waitMs));
-    if (waitMs <= 0) return null;
-    return new Promise((resolve) => {
-      let left = outcomes.length;
-      let firstError: ChallengeOutcome = null;
-      for (const p of outcomes) {
-        void p.then((o) => {
-          if (o && 'verdict' in o) return resolve(o);
-          firstError ??= o;
-          if (--left === 0) resolve(firstError);
-        });
-      }
-    });
+    if (waitMs <= 0) {
+      if (!proven) throw notConnected();
+      return null;
+    }
+    if (!proven) {
+      const o = await firstVerified(outcomes);
+      if (o === null || 'error' in o) throw notConnected();
+      return o;
+    }
+    return firstVerified(outcomes);
   }
 
   close(): void {
@@ -170,4 +209,25 @@ export class AgentHub {
     this.heartbeat = null;
     for (const s of [...this.sessions]) s.close(CLOSE_GOING_AWAY, ERR_WS_SHUTDOWN);
   }
+}
+
+/** The first verified outcome among `outcomes`, else the first error, else null. */
+function firstVerified(outcomes: Promise<ChallengeOutcome>[]): Promise<ChallengeOutcome> {
+  return new Promise((resolve) => {
+    let left = outcomes.length;
+    let firstError: ChallengeOutcome = null;
+    for (const p of outcomes) {
+      void p.then((o) => {
+        if (o && 'verdict' in o) return resolve(o);
+        firstError ??= o;
+        if (--left === 0) resolve(firstError);
+      });
+    }
+  });
+}
+
+function removeFrom(m: Map<string, Set<AgentSession>>, nodeId: string, s: AgentSession): void {
+  const set = m.get(nodeId);
+  set?.delete(s);
+  if (set && set.size === 0) m.delete(nodeId);
 }

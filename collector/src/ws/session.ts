@@ -10,9 +10,9 @@ import type { PinnedKey } from '../pipeline/verify-report.js';
 import type { NodeRecord } from '../store/store.js';
 import {
   CLOSE_INTERNAL, CLOSE_POLICY, CLOSE_TOO_BIG, ERR_HELLO_KEY, ERR_HELLO_KEY_MISMATCH, ERR_HELLO_REPEATED, ERR_HELLO_REQUIRED, ERR_HELLO_TIMEOUT,
-  ERR_NODE_REVOKED, ERR_WS_BINARY, ERR_WS_FRAME_TOO_LARGE, ERR_WS_RATE_LIMIT, ERR_WS_TOO_MANY_ERRORS,
+  ERR_NODE_REVOKED, ERR_WS_BINARY, ERR_WS_FRAME_TOO_LARGE, ERR_WS_RATE_LIMIT, ERR_WS_TOO_MANY_ERRORS, ERR_WS_UNPROVEN_LIMIT, ERR_WS_UNPROVEN_TIMEOUT,
 } from './errors.js';
-import type { AgentHub, ChallengeOutcome } from './hub.js';
+import { MAX_UNPROVEN_PER_NODE, type AgentHub, type ChallengeOutcome } from './hub.js';
 import { ERR_ENROLL_CHALLENGE_EXPIRED, ERR_ENROLL_REPLAY } from '../enroll/errors.js';
 import { TokenBucket } from './rate-limit.js';
 import { OnDemandChallenges } from './challenges.js';
@@ -39,6 +39,15 @@ export const MAX_PRE_HELLO_FRAME_BYTES = 64 * 1024;
 const ON_DEMAND_ANSWER_MS = 10_000;
 
 /**
+ * How long a connection past hello may stay unproven (no report verified with the node's pinned
+ * key yet) before it is closed with ERR_WS_UNPROVEN_TIMEOUT: two report intervals, at least the
+ * hello timeout. An honest agent answers the challenge sent at hello at once.
+ */
+export function unprovenTimeoutMs(c: { intervalSec: number; helloTimeoutMs: number }): number {
+  return Math.max(2 * c.intervalSec * 1000, c.helloTimeoutMs);
+}
+
+/**
  * One agent connection. Parses every frame through the protocol schema, applies the
  * per-connection rate limit and error budget, handles hello (key pinning, trust on first use
  * or the enrolment hook), issues nonces, and runs each report through the pipeline under the
@@ -47,6 +56,13 @@ const ON_DEMAND_ANSWER_MS = 10_000;
 export class AgentSession {
   state: State = 'awaiting-hello';
   nodeId: string | null = null;
+  /**
+   * Whether this connection delivered a report verified with the node's pinned key. Until then it
+   * does not count as a connection of its node (hub.isConnected, 'agent-connected'): its hello
+   * named only the public kid.
+   */
+  proven = false;
+  private proofTimer: NodeJS.Timeout | null = null;
   private pinned: PinnedKey | null = null;
   /** Unused nonces of this connection → when they were issued (ms, hub clock); they expire after the freshness TTL (at least two intervals). */
   private readonly issued = new Map<string, number>();
@@ -241,10 +257,14 @@ export class AgentSession {
       if ((this.state as State) === 'closed') return;
       if (this.helloTimer) clearTimeout(this.helloTimer);
       this.helloTimer = null;
+      if (!this.hub.register(hello.nodeId, this)) {
+        return this.fail(ERR_WS_UNPROVEN_LIMIT, `this node already has ${MAX_UNPROVEN_PER_NODE} connections that have not delivered a verified report`, true);
+      }
       this.nodeId = hello.nodeId;
       this.state = 'ready';
-      this.hub.register(hello.nodeId, this);
-      this.hub.deps.events.emit('agent-connected', { nodeId: hello.nodeId });
+      const ms = unprovenTimeoutMs(this.hub.deps.config);
+      this.proofTimer = setTimeout(() => this.fail(ERR_WS_UNPROVEN_TIMEOUT, `no report verified with the node's key within ${ms / 1000} s of hello`, true), ms);
+      // Its first challenge: it needs a nonce to prove possession of the key.
       void this.sendChallenge(false, 0);
     });
   }
@@ -333,6 +353,7 @@ export class AgentSession {
       if (v.payload.nextKey && v.kind === 'fresh') await this.rotateKey(nodeId, v.payload.nextKey, v.payload.seq);
       this.errors = 0;
       this.lastVerifiedAt = Date.now();
+      if (!this.proven) this.prove(nodeId);
       const at = writes.report.receivedAt;
       const fresh = v.kind === 'fresh';
       const verdict: Verdict = v.verdict;
@@ -344,6 +365,16 @@ export class AgentSession {
       this.settle(v.payload.nonce, { verdict, seq: v.payload.seq });
       if (this.issued.size === 0) void this.sendChallenge(true, 0);
     });
+  }
+
+  /** The first report verified with the pinned key: from now on this connection counts as its node's. */
+  private prove(nodeId: string): void {
+    if (this.state !== 'ready') return;
+    this.proven = true;
+    if (this.proofTimer) clearTimeout(this.proofTimer);
+    this.proofTimer = null;
+    this.hub.promote(nodeId, this);
+    this.hub.deps.events.emit('agent-connected', { nodeId });
   }
 
   /** A key rotation announced in a verified report: from now on this connection verifies with the new key. */
@@ -367,9 +398,10 @@ export class AgentSession {
 
   private onClose(): void {
     if (this.state === 'closed') return;
-    const wasReady = this.state === 'ready';
+    const wasConnected = this.state === 'ready' && this.proven;
     this.state = 'closed';
     if (this.helloTimer) clearTimeout(this.helloTimer);
+    if (this.proofTimer) clearTimeout(this.proofTimer);
     if (this.enrollWaiter) {
       clearTimeout(this.enrollWaiter.timer);
       this.enrollWaiter.reject(new NodesealError(ERR_ENROLL_CHALLENGE_EXPIRED, 'the connection closed during enrolment'));
@@ -377,7 +409,7 @@ export class AgentSession {
     }
     this.demand.close();
     this.hub.unregister(this);
-    if (wasReady && this.nodeId) this.hub.deps.events.emit('agent-disconnected', { nodeId: this.nodeId });
+    if (wasConnected && this.nodeId) this.hub.deps.events.emit('agent-disconnected', { nodeId: this.nodeId });
   }
 }
 
