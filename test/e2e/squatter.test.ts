@@ -84,20 +84,30 @@ describe('connections that only know a node\'s kid (no proof of possession)', ()
     expect((await api(collector.url, 'GET', '/healthz')).json.unprovenConnections).toBe(0);
   });
 
-  it('at most 4 unproven connections per node: the fifth squatter is refused', async () => {
-    const held = await Promise.all([0, 1, 2, 3].map(async () => {
+  it('at most 4 unproven connections per node: a fifth evicts the oldest, so squatters cannot lock the honest agent out', async () => {
+    const held: Awaited<ReturnType<typeof squat>>[] = [];
+    for (let i = 0; i < 4; i++) {
       const c = await squat();
       await c.next((m) => m.type === 'challenge');
-      return c;
-    }));
+      held.push(c);
+    }
     const fifth = await squat();
-    const err = await fifth.next((m) => m.type === 'error');
+    await fifth.next((m) => m.type === 'challenge');
+    const err = await held[0]!.next((m) => m.type === 'error');
     expect(err.code).toBe('ERR_WS_UNPROVEN_LIMIT');
-    expect((await fifth.waitClosed()).code).toBe(1008);
-    expect(fifth.messages.some((m) => m.type === 'challenge')).toBe(false);
-    expect(held.every((c) => c.closed === null)).toBe(true);
+    expect((await held[0]!.waitClosed()).code).toBe(1008);
+    expect(held.slice(1).every((c) => c.closed === null)).toBe(true);
+    expect(fifth.closed).toBe(null);
+    expect((await api(collector.url, 'GET', '/healthz')).json.unprovenConnections).toBe(4);
     expect(await nodeConnected()).toBe(false);
-    for (const c of held) c.close();
+    // The honest agent arriving while four squatters are held still gets in and proves its key.
+    const agent = await startTestAgent({ collector: collector.wsUrl, nodeId: NODE, evidence, stateDir: agentState });
+    try {
+      await waitFor('honest agent connected despite four squatters', () => nodeConnected());
+    } finally {
+      await agent.stop();
+    }
+    for (const c of [...held.slice(1), fifth]) c.close();
     await waitFor('squatters gone', async () => (await api(collector.url, 'GET', '/healthz')).json.unprovenConnections === 0);
   });
 

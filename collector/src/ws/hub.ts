@@ -104,15 +104,22 @@ export class AgentHub {
   /**
    * Adds a connection whose hello was accepted as an unproven one of its node: a hello for a
    * pinned node names only the (public) kid, so the connection counts for its node only once
-   * `promote` is called after its first report verified with the pinned key. Returns false when
-   * the node already has MAX_UNPROVEN_PER_NODE unproven connections.
+   * `promote` is called after its first report verified with the pinned key. When the node
+   * already has MAX_UNPROVEN_PER_NODE unproven connections, the oldest is returned for eviction:
+   * the newest hello always gets its chance to prove the key, so connections that only know the
+   * kid cannot lock the node's honest agent out (they can only be evicted by fresher ones, and
+   * an honest agent proves its key within one round trip).
    */
-  register(nodeId: string, s: AgentSession): boolean {
+  register(nodeId: string, s: AgentSession): AgentSession | null {
     let set = this.unproven.get(nodeId);
-    if (set && set.size >= MAX_UNPROVEN_PER_NODE) return false;
     if (!set) this.unproven.set(nodeId, (set = new Set()));
+    let evicted: AgentSession | null = null;
+    if (set.size >= MAX_UNPROVEN_PER_NODE) {
+      evicted = set.values().next().value!;
+      set.delete(evicted);
+    }
     set.add(s);
-    return true;
+    return evicted;
   }
 
   /** The connection proved possession of the node's key (a report verified with it): it now counts as connected. */

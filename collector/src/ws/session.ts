@@ -124,6 +124,11 @@ export class AgentSession {
     this.onClose();
   }
 
+  /** Closed by the hub to make room (coded error, then close). */
+  evict(code: string, message: string): void {
+    this.fail(code, message, true);
+  }
+
   private send(msg: CollectorMessage): void {
     if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(JSON.stringify(msg));
@@ -257,9 +262,7 @@ export class AgentSession {
       if ((this.state as State) === 'closed') return;
       if (this.helloTimer) clearTimeout(this.helloTimer);
       this.helloTimer = null;
-      if (!this.hub.register(hello.nodeId, this)) {
-        return this.fail(ERR_WS_UNPROVEN_LIMIT, `this node already has ${MAX_UNPROVEN_PER_NODE} connections that have not delivered a verified report`, true);
-      }
+      this.hub.register(hello.nodeId, this)?.evict(ERR_WS_UNPROVEN_LIMIT, `a newer connection for this node arrived while ${MAX_UNPROVEN_PER_NODE} had not delivered a verified report; this, the oldest, is closed`);
       this.nodeId = hello.nodeId;
       this.state = 'ready';
       const ms = unprovenTimeoutMs(this.hub.deps.config);
