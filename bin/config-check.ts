@@ -36,7 +36,7 @@ function sectionProblems(parse: () => unknown): string[] {
     return [];
   } catch (e) {
     if (!(e instanceof UserError) || e.code !== ERR_CONFIG) throw e;
-    const listed = e.details?.['problems'];
+    const listed = e.details?.problems;
     return Array.isArray(listed) ? listed.map(String) : [e.message];
   }
 }
@@ -47,8 +47,8 @@ export function checkConfigFile(file: string, kind: ConfigKind, env: NodeJS.Proc
   const s = config.sections;
   return [
     ...problems,
-    ...sectionProblems(() => parseAlertsConfig(s['alerts'])),
-    ...sectionProblems(() => parseMetricsConfig(s['metrics'])),
+    ...sectionProblems(() => parseAlertsConfig(s.alerts)),
+    ...sectionProblems(() => parseMetricsConfig(s.metrics)),
     ...sectionProblems(() => parseSchedulerSettings(s, config.db, env)),
   ];
 }
@@ -63,10 +63,16 @@ const verb: Verb = {
   ].join('\n'),
   usage: 'nodeseal config check FILE [--kind agent|collector] [--env] [--json]',
   async run(argv, io) {
-    const { values, positionals } = parseFlags(argv, { kind: { type: 'string' }, json: { type: 'boolean' }, env: { type: 'boolean' } }, true);
-    if (positionals.length !== 1) throw new UserError(ERR_USAGE, positionals.length ? `one FILE only, got ${positionals.length}` : 'FILE is required');
+    const { values, positionals } = parseFlags(
+      argv,
+      { kind: { type: 'string' }, json: { type: 'boolean' }, env: { type: 'boolean' } },
+      true,
+    );
+    if (positionals.length !== 1)
+      throw new UserError(ERR_USAGE, positionals.length ? `one FILE only, got ${positionals.length}` : 'FILE is required');
     const file = positionals[0]!;
-    if (values.kind !== undefined && values.kind !== 'agent' && values.kind !== 'collector') throw new UserError(ERR_USAGE, `--kind must be agent or collector, not '${values.kind}'`);
+    if (values.kind !== undefined && values.kind !== 'agent' && values.kind !== 'collector')
+      throw new UserError(ERR_USAGE, `--kind must be agent or collector, not '${values.kind}'`);
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -82,11 +88,16 @@ const verb: Verb = {
       parsed = undefined;
       problems = [`not valid JSON: ${(e as Error).message}`];
     }
-    if (parsed !== undefined && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) problems = ['must be a JSON object'];
+    if (parsed !== undefined && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)))
+      problems = ['must be a JSON object'];
     else if (parsed !== undefined) {
       if (!kind) {
         kind = detectConfigKind(parsed as Record<string, unknown>) ?? undefined;
-        if (!kind) throw new UserError(ERR_USAGE, `cannot tell whether ${file} configures the agent or the collector (it has ${Object.keys(parsed as object).length ? 'options of both' : 'no options'}); pass --kind agent|collector`);
+        if (!kind)
+          throw new UserError(
+            ERR_USAGE,
+            `cannot tell whether ${file} configures the agent or the collector (it has ${Object.keys(parsed as object).length ? 'options of both' : 'no options'}); pass --kind agent|collector`,
+          );
       }
       problems = checkConfigFile(file, kind, values.env ? io.env : {});
     }
@@ -95,7 +106,10 @@ const verb: Verb = {
     const valid = list.length === 0;
     if (values.json) io.stdout(`${JSON.stringify({ file, kind: kind ?? null, valid, problems: list }, null, 2)}\n`);
     else if (valid) io.stdout(`${file}: valid ${kind} configuration\n`);
-    else io.stdout(`${file}: invalid ${kind ?? ''}${kind ? ' ' : ''}configuration, ${list.length} problem${list.length === 1 ? '' : 's'}:\n${list.map((p) => `  - ${p}\n`).join('')}`);
+    else
+      io.stdout(
+        `${file}: invalid ${kind ?? ''}${kind ? ' ' : ''}configuration, ${list.length} problem${list.length === 1 ? '' : 's'}:\n${list.map((p) => `  - ${p}\n`).join('')}`,
+      );
     return valid ? 0 : 1;
   },
 };

@@ -12,5 +12,13 @@ const assets = [
 for (const [src, dst] of assets) if (existsSync(src)) cpSync(src, dst, { recursive: true });
 // The dashboard's browser code: one ES module bundle beside dashboard/assets.js (no runtime bundling).
 const esbuild = await import('esbuild');
-await esbuild.build({ entryPoints: ['collector/src/dashboard/client/main.ts'], bundle: true, format: 'esm', target: 'es2022', minify: true, outfile: 'dist/collector/src/dashboard/client.js', logLevel: 'warning' });
+await esbuild.build({
+  entryPoints: ['collector/src/dashboard/client/main.ts'],
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  minify: true,
+  outfile: 'dist/collector/src/dashboard/client.js',
+  logLevel: 'warning',
+});
 if (existsSync('dist/bin/nodeseal.js')) chmodSync('dist/bin/nodeseal.js', 0o755);

@@ -37,7 +37,9 @@ await build({
   chunkNames: '[name]-[hash]',
   external,
   // CommonJS dependencies call require(); give ES module chunks one.
-  banner: { js: "import { createRequire as __nodesealCreateRequire } from 'node:module'; const require = __nodesealCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __nodesealCreateRequire } from 'node:module'; const require = __nodesealCreateRequire(import.meta.url);",
+  },
   legalComments: 'none',
   logLevel: 'warning',
 });
@@ -45,7 +47,15 @@ await build({
 // Dashboard: the bundled chunks resolve its files next to themselves (collector/src/dashboard/assets.ts).
 const dash = join(repo, 'collector/src/dashboard');
 if (existsSync(join(dash, 'client/main.ts'))) {
-  await build({ absWorkingDir: repo, entryPoints: [join(dash, 'client/main.ts')], outfile: join(out, 'client.js'), bundle: true, format: 'esm', target: 'es2022', logLevel: 'warning' });
+  await build({
+    absWorkingDir: repo,
+    entryPoints: [join(dash, 'client/main.ts')],
+    outfile: join(out, 'client.js'),
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    logLevel: 'warning',
+  });
   for (const f of ['index.html', 'style.css']) cpSync(join(dash, f), join(out, f));
 }
 
@@ -56,7 +66,9 @@ const copyModule = (name, filter = () => true) => {
   if (!existsSync(src)) throw new Error(`release: node_modules/${name} is missing; run npm install`);
   cpSync(src, join(out, 'node_modules', name), { recursive: true, filter: (p) => filter(p.slice(src.length)) });
 };
-copyModule('better-sqlite3', (rel) => /^(|\/package\.json|\/LICENSE|\/lib(\/.*)?|\/build|\/build\/Release|\/build\/Release\/better_sqlite3\.node)$/.test(rel));
+copyModule('better-sqlite3', (rel) =>
+  /^(|\/package\.json|\/LICENSE|\/lib(\/.*)?|\/build|\/build\/Release|\/build\/Release\/better_sqlite3\.node)$/.test(rel),
+);
 copyModule('bindings');
 copyModule('file-uri-to-path');
 copyModule('koffi', (rel) => !/^\/(doc|vendor)(\/|$)|\.(cc|hh|c|h|S|asm|txt)$/.test(rel));
@@ -64,12 +76,20 @@ for (const p of existsSync(join(nm, '@koromix')) ? readdirSync(join(nm, '@koromi
 
 // Installers, unit templates and the configuration reference travel with the release.
 mkdirSync(join(out, 'scripts'));
-for (const f of ['install-agent.sh', 'install-collector.sh']) if (existsSync(join(repo, 'scripts', f))) cpSync(join(repo, 'scripts', f), join(out, 'scripts', f));
+for (const f of ['install-agent.sh', 'install-collector.sh'])
+  if (existsSync(join(repo, 'scripts', f))) cpSync(join(repo, 'scripts', f), join(out, 'scripts', f));
 cpSync(join(repo, 'scripts/systemd'), join(out, 'scripts/systemd'), { recursive: true });
 if (existsSync(join(repo, 'docs/configuration.md'))) cpSync(join(repo, 'docs/configuration.md'), join(out, 'docs/configuration.md'));
 mkdirSync(join(out, 'bin'));
-writeFileSync(join(out, 'bin/nodeseal'), '#!/bin/sh\n# nodeseal release wrapper: runs the bundled CLI with the node on PATH (Node 20 or later).\nhere=$(dirname "$(readlink -f "$0")")\nexec "${NODE:-node}" "$here/../nodeseal.mjs" "$@"\n');
+writeFileSync(
+  join(out, 'bin/nodeseal'),
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell script's ${NODE:-node}
+  '#!/bin/sh\n# nodeseal release wrapper: runs the bundled CLI with the node on PATH (Node 20 or later).\nhere=$(dirname "$(readlink -f "$0")")\nexec "${NODE:-node}" "$here/../nodeseal.mjs" "$@"\n',
+);
 chmodSync(join(out, 'bin/nodeseal'), 0o755);
 writeFileSync(join(out, 'VERSION'), `${pkg.version}\n`);
-writeFileSync(join(out, 'package.json'), `${JSON.stringify({ name: 'nodeseal-release', version: pkg.version, private: true, type: 'module' }, null, 2)}\n`);
+writeFileSync(
+  join(out, 'package.json'),
+  `${JSON.stringify({ name: 'nodeseal-release', version: pkg.version, private: true, type: 'module' }, null, 2)}\n`,
+);
 process.stdout.write(`release: ${out} (nodeseal ${pkg.version})\n`);

@@ -6,6 +6,7 @@ bash scripts/test-deps.sh
 npm ci
 npm run build
 npm run typecheck   # sources, tests, scripts and benchmarks, strict
+npm run lint        # one formatter and linter (Biome) for the whole tree
 mkdir -p test/artifacts
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=test/artifacts/vitest.json "$@" || status=$?

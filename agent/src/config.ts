@@ -2,7 +2,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UserError, ERR_CONFIG } from '../../shared/src/errors.js';
 import { nodeIdSchema } from '../../shared/src/report/schema.js';
-import { applyConfigLayers, coerceScalar, optionTable, type ConfigLayer, type ConfigLayerSources, type OptionSpec, type ScalarKind } from '../../shared/src/config/layers.js';
+import {
+  applyConfigLayers,
+  coerceScalar,
+  optionTable,
+  type ConfigLayer,
+  type ConfigLayerSources,
+  type OptionSpec,
+  type ScalarKind,
+} from '../../shared/src/config/layers.js';
 
 /**
  * Agent configuration. Layers, later wins: defaults → config file (JSON) → environment
@@ -111,11 +119,13 @@ export function resolveAgentConfig(src: AgentConfigSources = {}): { config: Agen
     }
     if (u) {
       if (u.protocol !== 'wss:' && u.protocol !== 'ws:') problems.push('collector URL must start with wss:// (or ws:// on loopback)');
-      else if (u.protocol === 'ws:' && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname)) problems.push('plain ws:// is only allowed to a loopback collector; use wss://');
+      else if (u.protocol === 'ws:' && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname))
+        problems.push('plain ws:// is only allowed to a loopback collector; use wss://');
       if (u.pathname !== '/' && u.pathname !== '') problems.push('collector URL must be the base URL (the agent adds /v1/agent)');
     }
   }
-  if (!nodeIdSchema.safeParse(c.nodeId).success) problems.push(`node id ${JSON.stringify(c.nodeId).slice(0, 80)} must be letters, digits, dot, dash, underscore (max 253)`);
+  if (!nodeIdSchema.safeParse(c.nodeId).success)
+    problems.push(`node id ${JSON.stringify(c.nodeId).slice(0, 80)} must be letters, digits, dot, dash, underscore (max 253)`);
   resolveEnrollToken(c, layer, problems);
   // An event log named explicitly must be there: a typo would otherwise only show as "event log
   // unavailable" in every report. The default path missing is fine (the evidence says so).
@@ -131,7 +141,9 @@ function fileProblem(path: string): string | null {
   try {
     if (!statSync(path).isFile()) return 'is not a file';
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    return (e as NodeJS.ErrnoException).code === 'ENOENT'
+      ? 'does not exist'
+      : `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   }
   return null;
 }
@@ -159,7 +171,10 @@ function resolveEnrollToken(c: AgentConfig, layer: Map<string, ConfigLayer>, pro
     }
   }
   if (c.enrollToken === null) return;
-  if (!ENROLL_TOKEN_SHAPE.test(c.enrollToken)) problems.push(`the enrolment token${fileAt > tokenAt ? ` in ${c.enrollTokenFile}` : ''} must be 8-512 characters of [A-Za-z0-9._~+/=-]`);
+  if (!ENROLL_TOKEN_SHAPE.test(c.enrollToken))
+    problems.push(
+      `the enrolment token${fileAt > tokenAt ? ` in ${c.enrollTokenFile}` : ''} must be 8-512 characters of [A-Za-z0-9._~+/=-]`,
+    );
   if (c.tcti === 'none') problems.push('enrolment needs the TPM: an enrolment token cannot be used with tcti none');
 }
 

@@ -8,5 +8,12 @@ export { Spool, DEFAULT_SPOOL_LIMITS, type SpoolLimits } from './daemon/spool.js
 export { loadOrCreateIdentity } from './daemon/identity.js';
 export { fullJitterDelay, jitteredInterval } from './daemon/backoff.js';
 export * from './daemon/errors.js';
-export { loadAgentConfig, resolveAgentConfig, defaultAgentConfig, AGENT_CONFIG_OPTIONS, type AgentConfig, type AgentConfigSources } from './config.js';
+export {
+  loadAgentConfig,
+  resolveAgentConfig,
+  defaultAgentConfig,
+  AGENT_CONFIG_OPTIONS,
+  type AgentConfig,
+  type AgentConfigSources,
+} from './config.js';
 export { agentCheck, renderCheck, type AgentCheckReport, type CheckItem } from './cli/agent-check.js';

@@ -34,7 +34,11 @@ async function guarded<T>(fallback: T, deadlineMs: number, run: () => Promise<So
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<SourceResult<T>>((resolve) => {
     timer = setTimeout(
-      () => resolve({ status: { status: 'error', code: ERR_SOURCE_TIMEOUT, reason: `source did not finish within ${deadlineMs} ms` }, value: fallback }),
+      () =>
+        resolve({
+          status: { status: 'error', code: ERR_SOURCE_TIMEOUT, reason: `source did not finish within ${deadlineMs} ms` },
+          value: fallback,
+        }),
       deadlineMs,
     );
     timer.unref?.();
@@ -70,7 +74,18 @@ export async function collectInventory(ports: HostPorts, opts: CollectOptions = 
   ]);
   const platformValue = platform.value === null && bmc.value !== null ? emptyPlatform() : platform.value;
   if (platformValue) platformValue.bmcFirmware = bmc.value;
-  const sources: Record<string, SourceStatus> = { gpu: gpu.status, platform: platform.status, bmc: bmc.status, cpu: cpu.status, kernel: kernel.status, secureBoot: secureBoot.status, nics: nics.status, hcas: hcas.status, disks: disks.status, pci: pci.status };
+  const sources: Record<string, SourceStatus> = {
+    gpu: gpu.status,
+    platform: platform.status,
+    bmc: bmc.status,
+    cpu: cpu.status,
+    kernel: kernel.status,
+    secureBoot: secureBoot.status,
+    nics: nics.status,
+    hcas: hcas.status,
+    disks: disks.status,
+    pci: pci.status,
+  };
   const inventory: Inventory = {
     platform: platformValue,
     cpu: cpu.value,
@@ -89,7 +104,18 @@ export async function collectInventory(ports: HostPorts, opts: CollectOptions = 
 
 function emptyPlatform(): NonNullable<Inventory['platform']> {
   return {
-    systemVendor: null, systemProduct: null, systemSerial: null, systemUuid: null, boardVendor: null, boardName: null,
-    boardSerial: null, biosVendor: null, biosVersion: null, biosDate: null, chassisType: null, chassisSerial: null, bmcFirmware: null,
+    systemVendor: null,
+    systemProduct: null,
+    systemSerial: null,
+    systemUuid: null,
+    boardVendor: null,
+    boardName: null,
+    boardSerial: null,
+    biosVendor: null,
+    biosVersion: null,
+    biosDate: null,
+    chassisType: null,
+    chassisSerial: null,
+    bmcFirmware: null,
   };
 }

@@ -3,7 +3,17 @@ import type { Duplex } from 'node:stream';
 import { isNodesealError, ERR_INTERNAL } from '../../shared/src/errors.js';
 import { defaultCollectorConfig, type CollectorConfig } from './config.js';
 import type { CollectorEvents } from './events.js';
-import { HttpError, JsonReply, roleRank, Router, sendError, sendJson, type Principal, type RequestContext, type Route } from './http/router.js';
+import {
+  HttpError,
+  JsonReply,
+  roleRank,
+  Router,
+  sendError,
+  sendJson,
+  type Principal,
+  type RequestContext,
+  type Route,
+} from './http/router.js';
 import type { Logger } from './logger.js';
 import { nodesRoutes } from './api/nodes.js';
 import type { EvidencePorts } from './pipeline/verify-report.js';
@@ -91,13 +101,25 @@ async function readBody(req: IncomingMessage, max: number): Promise<unknown> {
 export function buildApp(deps: AppDeps): App {
   const config: CollectorConfig = { ...defaultCollectorConfig(), ...deps.config };
   const hub = new AgentHub({
-    store: deps.store, events: deps.events, logger: deps.logger, ports: deps.ports, config,
+    store: deps.store,
+    events: deps.events,
+    logger: deps.logger,
+    ports: deps.ports,
+    config,
     ...(deps.enroll ? { enroll: deps.enroll } : {}),
     ...(deps.verifier ? { verifier: deps.verifier } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.nonce ? { nonce: deps.nonce } : {}),
   });
-  const ctx: AppContext = { store: deps.store, events: deps.events, logger: deps.logger, hub, config, ports: deps.ports, startedAt: new Date() };
+  const ctx: AppContext = {
+    store: deps.store,
+    events: deps.events,
+    logger: deps.logger,
+    hub,
+    config,
+    ports: deps.ports,
+    startedAt: new Date(),
+  };
   const router = new Router();
   for (const r of deps.routes ?? []) router.add(typeof r === 'function' ? r(ctx) : r);
   router.add(nodesRoutes(ctx));
@@ -122,9 +144,11 @@ export function buildApp(deps: AppDeps): App {
     if (deps.auth?.authorize) deps.auth.authorize(m.route, principal);
     else if (m.route.role !== 'public') {
       if (!principal) throw new HttpError(401, ERR_HTTP_UNAUTHORIZED, 'a bearer token is required');
-      if (roleRank[principal.role] < roleRank[m.route.role]) throw new HttpError(403, ERR_HTTP_FORBIDDEN, `this needs the ${m.route.role} role`);
+      if (roleRank[principal.role] < roleRank[m.route.role])
+        throw new HttpError(403, ERR_HTTP_FORBIDDEN, `this needs the ${m.route.role} role`);
     }
-    const body = req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? await readBody(req, config.maxBodyBytes) : undefined;
+    const body =
+      req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? await readBody(req, config.maxBodyBytes) : undefined;
     const rc: RequestContext = { req, res, params: m.params, query: url.searchParams, principal, body };
     const out = await m.route.handler(rc);
     if (out === undefined || res.headersSent) return;

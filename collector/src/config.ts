@@ -1,5 +1,12 @@
 import { UserError, ERR_CONFIG } from '../../shared/src/errors.js';
-import { applyConfigLayers, coerceScalar, optionTable, type ConfigLayerSources, type OptionSpec, type ScalarKind } from '../../shared/src/config/layers.js';
+import {
+  applyConfigLayers,
+  coerceScalar,
+  optionTable,
+  type ConfigLayerSources,
+  type OptionSpec,
+  type ScalarKind,
+} from '../../shared/src/config/layers.js';
 
 /**
  * Collector configuration. Layers, later wins: defaults → config file (JSON) → environment
@@ -162,10 +169,13 @@ export function resolveCollectorConfig(src: ConfigSources = {}): { config: Colle
 
   const c = cfg as unknown as CollectorConfig;
   if (!layers.has('freshnessTtlSec')) c.freshnessTtlSec = 3 * c.intervalSec;
-  else if (c.freshnessTtlSec < c.intervalSec) problems.push(`freshnessTtlSec (${c.freshnessTtlSec}) must not be shorter than intervalSec (${c.intervalSec})`);
+  else if (c.freshnessTtlSec < c.intervalSec)
+    problems.push(`freshnessTtlSec (${c.freshnessTtlSec}) must not be shorter than intervalSec (${c.intervalSec})`);
   if ((c.tlsCert === null) !== (c.tlsKey === null)) problems.push('tlsCert and tlsKey must be given together');
   if (c.tlsCert === null && !c.insecure && !isLoopback(c.listen.host)) {
-    problems.push(`refusing plain (unencrypted) listening on ${c.listen.host}: configure tlsCert/tlsKey, listen on loopback, or pass --insecure`);
+    problems.push(
+      `refusing plain (unencrypted) listening on ${c.listen.host}: configure tlsCert/tlsKey, listen on loopback, or pass --insecure`,
+    );
   }
   if (c.rateLimitBurst < c.rateLimitPerSec) problems.push('rateLimitBurst must be at least rateLimitPerSec');
   return { config: c, problems };

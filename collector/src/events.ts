@@ -12,7 +12,9 @@ export interface CollectorEventMap {
   /** A verified report showed drift against the baseline (one event per report, all reasons). */
   drift: [e: { nodeId: string; seq: number; reasons: Reason[]; at: string }];
   /** A report passed verification (any verdict). */
-  'report-verified': [e: { nodeId: string; seq: number; status: TrustStatus; latencyMs: number; fresh: boolean; spoolBacklog: number | null }];
+  'report-verified': [
+    e: { nodeId: string; seq: number; status: TrustStatus; latencyMs: number; fresh: boolean; spoolBacklog: number | null },
+  ];
   /** A report or frame was rejected. nodeId is null when the sender could not be attributed. */
   'report-rejected': [e: { nodeId: string | null; code: string }];
   'agent-connected': [e: { nodeId: string }];

@@ -14,7 +14,16 @@ export * from './enroll/index.js';
 
 // Scheduler trust: in-memory trust cache and API, job receipts, Slurm and Kubernetes integrations
 export * from './trust/index.js';
-export { loadOrCreateReceiptKey, signReceipt, verifyReceipt, receiptRoutes, receiptNodes, RECEIPT_JWS_TYP, type ReceiptNode, type ReceiptPayload } from './receipt.js';
+export {
+  loadOrCreateReceiptKey,
+  signReceipt,
+  verifyReceipt,
+  receiptRoutes,
+  receiptNodes,
+  RECEIPT_JWS_TYP,
+  type ReceiptNode,
+  type ReceiptPayload,
+} from './receipt.js';
 export * from './integrations/index.js';
 
 // Operator surfaces: dashboard, live events, metrics, webhook alerts, operator CLI client
@@ -25,13 +34,40 @@ export * from './alerts/index.js';
 export { ApiClient, ApiError as CliApiError, EXIT as CLI_EXIT, clientFrom } from './cli/client.js';
 
 // The collector service: app (HTTP + WebSocket handlers), server, config, agent hub, verification pipeline
-export { buildApp, type App, type AppContext, type AppDeps, type AuthPort, ERR_HTTP_NOT_FOUND, ERR_HTTP_METHOD, ERR_HTTP_BODY, ERR_HTTP_BODY_TOO_LARGE, ERR_HTTP_UNAUTHORIZED, ERR_HTTP_FORBIDDEN } from './app.js';
+export {
+  buildApp,
+  type App,
+  type AppContext,
+  type AppDeps,
+  type AuthPort,
+  ERR_HTTP_NOT_FOUND,
+  ERR_HTTP_METHOD,
+  ERR_HTTP_BODY,
+  ERR_HTTP_BODY_TOO_LARGE,
+  ERR_HTTP_UNAUTHORIZED,
+  ERR_HTTP_FORBIDDEN,
+} from './app.js';
 export { startCollector, type RunningCollector, type StartOptions } from './server.js';
-export { loadCollectorConfig, resolveCollectorConfig, defaultCollectorConfig, COLLECTOR_CONFIG_OPTIONS, SECTION_KEYS, type CollectorConfig } from './config.js';
+export {
+  loadCollectorConfig,
+  resolveCollectorConfig,
+  defaultCollectorConfig,
+  COLLECTOR_CONFIG_OPTIONS,
+  SECTION_KEYS,
+  type CollectorConfig,
+} from './config.js';
 export { createLogger, silentLogger } from './logger.js';
 export { AgentHub, ERR_NODE_NOT_CONNECTED, type EnrollHook, type ChallengeOutcome } from './ws/hub.js';
 export * from './ws/errors.js';
-export { verifyReport, authenticateReport, checkFreshness, pcrSetDigest, type EvidencePorts, type ReportContext, type VerifiedReport } from './pipeline/verify-report.js';
+export {
+  verifyReport,
+  authenticateReport,
+  checkFreshness,
+  pcrSetDigest,
+  type EvidencePorts,
+  type ReportContext,
+  type VerifiedReport,
+} from './pipeline/verify-report.js';
 export { createEvidencePorts, createReplayCache, replayEventLogFull } from './pipeline/ports.js';
 export * from './pipeline/report-errors.js';
 export { nodesRoutes, nodeView } from './api/nodes.js';

@@ -7,8 +7,22 @@ export type { Logger } from 'pino';
  * secret or raw evidence even if a caller logs a whole object by mistake.
  */
 export const REDACT_PATHS = [
-  'token', '*.token', 'authorization', '*.authorization', 'req.headers.authorization', 'headers.authorization',
-  'jws', '*.jws', 'jwk.d', '*.jwk.d', 'privateJwk', '*.privateJwk', 'enrollToken', '*.enrollToken', 'eventLog', '*.eventLog',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'headers.authorization',
+  'jws',
+  '*.jws',
+  'jwk.d',
+  '*.jwk.d',
+  'privateJwk',
+  '*.privateJwk',
+  'enrollToken',
+  '*.enrollToken',
+  'eventLog',
+  '*.eventLog',
 ];
 
 export function createLogger(opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {

@@ -54,7 +54,11 @@ export interface MetricsConfig {
 }
 
 const metricsSchema = z
-  .object({ public: z.boolean().default(true), perNodeLimit: z.number().int().min(0).max(1000).default(20), maxCodeLabels: z.number().int().min(1).max(1000).default(64) })
+  .object({
+    public: z.boolean().default(true),
+    perNodeLimit: z.number().int().min(0).max(1000).default(20),
+    maxCodeLabels: z.number().int().min(1).max(1000).default(64),
+  })
   .strict();
 
 export function parseMetricsConfig(raw: unknown): MetricsConfig {
@@ -127,15 +131,30 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       for (const s of STATUSES) this.set({ status: s }, counts[s]);
     },
   });
-  const verified = new Counter({ name: 'nodeseal_reports_verified_total', help: 'Reports that passed verification, by verdict and kind (fresh = answered a nonce, history = spooled offline).', labelNames: ['status', 'kind'], registers: [registry] });
-  const rejected = new Counter({ name: 'nodeseal_reports_rejected_total', help: 'Reports and frames rejected, by error code (unknown codes count as other).', labelNames: ['code'], registers: [registry] });
+  const verified = new Counter({
+    name: 'nodeseal_reports_verified_total',
+    help: 'Reports that passed verification, by verdict and kind (fresh = answered a nonce, history = spooled offline).',
+    labelNames: ['status', 'kind'],
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'nodeseal_reports_rejected_total',
+    help: 'Reports and frames rejected, by error code (unknown codes count as other).',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   const latency = new Histogram({
     name: 'nodeseal_verification_duration_seconds',
     help: 'Time from report receipt to verdict (verify, compare, persist).',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const drift = new Counter({ name: 'nodeseal_drift_total', help: 'Drift reasons seen in verified reports, by drift code.', labelNames: ['code'], registers: [registry] });
+  const drift = new Counter({
+    name: 'nodeseal_drift_total',
+    help: 'Drift reasons seen in verified reports, by drift code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   const connections = new Map<string, number>();
   new Gauge({
     name: 'nodeseal_agents_connected',
@@ -166,7 +185,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       this.set(m);
     },
   });
-  const backlogHist = new Histogram({ name: 'nodeseal_agent_spool_backlog', help: 'Spool backlog carried by each verified report.', buckets: [0, 1, 2, 5, 10, 50, 100, 500, 1000], registers: [registry] });
+  const backlogHist = new Histogram({
+    name: 'nodeseal_agent_spool_backlog',
+    help: 'Spool backlog carried by each verified report.',
+    buckets: [0, 1, 2, 5, 10, 50, 100, 500, 1000],
+    registers: [registry],
+  });
 
   const ages = () => snapshot().ages;
   new Gauge({
@@ -176,8 +200,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers: [registry],
     collect() {
       const n = AGE_WINDOWS.map(() => 0);
-      for (const x of ages()) AGE_WINDOWS.forEach(([, sec], i) => x.age <= sec && n[i]!++);
-      AGE_WINDOWS.forEach(([label], i) => this.set({ window: label }, n[i]!));
+      for (const x of ages()) for (const [i, [, sec]] of AGE_WINDOWS.entries()) if (x.age <= sec) n[i]!++;
+      for (const [i, [label]] of AGE_WINDOWS.entries()) this.set({ window: label }, n[i]!);
     },
   });
   new Gauge({
@@ -207,8 +231,17 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       for (const x of top) this.set({ node: x.nodeId }, x.age);
     },
   });
-  const alertAttempts = new Counter({ name: 'nodeseal_alert_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, retry, dead).', labelNames: ['outcome'], registers: [registry] });
-  const alertOverflow = new Counter({ name: 'nodeseal_alert_outbox_overflow_total', help: 'Pending alerts moved to dead-letter because a webhook reached its maxPending cap (ERR_ALERT_OUTBOX_FULL).', registers: [registry] });
+  const alertAttempts = new Counter({
+    name: 'nodeseal_alert_attempts_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry, dead).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const alertOverflow = new Counter({
+    name: 'nodeseal_alert_outbox_overflow_total',
+    help: 'Pending alerts moved to dead-letter because a webhook reached its maxPending cap (ERR_ALERT_OUTBOX_FULL).',
+    registers: [registry],
+  });
   if (deps.alerts) {
     const alerts = deps.alerts;
     new Gauge({
@@ -268,7 +301,11 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       role: deps.role ?? 'public',
       async handler({ res }) {
         const text = await registry.metrics();
-        res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+        res.writeHead(200, {
+          'content-type': registry.contentType,
+          'cache-control': 'no-store',
+          'content-length': Buffer.byteLength(text),
+        });
         res.end(text);
         return undefined;
       },

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NodesealError } from '../../shared/src/errors.js';
-import { generateIdentity, importPrivateJwk, importPublicJwk, signCompact, thumbprint, verifyCompact, type Identity, type JWK } from '../../shared/src/jws/index.js';
+import {
+  generateIdentity,
+  importPrivateJwk,
+  importPublicJwk,
+  signCompact,
+  thumbprint,
+  verifyCompact,
+  type Identity,
+  type JWK,
+} from '../../shared/src/jws/index.js';
 import type { HostlistLimits } from '../../shared/src/hostlist.js';
 import type { Reason, TrustStatus } from '../../shared/src/report/types.js';
 import { HttpError, type Route } from './http/router.js';
@@ -63,7 +72,8 @@ export async function loadOrCreateReceiptKey(stateDir: string): Promise<Identity
     } catch (e) {
       throw new NodesealError(ERR_RECEIPT_KEY, `${file} is not JSON`, { cause: e });
     }
-    if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string') throw new NodesealError(ERR_RECEIPT_KEY, `${file} is not an EC P-256 private key`);
+    if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string')
+      throw new NodesealError(ERR_RECEIPT_KEY, `${file} is not an EC P-256 private key`);
     const kid = await thumbprint(jwk);
     const publicJwk: JWK = { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y!, kid, alg: 'ES256', use: 'sig' };
     return { alg: 'ES256', kid, privateJwk: { ...jwk, kid, alg: 'ES256' }, publicJwk };
@@ -80,7 +90,14 @@ export async function loadOrCreateReceiptKey(stateDir: string): Promise<Identity
 const imported = new WeakMap<Identity, Promise<Awaited<ReturnType<typeof importPrivateJwk>>>>();
 
 export async function signReceipt(key: Identity, nodes: ReceiptNode[], now: Date, issuer = 'nodeseal-collector'): Promise<string> {
-  const payload: ReceiptPayload = { v: 1, iss: issuer, jti: randomUUID(), iat: Math.floor(now.getTime() / 1000), issuedAt: now.toISOString(), nodes };
+  const payload: ReceiptPayload = {
+    v: 1,
+    iss: issuer,
+    jti: randomUUID(),
+    iat: Math.floor(now.getTime() / 1000),
+    issuedAt: now.toISOString(),
+    nodes,
+  };
   let p = imported.get(key);
   if (!p) imported.set(key, (p = importPrivateJwk(key.privateJwk, 'ES256')));
   const priv = await p;
@@ -108,7 +125,8 @@ export async function verifyReceipt(jws: string, publicJwk: unknown): Promise<Re
     throw new NodesealError(ERR_RECEIPT_PAYLOAD, 'payload is not a nodeseal receipt');
   }
   for (const n of r.nodes) {
-    if (!n || typeof n.nodeId !== 'string' || typeof n.status !== 'string') throw new NodesealError(ERR_RECEIPT_PAYLOAD, 'receipt node entry is malformed');
+    if (!n || typeof n.nodeId !== 'string' || typeof n.status !== 'string')
+      throw new NodesealError(ERR_RECEIPT_PAYLOAD, 'receipt node entry is malformed');
   }
   return r as ReceiptPayload;
 }
@@ -133,7 +151,14 @@ export async function receiptNodes(names: string[], cache: TrustCache, store: Pi
   );
 }
 
-export function receiptRoutes(deps: { key: Identity; cache: TrustCache; store: Pick<Store, 'getNode'>; now?: () => Date; maxNodes?: number; hostlistLimits?: Partial<HostlistLimits> }): Route[] {
+export function receiptRoutes(deps: {
+  key: Identity;
+  cache: TrustCache;
+  store: Pick<Store, 'getNode'>;
+  now?: () => Date;
+  maxNodes?: number;
+  hostlistLimits?: Partial<HostlistLimits>;
+}): Route[] {
   const maxNodes = deps.maxNodes ?? 4096;
   return [
     {
@@ -148,7 +173,8 @@ export function receiptRoutes(deps: { key: Identity; cache: TrustCache; store: P
       role: 'viewer',
       handler: async ({ query }) => {
         const names = parseNodesParam(query, { maxHosts: maxNodes, ...deps.hostlistLimits });
-        if (!names || names.length === 0) throw new HttpError(400, ERR_RECEIPT_QUERY, 'nodes=LIST is required (hostlist syntax, e.g. gpu[001-016])');
+        if (!names || names.length === 0)
+          throw new HttpError(400, ERR_RECEIPT_QUERY, 'nodes=LIST is required (hostlist syntax, e.g. gpu[001-016])');
         const nodes = await receiptNodes(names, deps.cache, deps.store);
         const receipt = await signReceipt(deps.key, nodes, (deps.now ?? (() => new Date()))());
         return { receipt, kid: deps.key.kid };

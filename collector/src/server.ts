@@ -59,33 +59,57 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const store = opts.store ?? (config.postgresUrl ? await openPostgresStore(config.postgresUrl) : await openSqliteStore(config.db));
   const events = new CollectorEvents();
   const trust = await createTrust({ store, events, cache: { freshnessTtlSec: config.freshnessTtlSec } });
-  const sched = await startSchedulerFeatures({ settings: parseSchedulerSettings(config.sections, config.db, process.env), store, trust, logger });
+  const sched = await startSchedulerFeatures({
+    settings: parseSchedulerSettings(config.sections, config.db, process.env),
+    store,
+    trust,
+    logger,
+  });
   const live = new LiveHub(events, trust.cache);
   const alertsConfig = parseAlertsConfig(config.sections.alerts);
   // Always started, webhooks or not: it keeps the alert cursor current, so webhooks added later
   // get alerts from then on (not the backlog of everything since).
   const alertsRunning = startAlerts({
-    events, trust: trust.cache, outbox: new SqlAlertOutbox(store.db), config: alertsConfig, logger,
-    onAttempt: (w, o) => metrics.alertAttempt(w, o), onOverflow: (w, n) => metrics.alertOverflow(w, n),
+    events,
+    trust: trust.cache,
+    outbox: new SqlAlertOutbox(store.db),
+    config: alertsConfig,
+    logger,
+    onAttempt: (w, o) => metrics.alertAttempt(w, o),
+    onOverflow: (w, n) => metrics.alertOverflow(w, n),
   });
   const alerts = alertsConfig.webhooks.length ? alertsRunning : null;
   const metricsConfig = parseMetricsConfig(config.sections.metrics);
   const metrics = createMetrics({
-    events, trust: trust.cache, liveClients: () => live.count, ...(alerts ? { alerts } : {}),
-    role: metricsConfig.public ? 'public' : 'viewer', perNodeLimit: metricsConfig.perNodeLimit, maxCodeLabels: metricsConfig.maxCodeLabels,
+    events,
+    trust: trust.cache,
+    liveClients: () => live.count,
+    ...(alerts ? { alerts } : {}),
+    role: metricsConfig.public ? 'public' : 'viewer',
+    perNodeLimit: metricsConfig.perNodeLimit,
+    maxCodeLabels: metricsConfig.maxCodeLabels,
   });
   const dashboard = await createDashboard({ store, events, trust: trust.cache, isConnected: (id) => app.hub.isConnected(id) });
   const verifier = config.verifyWorkers > 0 ? createVerifierPool(config.verifyWorkers) : null;
   const app = buildApp({
-    store, events, logger, config,
+    store,
+    events,
+    logger,
+    config,
     ports: createEvidencePorts(),
     ...(verifier ? { verifier } : {}),
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.enroll ? { enroll: opts.enroll } : {}),
     routes: [
-      trust.routes, sched.routes,
+      trust.routes,
+      sched.routes,
       (a) => bulkAttestRoutes({ challenger: a.hub, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec }),
-      live.routes(), metrics.routes, dashboard.routes, alerts?.routes ?? [], ...(opts.routes ?? [])],
+      live.routes(),
+      metrics.routes,
+      dashboard.routes,
+      alerts?.routes ?? [],
+      ...(opts.routes ?? []),
+    ],
   });
   const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app.handleRequest) : createHttpServer(app.handleRequest);
   server.on('upgrade', app.handleUpgrade);
@@ -128,7 +152,13 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   logger.info({ url, db: config.postgresUrl ? 'postgresql' : config.db, tls: Boolean(tls) }, 'collector listening');
   let closed = false;
   return {
-    app, store, events, server, url, wsUrl, port: addr.port,
+    app,
+    store,
+    events,
+    server,
+    url,
+    wsUrl,
+    port: addr.port,
     async close() {
       if (closed) return;
       closed = true;
@@ -154,16 +184,23 @@ function readTls(config: CollectorConfig): { cert: Buffer; key: Buffer } | null 
   try {
     createSecureContext(tls);
   } catch (e) {
-    throw new UserError(ERR_CONFIG, `--tls-cert ${config.tlsCert} / --tls-key ${config.tlsKey}: not a usable PEM certificate and matching key (${(e as Error).message})`);
+    throw new UserError(
+      ERR_CONFIG,
+      `--tls-cert ${config.tlsCert} / --tls-key ${config.tlsKey}: not a usable PEM certificate and matching key (${(e as Error).message})`,
+    );
   }
   return tls;
 }
 
 function listenError(config: CollectorConfig, e: NodeJS.ErrnoException): UserError {
   const where = `${config.listen.host}:${config.listen.port}`;
-  const why = e.code === 'EADDRINUSE' ? 'the address is already in use (another collector?)'
-    : e.code === 'EACCES' ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
-    : e.code === 'EADDRNOTAVAIL' ? 'no such address on this host'
-    : e.code ?? e.message;
+  const why =
+    e.code === 'EADDRINUSE'
+      ? 'the address is already in use (another collector?)'
+      : e.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+        : e.code === 'EADDRNOTAVAIL'
+          ? 'no such address on this host'
+          : (e.code ?? e.message);
   return new UserError(ERR_LISTEN, `cannot listen on ${where}: ${why}`);
 }

@@ -47,9 +47,13 @@ async function makeAgent(i: number, prefix: string): Promise<SimAgent> {
   const id = await generateIdentity('ES256');
   const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: id.kid, typ: REPORT_JWS_TYP })).toString('base64url');
   return {
-    nodeId: `${prefix}-${String(i).padStart(5, '0')}`, id, header,
+    nodeId: `${prefix}-${String(i).padStart(5, '0')}`,
+    id,
+    header,
     signKey: createPrivateKey({ key: id.privateJwk as JsonWebKey, format: 'jwk' }),
-    ak: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, seq: 0, ws: null,
+    ak: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+    seq: 0,
+    ws: null,
   };
 }
 
@@ -82,7 +86,8 @@ function connect(a: SimAgent, onMessage: (m: any) => void): Promise<void> {
   });
 }
 
-const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+const pct = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 
 if (MODE === 'throughput') {
   const agents = await Promise.all(Array.from({ length: AGENTS }, (_, i) => makeAgent(i, `bench-${process.pid}`)));
@@ -129,7 +134,20 @@ if (MODE === 'throughput') {
   stop = true;
   for (const a of agents) a.ws?.terminate();
   latencies.sort((x, y) => x - y);
-  process.stdout.write(JSON.stringify({ mode: 'throughput', agents: AGENTS, seconds: SECONDS, verdicts, perSec: verdicts / SECONDS, p50: pct(latencies, 50), p99: pct(latencies, 99), errors, errorCodes, jwsBytes }) + '\n');
+  process.stdout.write(
+    `${JSON.stringify({
+      mode: 'throughput',
+      agents: AGENTS,
+      seconds: SECONDS,
+      verdicts,
+      perSec: verdicts / SECONDS,
+      p50: pct(latencies, 50),
+      p99: pct(latencies, 99),
+      errors,
+      errorCodes,
+      jwsBytes,
+    })}\n`,
+  );
   process.exit(0);
 } else {
   // Distinct node ids per run; keys are made up front so connection setup measures the collector.
@@ -151,7 +169,16 @@ if (MODE === 'throughput') {
   const deadline = Date.now() + 120_000;
   while (challenged < agents.length - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   const open = agents.filter((a) => a.ws?.readyState === WebSocket.OPEN).length;
-  process.stdout.write(JSON.stringify({ mode: 'connections', requested: CONNECTIONS, held: open, challenged, failed, setupSec: (performance.now() - t0) / 1000 }) + '\n');
+  process.stdout.write(
+    `${JSON.stringify({
+      mode: 'connections',
+      requested: CONNECTIONS,
+      held: open,
+      challenged,
+      failed,
+      setupSec: (performance.now() - t0) / 1000,
+    })}\n`,
+  );
   process.stdin.resume();
   process.stdin.on('end', () => process.exit(0));
   process.stdin.on('close', () => process.exit(0));

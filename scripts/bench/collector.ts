@@ -95,30 +95,57 @@ async function main() {
   const node = process.execPath;
   const raw = rawBound();
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
-  console.log(`raw bound (2 ES256 verifies per report, 1 core): ${raw.verifiesPerSec.toFixed(0)} verifies/s = ${raw.reportsPerSec.toFixed(0)} reports/s`);
+  console.log(
+    `raw bound (2 ES256 verifies per report, 1 core): ${raw.verifiesPerSec.toFixed(0)} verifies/s = ${raw.reportsPerSec.toFixed(0)} reports/s`,
+  );
 
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const collector = withUlimit([node, ...profile, '--import', 'tsx', 'bin/nodeseal.ts', 'collector', '--listen', `127.0.0.1:${port}`, '--db', join(dir, 'bench.db'), '--interval', '3600', '--log-level', 'error', '--allow-tofu'], {
-    ...process.env,
-    NODESEAL_MAX_CONNECTIONS: String(CONNECTIONS + 1000),
-    NODESEAL_HELLO_TIMEOUT_MS: '120000',
-    NODESEAL_VERIFY_WORKERS: String(VERIFY_WORKERS),
-    // The per-connection message limit (default 10/s, burst 40) guards against one misbehaving
-    // agent; closed-loop bench agents each send hundreds of reports per second, so with the
-    // default the bench would measure 64 × 10/s = 640 reports/s (and closed connections), not
-    // the collector. Raised here, for the throughput phase only.
-    NODESEAL_RATE_LIMIT_PER_SEC: process.env.NODESEAL_RATE_LIMIT_PER_SEC ?? '10000',
-    NODESEAL_RATE_LIMIT_BURST: process.env.NODESEAL_RATE_LIMIT_BURST ?? '100000',
-  });
+  const collector = withUlimit(
+    [
+      node,
+      ...profile,
+      '--import',
+      'tsx',
+      'bin/nodeseal.ts',
+      'collector',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--db',
+      join(dir, 'bench.db'),
+      '--interval',
+      '3600',
+      '--log-level',
+      'error',
+      '--allow-tofu',
+    ],
+    {
+      ...process.env,
+      NODESEAL_MAX_CONNECTIONS: String(CONNECTIONS + 1000),
+      NODESEAL_HELLO_TIMEOUT_MS: '120000',
+      NODESEAL_VERIFY_WORKERS: String(VERIFY_WORKERS),
+      // The per-connection message limit (default 10/s, burst 40) guards against one misbehaving
+      // agent; closed-loop bench agents each send hundreds of reports per second, so with the
+      // default the bench would measure 64 × 10/s = 640 reports/s (and closed connections), not
+      // the collector. Raised here, for the throughput phase only.
+      NODESEAL_RATE_LIMIT_PER_SEC: process.env.NODESEAL_RATE_LIMIT_PER_SEC ?? '10000',
+      NODESEAL_RATE_LIMIT_BURST: process.env.NODESEAL_RATE_LIMIT_BURST ?? '100000',
+    },
+  );
   collector.stdout!.resume();
   const stop = () => collector.kill(profile.length ? 'SIGINT' : 'SIGKILL');
   process.once('exit', stop);
   try {
     await waitHealthy(url, collector, 30_000);
     const idle = rssMiB(collector.pid!);
-    console.log(`collector pid ${collector.pid} on ${url}, db ${join(dir, 'bench.db')}, ${VERIFY_WORKERS} verifier worker(s); idle RSS ${idle.rss.toFixed(0)} MiB`);
+    console.log(
+      `collector pid ${collector.pid} on ${url}, db ${join(dir, 'bench.db')}, ${VERIFY_WORKERS} verifier worker(s); idle RSS ${idle.rss.toFixed(0)} MiB`,
+    );
 
-    const load = withUlimit([node, '--import', 'tsx', 'scripts/bench/collector-load.ts'], { ...process.env, BENCH_URL: `ws://127.0.0.1:${port}`, BENCH_MODE: 'throughput' });
+    const load = withUlimit([node, '--import', 'tsx', 'scripts/bench/collector-load.ts'], {
+      ...process.env,
+      BENCH_URL: `ws://127.0.0.1:${port}`,
+      BENCH_MODE: 'throughput',
+    });
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(collector.pid!).rss)), 250);
     const marks: Record<string, { cpu: number; at: number }> = {};
@@ -140,11 +167,18 @@ async function main() {
       console.log(
         `collector CPU in the window: ${((1000 * cpu) / t.verdicts).toFixed(2)} ms per verified report, ${((100 * cpu) / wall).toFixed(0)}% of one core ` +
           `(→ ${(t.verdicts / cpu).toFixed(0)} reports/s per fully used core, ${((100 * t.verdicts) / cpu / raw.reportsPerSec).toFixed(1)}% of the raw bound); ` +
-          `load generator ${((100 * (loadMarks.end! - loadMarks.start!)) / wall).toFixed(0)}% of one core; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+          `load generator ${((100 * (loadMarks.end! - loadMarks.start!)) / wall).toFixed(0)}% of one core; load average ${loadavg()
+            .map((l) => l.toFixed(2))
+            .join(' ')}`,
       );
     }
 
-    const conn = withUlimit([node, '--import', 'tsx', 'scripts/bench/collector-load.ts'], { ...process.env, BENCH_URL: `ws://127.0.0.1:${port}`, BENCH_MODE: 'connections', BENCH_CONNECTIONS: String(CONNECTIONS) });
+    const conn = withUlimit([node, '--import', 'tsx', 'scripts/bench/collector-load.ts'], {
+      ...process.env,
+      BENCH_URL: `ws://127.0.0.1:${port}`,
+      BENCH_MODE: 'connections',
+      BENCH_CONNECTIONS: String(CONNECTIONS),
+    });
     const c = await firstLine(conn);
     await new Promise((r) => setTimeout(r, 2000));
     const held = rssMiB(collector.pid!);

@@ -28,19 +28,37 @@ let t0 = performance.now();
 for (let i = 0; i < N; i++) {
   const status: TrustStatus = i % 50 === 0 ? 'untrusted' : i % 97 === 0 ? 'unknown' : 'trusted';
   const n: NodeRecord = {
-    nodeId: `gpu-${String(i).padStart(5, '0')}`, jwk: null, kid: null, akPublic: null, lastSeq: 10, status,
+    nodeId: `gpu-${String(i).padStart(5, '0')}`,
+    jwk: null,
+    kid: null,
+    akPublic: null,
+    lastSeq: 10,
+    status,
     reasons: status === 'untrusted' ? [{ code: codes[(i / 50) % codes.length]!, claim: 'firmware', detail: `GPU ${i % 8} changed` }] : [],
-    firstSeenAt: new Date(now - 86_400_000).toISOString(), lastSeenAt: new Date(now).toISOString(),
+    firstSeenAt: new Date(now - 86_400_000).toISOString(),
+    lastSeenAt: new Date(now).toISOString(),
     verifiedAt: status === 'unknown' ? null : new Date(now - (i % 13 === 0 ? 3_600_000 : 5_000)).toISOString(),
-    enrolledVia: 'tofu', revokedAt: null,
-    summary: { gpuCount: 8, gpuModel: models[i % models.length]!, driver: drivers[i % drivers.length]!, vbios: ['96.00.5E.00.01'], biosVersion: '2.1.7', inventoryDigest: `sha256:${i}`, pcrDigest: null },
+    enrolledVia: 'tofu',
+    revokedAt: null,
+    summary: {
+      gpuCount: 8,
+      gpuModel: models[i % models.length]!,
+      driver: drivers[i % drivers.length]!,
+      vbios: ['96.00.5E.00.01'],
+      biosVersion: '2.1.7',
+      inventoryDigest: `sha256:${i}`,
+      pcrDigest: null,
+    },
   };
   await store.upsertNode(n);
 }
 const fillMs = performance.now() - t0;
 
 t0 = performance.now();
-const c = await startCollector({ ...defaultCollectorConfig(), listen: { host: '127.0.0.1', port: 0 }, db: join(dir, 'unused.db') }, { logger: silentLogger(), store });
+const c = await startCollector(
+  { ...defaultCollectorConfig(), listen: { host: '127.0.0.1', port: 0 }, db: join(dir, 'unused.db') },
+  { logger: silentLogger(), store },
+);
 const startMs = performance.now() - t0;
 
 async function time(path: string): Promise<{ p50: number; p99: number; bytes: number }> {
@@ -73,9 +91,13 @@ console.log(`nodeseal dashboard bench: ${N} nodes in SQLite, ${ROUNDS} sequentia
 console.log(`fill store ${fillMs.toFixed(0)} ms; collector start incl. trust cache + fleet view load ${startMs.toFixed(0)} ms`);
 for (const [name, path] of queries) {
   const r = await time(path);
-  console.log(`${name.padEnd(42)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${String(r.bytes).padStart(7)} bytes`);
+  console.log(
+    `${name.padEnd(42)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${String(r.bytes).padStart(7)} bytes`,
+  );
 }
-console.log(`collector RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (store, collector and load generator share this process)`);
+console.log(
+  `collector RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (store, collector and load generator share this process)`,
+);
 await c.close();
 await store.close();
 rmSync(dir, { recursive: true, force: true });

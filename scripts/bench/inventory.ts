@@ -42,7 +42,9 @@ for (let i = 0; i < 300; i++) {
     full.push(t2 - t0);
   }
 }
-console.log(`8-GPU nvidia-smi XML: ${(xml.length / 1024).toFixed(0)} KiB, ${inventory.gpus.length} GPUs, ${inventory.pci.length} PCI devices`);
+console.log(
+  `8-GPU nvidia-smi XML: ${(xml.length / 1024).toFixed(0)} KiB, ${inventory.gpus.length} GPUs, ${inventory.pci.length} PCI devices`,
+);
 console.log(`parse XML:                         ${stats(parseOnly)}`);
 console.log(`parse + canonical inventory+digest: ${stats(full)}   (goal ≤ 20 ms)`);
 

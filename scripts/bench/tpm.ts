@@ -16,9 +16,9 @@ import { EV, parseEventLog, replay, simulatedBootLog } from '../../shared/src/ev
 import { verifyQuote } from '../../shared/src/tpm/index.js';
 import { startSwtpm } from '../../test/helpers/swtpm.js';
 
-const QUOTES = Number(process.env['BENCH_QUOTES'] ?? 200);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 50);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2);
+const QUOTES = Number(process.env.BENCH_QUOTES ?? 200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 50);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -49,9 +49,11 @@ async function main(): Promise<void> {
   try {
     const log = simulatedBootLog(100, { banks: ['sha256'] });
     const parsed = parseEventLog(log.bytes);
-    const specs = parsed.events.filter((e) => e.type !== EV.NO_ACTION).map((e) => `${e.pcr}:sha256=${e.digests['sha256']!.toString('hex')}`);
+    const specs = parsed.events.filter((e) => e.type !== EV.NO_ACTION).map((e) => `${e.pcr}:sha256=${e.digests.sha256!.toString('hex')}`);
     for (let i = 0; i < specs.length; i += 16) await swtpm.tools('tpm2_pcrextend', specs.slice(i, i + 16));
-    const quoted = Object.keys(log.pcrs['sha256']!).map(Number).filter((p) => p < 24);
+    const quoted = Object.keys(log.pcrs.sha256!)
+      .map(Number)
+      .filter((p) => p < 24);
 
     // Agent: quotes on one open context.
     const tpm = await openTpm(swtpm.tcti);

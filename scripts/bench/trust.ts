@@ -78,7 +78,7 @@ async function loadgen(url: string): Promise<void> {
       while (i < total) {
         const at = start + BigInt(Math.round(i * intervalNs));
         if (at > now) break;
-        pending.push(one(`gpu${String((Math.floor(Math.random() * NODES)) + 1).padStart(4, '0')}`, at));
+        pending.push(one(`gpu${String(Math.floor(Math.random() * NODES) + 1).padStart(4, '0')}`, at));
         res.sent++;
         i++;
       }
@@ -113,10 +113,19 @@ async function main(): Promise<void> {
     const nodeId = `gpu${String(i).padStart(4, '0')}`;
     const untrusted = i % 50 === 0;
     await store.upsertNode({
-      nodeId, jwk: null, kid: null, akPublic: null, lastSeq: 1,
+      nodeId,
+      jwk: null,
+      kid: null,
+      akPublic: null,
+      lastSeq: 1,
       status: untrusted ? 'untrusted' : 'trusted',
       reasons: untrusted ? [{ code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 VBIOS 96.00.5E.00.01 -> 96.00.5E.00.02' }] : [],
-      firstSeenAt: now, lastSeenAt: now, verifiedAt: now, enrolledVia: 'tofu', revokedAt: null, summary: null,
+      firstSeenAt: now,
+      lastSeenAt: now,
+      verifiedAt: now,
+      enrolledVia: 'tofu',
+      revokedAt: null,
+      summary: null,
     });
   }
   const config = loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db } });
@@ -158,7 +167,7 @@ async function main(): Promise<void> {
     `  collector RSS ${(rssBefore / 2 ** 20).toFixed(0)} MiB before, ${(rssAfter / 2 ** 20).toFixed(0)} MiB after`,
     `  goal p99 < 5 ms (from send): ${pct(svc, 99) < 5 ? 'met' : 'NOT met'}`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 if (process.argv[2] === '--loadgen') void loadgen(process.argv[3]!);

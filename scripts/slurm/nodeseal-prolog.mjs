@@ -91,7 +91,8 @@ function statusOf(body) {
   const j = JSON.parse(body);
   if (j && typeof j === 'object') {
     if (typeof j.status === 'string') return { status: j.status, reasons: Array.isArray(j.reasons) ? j.reasons : [] };
-    if (j.verdict && typeof j.verdict.status === 'string') return { status: j.verdict.status, reasons: Array.isArray(j.verdict.reasons) ? j.verdict.reasons : [] };
+    if (j.verdict && typeof j.verdict.status === 'string')
+      return { status: j.verdict.status, reasons: Array.isArray(j.verdict.reasons) ? j.verdict.reasons : [] };
   }
   throw new Error('answer has no status');
 }
@@ -133,9 +134,10 @@ async function decide() {
   const id = encodeURIComponent(node);
   let answer;
   try {
-    answer = fresh > 0
-      ? await request('POST', `${root}/v1/nodes/${id}/attest?wait=${fresh}`, { ...opts, timeoutMs: fresh * 1000 + timeoutMs })
-      : await request('GET', `${root}/v1/nodes/${id}/trust`, opts);
+    answer =
+      fresh > 0
+        ? await request('POST', `${root}/v1/nodes/${id}/attest?wait=${fresh}`, { ...opts, timeoutMs: fresh * 1000 + timeoutMs })
+        : await request('GET', `${root}/v1/nodes/${id}/trust`, opts);
   } catch (e) {
     out(`collector unreachable (${e.message}); ${failOpen ? 'fail-open: allowing the job' : 'fail-closed: refusing the job'}`);
     return failOpen ? 0 : 3;
@@ -156,7 +158,9 @@ async function decide() {
     // the collector (agent not connected 409, no verdict in time 504, the node's answer rejected
     // 502, not allowed 401/403) means the node is not shown to be trusted.
     if (answer.status >= 500 && (code === '' || code === 'ERR_INTERNAL')) {
-      out(`collector failed (HTTP ${answer.status} ${code}); ${failOpen ? 'fail-open: allowing the job' : 'fail-closed: refusing the job'}`);
+      out(
+        `collector failed (HTTP ${answer.status} ${code}); ${failOpen ? 'fail-open: allowing the job' : 'fail-closed: refusing the job'}`,
+      );
       return failOpen ? 0 : 3;
     }
     out(`collector answered HTTP ${answer.status} ${code}: node ${node} not trusted`);
@@ -180,8 +184,14 @@ function drainSelf(cfg, why) {
   const node = cfg.NODESEAL_NODE || process.env.SLURMD_NODENAME;
   const wanted = cfg.NODESEAL_DRAIN === '1' || (process.env.SLURMD_NODENAME && cfg.NODESEAL_DRAIN !== '0');
   if (!wanted || !node || !/^[A-Za-z0-9._-]{1,253}$/.test(node)) return;
-  const reason = `nodeseal: prolog ${why}`.replace(/[^\x20-\x7e]/g, ' ').replace(/["'`\\]/g, '').slice(0, 200);
-  const r = spawnSync(cfg.NODESEAL_SCONTROL || 'scontrol', ['update', `NodeName=${node}`, 'State=DRAIN', `Reason=${reason}`], { timeout: 5000, stdio: 'ignore' });
+  const reason = `nodeseal: prolog ${why}`
+    .replace(/[^\x20-\x7e]/g, ' ')
+    .replace(/["'`\\]/g, '')
+    .slice(0, 200);
+  const r = spawnSync(cfg.NODESEAL_SCONTROL || 'scontrol', ['update', `NodeName=${node}`, 'State=DRAIN', `Reason=${reason}`], {
+    timeout: 5000,
+    stdio: 'ignore',
+  });
   if (r.status !== 0) out(`could not drain ${node} (scontrol ${r.error ? r.error.code : `exit ${r.status}`})`);
 }
 

@@ -105,7 +105,9 @@ export function expandHostlist(expr: string, limits: Partial<HostlistLimits> = {
       }
       count *= p.reduce((n, r) => n + (r.hi - r.lo + 1), 0);
       if (count + out.length > lim.maxHosts) {
-        throw new NodesealError(ERR_HOSTLIST_TOO_LARGE, `hostlist expands to more than ${lim.maxHosts} names`, { details: { maxHosts: lim.maxHosts } });
+        throw new NodesealError(ERR_HOSTLIST_TOO_LARGE, `hostlist expands to more than ${lim.maxHosts} names`, {
+          details: { maxHosts: lim.maxHosts },
+        });
       }
     }
     let names = [''];

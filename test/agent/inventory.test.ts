@@ -25,7 +25,7 @@ async function recorded(root: string, rel: string): Promise<string> {
   return (await readFile(join(root, rel), 'utf8')).trim();
 }
 
-describe('recorded host gpu8 (this machine\'s dump + an 8-GPU V100S nvidia-smi + platform samples)', () => {
+describe("recorded host gpu8 (this machine's dump + an 8-GPU V100S nvidia-smi + platform samples)", () => {
   it('replays every source', async () => {
     const root = await host('gpu8');
     const { inventory, inventoryDigest } = await collect(root);
@@ -63,7 +63,7 @@ describe('recorded host gpu8 (this machine\'s dump + an 8-GPU V100S nvidia-smi +
     const flashed = await collect(root);
     expect(flashed.inventoryDigest).not.toBe(before.inventoryDigest);
     expect(flashed.inventory.gpus[3]!.vbiosVersion).toBe('88.00.99.00.07');
-    expect(flashed.inventory.gpus.filter((g, i) => i !== 3)).toEqual(before.inventory.gpus.filter((g, i) => i !== 3));
+    expect(flashed.inventory.gpus.filter((_g, i) => i !== 3)).toEqual(before.inventory.gpus.filter((_g, i) => i !== 3));
     await setGpuField(root, 3, 'vbios', before.inventory.gpus[3]!.vbiosVersion!);
     expect((await collect(root)).inventoryDigest).toBe(before.inventoryDigest);
     await setGpuField(root, 0, 'serial', '9999999999999');
@@ -89,7 +89,14 @@ describe('recorded host gpu8 (this machine\'s dump + an 8-GPU V100S nvidia-smi +
     const before = await collect(root);
     const dev = join(root, 'sys/bus/pci/devices/0000:17:00.0');
     await (await import('node:fs/promises')).mkdir(dev, { recursive: true });
-    for (const [f, v] of [['vendor', '0x10de'], ['device', '0x1df6'], ['class', '0x030200'], ['subsystem_vendor', '0x10de'], ['subsystem_device', '0x13d6']]) await writeFile(join(dev, f!), `${v}\n`);
+    for (const [f, v] of [
+      ['vendor', '0x10de'],
+      ['device', '0x1df6'],
+      ['class', '0x030200'],
+      ['subsystem_vendor', '0x10de'],
+      ['subsystem_device', '0x13d6'],
+    ])
+      await writeFile(join(dev, f!), `${v}\n`);
     const after = await collect(root);
     expect(after.inventory.pci.map((p) => p.address)).toContain('0000:17:00.0');
     expect(after.inventoryDigest).not.toBe(before.inventoryDigest);
@@ -135,7 +142,10 @@ describe('recorded host gpu8 (this machine\'s dump + an 8-GPU V100S nvidia-smi +
   it('an unreadable DMI file (permission) leaves the platform filled by dmidecode', async () => {
     const root = await host('gpu8');
     const files: Files = {
-      readText: (p) => (p.startsWith('/sys/class/dmi') ? Promise.reject(new PortError('ERR_FILE_UNREADABLE', `cannot read ${p}: EACCES`)) : new RootedFiles(root).readText(p)),
+      readText: (p) =>
+        p.startsWith('/sys/class/dmi')
+          ? Promise.reject(new PortError('ERR_FILE_UNREADABLE', `cannot read ${p}: EACCES`))
+          : new RootedFiles(root).readText(p),
       readBytes: (p) => new RootedFiles(root).readBytes(p),
       list: (p) => new RootedFiles(root).list(p),
     };

@@ -11,8 +11,11 @@ let dir: string;
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'bin/nodeseal.ts'), ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 }, (e, out, err) =>
-      done({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out, err }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, 'bin/nodeseal.ts'), ...args],
+      { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 },
+      (e, out, err) => done({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out, err }),
     );
   });
 }
@@ -44,12 +47,22 @@ describe('detectConfigKind', () => {
 
 describe('nodeseal config check', () => {
   it('valid files as the installers write them: exit 0, kind detected', async () => {
-    const agent = await file('agent.json', { stateDir: '/var/lib/nodeseal/agent', collector: 'wss://collector.example:8443', caFile: '/etc/nodeseal/collector-ca.pem', nodeId: 'gpu-001' });
+    const agent = await file('agent.json', {
+      stateDir: '/var/lib/nodeseal/agent',
+      collector: 'wss://collector.example:8443',
+      caFile: '/etc/nodeseal/collector-ca.pem',
+      nodeId: 'gpu-001',
+    });
     const a = await cli(['config', 'check', agent]);
     expect(a).toMatchObject({ code: 0, out: `${agent}: valid agent configuration\n` });
     const collector = await file('collector.json', {
-      db: '/var/lib/nodeseal/collector/collector.db', listen: '0.0.0.0:8443', tlsCert: '/etc/nodeseal/tls/collector.crt', tlsKey: '/etc/nodeseal/tls/collector.key',
-      alerts: { webhooks: [{ name: 'ops', url: 'https://hooks.example/x', secret: 'sixteen-chars-or-more' }] }, metrics: { public: false }, slurm: { mode: 'drain' },
+      db: '/var/lib/nodeseal/collector/collector.db',
+      listen: '0.0.0.0:8443',
+      tlsCert: '/etc/nodeseal/tls/collector.crt',
+      tlsKey: '/etc/nodeseal/tls/collector.key',
+      alerts: { webhooks: [{ name: 'ops', url: 'https://hooks.example/x', secret: 'sixteen-chars-or-more' }] },
+      metrics: { public: false },
+      slurm: { mode: 'drain' },
     });
     const c = await cli(['config', 'check', '--json', collector]);
     expect(c.code).toBe(0);
@@ -58,15 +71,39 @@ describe('nodeseal config check', () => {
 
   it('a collector file with several problems: every one listed, from the top level and each section; exit 1', async () => {
     const p = await file('bad-collector.json', {
-      listen: '0.0.0.0:99999', db: '', intervalSec: 60, freshnessTtlSec: 10, rateLimitPerSec: 50, rateLimitBurst: 5, tlsCert: '/x.crt', colour: 'blue',
-      alerts: { webhooks: [{ name: 'ops', url: 'https://hooks.example/x' }] }, metrics: { perNodeLimit: -1 }, slurm: { mode: 'always', extra: 1 },
+      listen: '0.0.0.0:99999',
+      db: '',
+      intervalSec: 60,
+      freshnessTtlSec: 10,
+      rateLimitPerSec: 50,
+      rateLimitBurst: 5,
+      tlsCert: '/x.crt',
+      colour: 'blue',
+      alerts: { webhooks: [{ name: 'ops', url: 'https://hooks.example/x' }] },
+      metrics: { perNodeLimit: -1 },
+      slurm: { mode: 'always', extra: 1 },
     });
     const r = await cli(['config', 'check', '--json', p]);
     expect(r.code).toBe(1);
     const out = JSON.parse(r.out) as { kind: string; valid: boolean; problems: string[] };
     expect(out).toMatchObject({ kind: 'collector', valid: false });
-    const expected = [/^listen: must be HOST:PORT/, /^db: must be a non-empty string/, /unknown option "colour"/, /freshnessTtlSec \(10\) must not be shorter than intervalSec/, /tlsCert and tlsKey must be given together/, /rateLimitBurst must be at least rateLimitPerSec/, /^alerts\.webhooks\.0\.secret: required/, /^metrics\.perNodeLimit:/, /slurm: unknown option "extra"/, /slurm\.mode must be off, drain or report-only/];
-    for (const re of expected) expect(out.problems.some((x) => re.test(x)), `${re} in ${JSON.stringify(out.problems)}`).toBe(true);
+    const expected = [
+      /^listen: must be HOST:PORT/,
+      /^db: must be a non-empty string/,
+      /unknown option "colour"/,
+      /freshnessTtlSec \(10\) must not be shorter than intervalSec/,
+      /tlsCert and tlsKey must be given together/,
+      /rateLimitBurst must be at least rateLimitPerSec/,
+      /^alerts\.webhooks\.0\.secret: required/,
+      /^metrics\.perNodeLimit:/,
+      /slurm: unknown option "extra"/,
+      /slurm\.mode must be off, drain or report-only/,
+    ];
+    for (const re of expected)
+      expect(
+        out.problems.some((x) => re.test(x)),
+        `${re} in ${JSON.stringify(out.problems)}`,
+      ).toBe(true);
     expect(out.problems).toHaveLength(expected.length);
     // The same top-level problems stop the collector itself at start (the same validation).
     const start = await cli(['collector', '--config', p]);
@@ -78,10 +115,26 @@ describe('nodeseal config check', () => {
   });
 
   it('an agent file with several problems, and a contradictory token, all listed without echoing the token; exit 1', async () => {
-    const p = await file('bad-agent.json', { collector: 'http://collector.example/path', stateDir: '/x', intervalSec: 0, spoolMaxCount: 1.5, tcti: 'none', enrollToken: 'nse_secret-token-value', nodeId: 'bad id' });
+    const p = await file('bad-agent.json', {
+      collector: 'http://collector.example/path',
+      stateDir: '/x',
+      intervalSec: 0,
+      spoolMaxCount: 1.5,
+      tcti: 'none',
+      enrollToken: 'nse_secret-token-value',
+      nodeId: 'bad id',
+    });
     const r = await cli(['config', 'check', p]);
     expect(r.code).toBe(1);
-    for (const s of ['intervalSec: must be at least 0.2', 'spoolMaxCount: must be an integer', 'must start with wss://', 'must be the base URL', 'node id "bad id"', 'enrolment needs the TPM']) expect(r.out).toContain(s);
+    for (const s of [
+      'intervalSec: must be at least 0.2',
+      'spoolMaxCount: must be an integer',
+      'must start with wss://',
+      'must be the base URL',
+      'node id "bad id"',
+      'enrolment needs the TPM',
+    ])
+      expect(r.out).toContain(s);
     expect(r.out).not.toContain('secret-token-value');
   });
 
@@ -95,7 +148,9 @@ describe('nodeseal config check', () => {
     expect(asAgent.out).toContain('--collector is required');
     expect(await cli(['config', 'check', '--kind', 'collector', p])).toMatchObject({ code: 0 });
     // --env applies NODESEAL_* as the program would.
-    expect(await cli(['config', 'check', '--kind', 'agent', '--env', p], { NODESEAL_COLLECTOR: 'wss://c.example:8443' })).toMatchObject({ code: 0 });
+    expect(await cli(['config', 'check', '--kind', 'agent', '--env', p], { NODESEAL_COLLECTOR: 'wss://c.example:8443' })).toMatchObject({
+      code: 0,
+    });
   });
 
   it('unreadable file: one clear line, exit 2; not JSON: invalid, exit 1; usage mistakes exit 2', async () => {
@@ -110,6 +165,8 @@ describe('nodeseal config check', () => {
     expect(notJson.code).toBe(1);
     expect(notJson.out).toContain('not valid JSON');
     expect((await cli(['config', 'check'])).code).toBe(2);
-    expect((await cli(['config', 'check', '--kind', 'scheduler', join(dir, 'agent.json')])).err).toContain('--kind must be agent or collector');
+    expect((await cli(['config', 'check', '--kind', 'scheduler', join(dir, 'agent.json')])).err).toContain(
+      '--kind must be agent or collector',
+    );
   });
 });

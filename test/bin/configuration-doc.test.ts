@@ -18,7 +18,10 @@ const COLLECTOR_PART = DOC.slice(DOC.indexOf('## Collector ('));
 function rowFor(part: string, key: string): { cells: string[]; index: number } {
   for (const line of part.split('\n')) {
     if (!line.startsWith('|')) continue;
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     const keys = [...cells[0]!.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]);
     const index = keys.indexOf(key);
     if (index >= 0) return { cells, index };
@@ -26,7 +29,11 @@ function rowFor(part: string, key: string): { cells: string[]; index: number } {
   throw new Error(`docs/configuration.md has no table row for \`${key}\``);
 }
 
-function expectDocumented(part: string, options: ReadonlyArray<{ key: string; env: string; flag: string | null }>, defaults: Record<string, unknown>) {
+function expectDocumented(
+  part: string,
+  options: ReadonlyArray<{ key: string; env: string; flag: string | null }>,
+  defaults: Record<string, unknown>,
+) {
   for (const o of options) {
     const { cells, index } = rowFor(part, o.key);
     expect(cells[1], `${o.key}: env`).toContain(`\`${o.env}\``);
@@ -49,13 +56,16 @@ describe('docs/configuration.md', () => {
 
   it('documents every collector option and section', () => {
     const d = defaultCollectorConfig() as unknown as Record<string, unknown>;
-    d['listen'] = `${defaultCollectorConfig().listen.host}:${defaultCollectorConfig().listen.port}`;
+    d.listen = `${defaultCollectorConfig().listen.host}:${defaultCollectorConfig().listen.port}`;
     expectDocumented(COLLECTOR_PART, COLLECTOR_CONFIG_OPTIONS, d);
     for (const s of SECTION_KEYS) expect(COLLECTOR_PART, `section ${s}`).toContain(`\`${s}\``);
   });
 
   it('documents every flag of nodeseal agent and nodeseal collector', () => {
-    for (const [part, usage] of [[AGENT_PART, agentVerb.usage], [COLLECTOR_PART, collectorVerb.usage]] as const) {
+    for (const [part, usage] of [
+      [AGENT_PART, agentVerb.usage],
+      [COLLECTOR_PART, collectorVerb.usage],
+    ] as const) {
       const flags = [...new Set([...usage.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]))];
       expect(flags.length).toBeGreaterThan(5);
       for (const f of flags) expect(part, f).toMatch(new RegExp(`\`${f}(?![a-z-])[^\`]*\``));

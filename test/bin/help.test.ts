@@ -9,7 +9,19 @@ describe('nodeseal --help', () => {
   it('lists every verb with a summary, and each verb explains itself', async () => {
     const { stdout } = await cli('--help');
     const verbs = [...stdout.matchAll(/^ {2}(\S+(?: \S+)?)\s{2,}(\S.*)$/gm)].map((m) => m[1]!);
-    expect(verbs).toEqual(expect.arrayContaining(['agent', 'collector', 'inventory', 'tpm quote', 'nodes', 'approve', 'receipt verify', 'inspect eventlog', 'config check']));
+    expect(verbs).toEqual(
+      expect.arrayContaining([
+        'agent',
+        'collector',
+        'inventory',
+        'tpm quote',
+        'nodes',
+        'approve',
+        'receipt verify',
+        'inspect eventlog',
+        'config check',
+      ]),
+    );
     for (let i = 0; i < verbs.length; i += 4) {
       await Promise.all(
         verbs.slice(i, i + 4).map(async (v) => {
@@ -21,7 +33,10 @@ describe('nodeseal --help', () => {
   }, 120_000);
 
   it('an unknown verb is a usage error with its code', async () => {
-    const err = await cli('no-such-verb').then(() => null, (e: { code: number; stderr: string }) => e);
+    const err = await cli('no-such-verb').then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(err?.code).toBe(2);
     expect(err?.stderr).toContain('ERR_USAGE');
   });
@@ -34,7 +49,10 @@ describe('nodeseal --help', () => {
   });
 
   it('the first word of a two-word verb alone names the verbs it starts', async () => {
-    const err = await cli('tpm').then(() => null, (e: { code: number; stderr: string }) => e);
+    const err = await cli('tpm').then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(err?.code).toBe(2);
     expect(err?.stderr.trim().split('\n')).toEqual([expect.stringMatching(/'nodeseal tpm pcrs', 'nodeseal tpm quote' \(ERR_USAGE\)/)]);
   });

@@ -10,9 +10,14 @@ import { startCollector, type RunningCollector } from '../../collector/src/serve
 async function readmeCurls(): Promise<{ line: string; path: string; authed: boolean }[]> {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
   const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  return blocks.flatMap((b) => b.split('\n'))
+  return blocks
+    .flatMap((b) => b.split('\n'))
     .filter((l) => /^curl\b/.test(l) && l.includes('$NODESEAL_URL'))
-    .map((line) => ({ line, path: /"\$NODESEAL_URL(\/[^"]*)"/.exec(line)![1]!, authed: /-H "(\$AUTH|Authorization: Bearer [^"]+)"/.test(line) }));
+    .map((line) => ({
+      line,
+      path: /"\$NODESEAL_URL(\/[^"]*)"/.exec(line)![1]!,
+      authed: /-H "(\$AUTH|Authorization: Bearer [^"]+)"/.test(line),
+    }));
 }
 
 describe('README: every curl against the collector API works as written', () => {
@@ -21,7 +26,10 @@ describe('README: every curl against the collector API works as written', () => 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nodeseal-readme-'));
     const config = loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: join(dir, 'c.db') } });
-    c = await startCollector(config, { logger: pino({ level: 'silent' }), auth: { authenticate: (req) => (req.headers.authorization === 'Bearer sched' ? { name: 'slurm', role: 'scheduler' } : null) } });
+    c = await startCollector(config, {
+      logger: pino({ level: 'silent' }),
+      auth: { authenticate: (req) => (req.headers.authorization === 'Bearer sched' ? { name: 'slurm', role: 'scheduler' } : null) },
+    });
   });
   afterAll(async () => {
     await c.close();

@@ -30,11 +30,19 @@ describe('attacks from a node the attacker controls', () => {
   const lastNonce = (c: RawClient) => [...c.messages].reverse().find((m) => m.type === 'challenge').nonce as string;
 
   /** Sends a report quoted by `ak` over the simulated boot chain `variant`; resolves with the collector's answer. */
-  async function report(c: RawClient, who: Identity, o: { nodeId: string; seq: number; nonce: string; ak: KeyObject; variant?: string; noTpm?: boolean }): Promise<any> {
+  async function report(
+    c: RawClient,
+    who: Identity,
+    o: { nodeId: string; seq: number; nonce: string; ak: KeyObject; variant?: string; noTpm?: boolean },
+  ): Promise<any> {
     const ev = await softTpmSource(root, { ak: o.ak, variant: o.variant ?? '' }).collect(o.nonce);
     if (o.noTpm) Object.assign(ev, { tpm: { status: 'unavailable', reason: 'no TPM on this host', code: 'ERR_TPM_UNAVAILABLE' } });
     const payload = { v: 1 as const, nodeId: o.nodeId, seq: o.seq, nonce: o.nonce, collectedAt: new Date().toISOString(), ...ev };
-    const jws = await signCompact(payload, await importPrivateJwk(who.privateJwk, 'ES256'), { alg: 'ES256', kid: who.kid, typ: REPORT_JWS_TYP });
+    const jws = await signCompact(payload, await importPrivateJwk(who.privateJwk, 'ES256'), {
+      alg: 'ES256',
+      kid: who.kid,
+      typ: REPORT_JWS_TYP,
+    });
     const from = c.messages.length;
     c.send({ type: 'report', jws });
     const answer = await c.next((m) => m.type === 'verdict' || m.type === 'ack' || m.type === 'error', 5000, from);
@@ -94,16 +102,28 @@ describe('attacks from a node the attacker controls', () => {
     // While the operator reads, the node reports yet another boot chain.
     expect((await report(c, who, { nodeId: 'node-race', seq: 3, nonce: lastNonce(c), ak, variant: 'c' })).status).toBe('untrusted');
 
-    const bad = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', { reason: 'grub update b', inventoryDigest: seen.inventoryDigest, pcrDigest: 'sha256:xyz' });
+    const bad = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', {
+      reason: 'grub update b',
+      inventoryDigest: seen.inventoryDigest,
+      pcrDigest: 'sha256:xyz',
+    });
     expect(bad.status).toBe(400);
-    const stale = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', { reason: 'grub update b', inventoryDigest: seen.inventoryDigest, pcrDigest: seen.pcrDigest });
+    const stale = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', {
+      reason: 'grub update b',
+      inventoryDigest: seen.inventoryDigest,
+      pcrDigest: seen.pcrDigest,
+    });
     expect(stale.status).toBe(409);
     expect(stale.json.error?.code ?? stale.json.code).toBe('ERR_APPROVE_STATE_CHANGED');
     expect((await api(collector.url, 'GET', '/v1/nodes/node-race')).json.baseline.pcrDigest).toBe(original);
 
     const now = (await api(collector.url, 'GET', '/v1/nodes/node-race')).json.summary;
     expect(now.pcrDigest).not.toBe(seen.pcrDigest);
-    const ok = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', { reason: 'grub update c', inventoryDigest: now.inventoryDigest, pcrDigest: now.pcrDigest });
+    const ok = await api(collector.url, 'POST', '/v1/nodes/node-race/approve', {
+      reason: 'grub update c',
+      inventoryDigest: now.inventoryDigest,
+      pcrDigest: now.pcrDigest,
+    });
     expect(ok.status).toBe(200);
     expect(ok.json.status).toBe('trusted');
     expect((await api(collector.url, 'GET', '/v1/nodes/node-race')).json.baseline.pcrDigest).toBe(now.pcrDigest);
@@ -245,7 +265,8 @@ describe('attacks from a node the attacker controls', () => {
   it('ten connections racing to pin different keys for a new node id: exactly one key is pinned, the others are refused', async () => {
     const ids = await Promise.all(Array.from({ length: 10 }, () => generateIdentity()));
     const clients = await Promise.all(ids.map(() => RawClient.open(collector.wsUrl)));
-    clients.forEach((c, i) => c.send({ type: 'hello', nodeId: 'node-race-pin', agentVersion: 'x', kid: ids[i]!.kid, jwk: ids[i]!.publicJwk }));
+    for (const [i, c] of clients.entries())
+      c.send({ type: 'hello', nodeId: 'node-race-pin', agentVersion: 'x', kid: ids[i]!.kid, jwk: ids[i]!.publicJwk });
     const first = await Promise.all(clients.map((c) => c.next((m) => m.type === 'challenge' || m.type === 'error')));
     const winners = first.flatMap((m, i) => (m.type === 'challenge' ? [i] : []));
     expect(winners).toHaveLength(1);

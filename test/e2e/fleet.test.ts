@@ -32,7 +32,9 @@ describe('fleet: trust, drift, approval, on-demand attestation', () => {
     roots.b = await copyHost('a100');
     roots.c = await copyHost('gpu8');
     collector = await startTestCollector(join(dir, 'collector.db'));
-    agents.push(await startTestAgent({ collector: collector.wsUrl, nodeId: 'node-a', root: roots.a, tcti: swtpm.tcti, eventLogPath: logFile }));
+    agents.push(
+      await startTestAgent({ collector: collector.wsUrl, nodeId: 'node-a', root: roots.a, tcti: swtpm.tcti, eventLogPath: logFile }),
+    );
     agents.push(await startTestAgent({ collector: collector.wsUrl, nodeId: 'node-b', evidence: softTpmSource(roots.b!) }));
     agents.push(await startTestAgent({ collector: collector.wsUrl, nodeId: 'node-c', evidence: softTpmSource(roots.c!) }));
   });
@@ -64,10 +66,14 @@ describe('fleet: trust, drift, approval, on-demand attestation', () => {
 
   it('a VBIOS change makes that node untrusted within one interval; the others stay trusted; approve → trusted', async () => {
     await setGpuField(roots.b!, 0, 'vbios', '92.00.99.00.01');
-    const t = await waitFor('node-b untrusted', async () => {
-      const t = await trust('node-b');
-      return t.status === 'untrusted' ? t : null;
-    }, 3000);
+    const t = await waitFor(
+      'node-b untrusted',
+      async () => {
+        const t = await trust('node-b');
+        return t.status === 'untrusted' ? t : null;
+      },
+      3000,
+    );
     const r = t.reasons.find((x: { code: string }) => x.code === 'gpu.vbios_changed');
     expect(r).toMatchObject({ claim: 'firmware' });
     expect(JSON.stringify(r.after)).toContain('92.00.99.00.01');
@@ -93,10 +99,14 @@ describe('fleet: trust, drift, approval, on-demand attestation', () => {
 
   it('a swapped GPU (new serial) gives gpu.replaced; approve → trusted', async () => {
     await setGpuField(roots.c!, 3, 'serial', '1650000000001');
-    const t = await waitFor('node-c untrusted', async () => {
-      const t = await trust('node-c');
-      return t.status === 'untrusted' ? t : null;
-    }, 3000);
+    const t = await waitFor(
+      'node-c untrusted',
+      async () => {
+        const t = await trust('node-c');
+        return t.status === 'untrusted' ? t : null;
+      },
+      3000,
+    );
     expect(t.reasons.map((x: { code: string }) => x.code)).toContain('gpu.replaced');
     expect((await trust('node-a')).status).toBe('trusted');
     expect((await trust('node-b')).status).toBe('trusted');

@@ -42,11 +42,20 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeout
 
 /** An in-process collector on 127.0.0.1 (port 0 unless given) with a real SQLite file. */
 export async function startTestCollector(db: string, over: Partial<CollectorConfig> = {}): Promise<RunningCollector> {
-  const config = { ...loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db, interval: String(INTERVAL_SEC), heartbeat: '1' } }), ...over };
+  const config = {
+    ...loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db, interval: String(INTERVAL_SEC), heartbeat: '1' } }),
+    ...over,
+  };
   return startCollector(config, { logger: silent });
 }
 
-export async function api(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }> {
+export async function api(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; json: any }> {
   const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   const res = await fetch(base + path, {
@@ -84,7 +93,13 @@ export function softTpmSource(root: string, opts: { variant?: string; ak?: KeyOb
       return {
         inventory: inv.inventory,
         inventoryDigest: inv.inventoryDigest,
-        tpm: { status: 'ok' as const, pcrs, quote: { attest: q.attest.toString('hex'), signature: q.signature.toString('hex') }, akPublic: q.akPublic.toString('hex'), eventLog: log.bytes.toString('base64') },
+        tpm: {
+          status: 'ok' as const,
+          pcrs,
+          quote: { attest: q.attest.toString('hex'), signature: q.signature.toString('hex') },
+          akPublic: q.akPublic.toString('hex'),
+          eventLog: log.bytes.toString('base64'),
+        },
       };
     },
   };
@@ -99,11 +114,26 @@ export interface TestAgent {
 }
 
 /** An agent daemon in this process with a real WebSocket to the collector. */
-export async function startTestAgent(opts: { collector: string; nodeId: string; evidence?: EvidenceSource; root?: string; tcti?: string; eventLogPath?: string; stateDir?: string } & Partial<DaemonOptions>): Promise<TestAgent> {
+export async function startTestAgent(
+  opts: {
+    collector: string;
+    nodeId: string;
+    evidence?: EvidenceSource;
+    root?: string;
+    tcti?: string;
+    eventLogPath?: string;
+    stateDir?: string;
+  } & Partial<DaemonOptions>,
+): Promise<TestAgent> {
   const stateDir = opts.stateDir ?? (await tempDir(`agent-${opts.nodeId}`));
   const evidence =
     opts.evidence ??
-    hostEvidenceSource({ tcti: opts.tcti ?? 'none', logger: silent, ...(opts.root ? { root: opts.root } : {}), ...(opts.eventLogPath ? { eventLogPath: opts.eventLogPath } : {}) });
+    hostEvidenceSource({
+      tcti: opts.tcti ?? 'none',
+      logger: silent,
+      ...(opts.root ? { root: opts.root } : {}),
+      ...(opts.eventLogPath ? { eventLogPath: opts.eventLogPath } : {}),
+    });
   const daemon = new AgentDaemon({
     logger: silent,
     intervalSec: INTERVAL_SEC,

@@ -26,9 +26,15 @@ describe('hostile clients are rejected with their codes; honest agents keep bein
   let honestVerdicts = 0;
 
   const payload = (p: Partial<ReportPayload>): ReportPayload => ({
-    v: 1, nodeId: 'node-mallory', seq: 1, nonce: null, collectedAt: new Date().toISOString(),
-    inventory: inventory.inventory, inventoryDigest: inventory.inventoryDigest,
-    tpm: { status: 'unavailable', reason: 'no TPM on this host', code: 'ERR_TPM_UNAVAILABLE' }, ...p,
+    v: 1,
+    nodeId: 'node-mallory',
+    seq: 1,
+    nonce: null,
+    collectedAt: new Date().toISOString(),
+    inventory: inventory.inventory,
+    inventoryDigest: inventory.inventoryDigest,
+    tpm: { status: 'unavailable', reason: 'no TPM on this host', code: 'ERR_TPM_UNAVAILABLE' },
+    ...p,
   });
   const sign = async (p: ReportPayload, who: Identity = mallory, kid = who.kid) =>
     signCompact(p, await importPrivateJwk(who.privateJwk, 'ES256'), { alg: 'ES256', kid, typ: REPORT_JWS_TYP });
@@ -70,7 +76,10 @@ describe('hostile clients are rejected with their codes; honest agents keep bein
 
   it('a JWS signed by another key (claiming the honest node and its kid)', async () => {
     const c = await hello('node-honest', { kid: honest.daemon.kid });
-    c.send({ type: 'report', jws: await sign(payload({ nodeId: 'node-honest', seq: 1_000_000, nonce: lastChallenge(c) }), mallory, honest.daemon.kid) });
+    c.send({
+      type: 'report',
+      jws: await sign(payload({ nodeId: 'node-honest', seq: 1_000_000, nonce: lastChallenge(c) }), mallory, honest.daemon.kid),
+    });
     await expectError(c, 'ERR_JWS_SIGNATURE');
     c.close();
   });
@@ -169,7 +178,7 @@ describe('hostile clients are rejected with their codes; honest agents keep bein
     await expect(RawClient.open(collector.wsUrl, 'nodeseal.v1', '/v1/other')).rejects.toMatchObject({ status: 404 });
   });
 
-  it('a connection that only knows the honest node\'s kid cannot absorb its on-demand challenge', async () => {
+  it("a connection that only knows the honest node's kid cannot absorb its on-demand challenge", async () => {
     const squatter = await hello('node-honest', { kid: honest.daemon.kid });
     const res = await api(collector.url, 'POST', '/v1/nodes/node-honest/attest?wait=5');
     expect(res.status).toBe(200);
@@ -185,7 +194,17 @@ describe('hostile clients are rejected with their codes; honest agents keep bein
     await waitFor('two more honest verdicts', () => honestVerdicts >= before + 2, 5000);
     expect((await api(collector.url, 'GET', '/v1/nodes/node-honest/trust')).json.status).toBe('trusted');
     const codes = new Set(rejected.map((r) => r.code));
-    for (const code of ['ERR_JWS_SIGNATURE', 'ERR_JWS_ALG', 'ERR_REPORT_REPLAY', 'ERR_REPORT_NONCE_REUSED', 'ERR_REPORT_SEQ', 'ERR_REPORT_NODE_MISMATCH', 'ERR_MSG_JSON', 'ERR_WS_RATE_LIMIT', 'ERR_WS_FRAME_TOO_LARGE']) {
+    for (const code of [
+      'ERR_JWS_SIGNATURE',
+      'ERR_JWS_ALG',
+      'ERR_REPORT_REPLAY',
+      'ERR_REPORT_NONCE_REUSED',
+      'ERR_REPORT_SEQ',
+      'ERR_REPORT_NODE_MISMATCH',
+      'ERR_MSG_JSON',
+      'ERR_WS_RATE_LIMIT',
+      'ERR_WS_FRAME_TOO_LARGE',
+    ]) {
       expect(codes.has(code), code).toBe(true);
     }
     const node = (await api(collector.url, 'GET', '/v1/nodes/node-honest')).json;

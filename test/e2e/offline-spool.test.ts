@@ -11,10 +11,30 @@ const TOKEN = `test-bootstrap-${'t'.repeat(32)}`;
 
 /** The collector as a real process, so that it can be killed with SIGKILL. */
 function spawnCollector(port: number, db: string): ChildProcess {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'bin/nodeseal.ts', 'collector', '--listen', `127.0.0.1:${port}`, '--db', db, '--interval', '1', '--heartbeat', '1', '--log-level', 'warn', '--allow-tofu'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NODESEAL_BOOTSTRAP_TOKEN: TOKEN },
-  });
+  const p = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bin/nodeseal.ts',
+      'collector',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--db',
+      db,
+      '--interval',
+      '1',
+      '--heartbeat',
+      '1',
+      '--log-level',
+      'warn',
+      '--allow-tofu',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NODESEAL_BOOTSTRAP_TOKEN: TOKEN },
+    },
+  );
   p.stderr!.on('data', () => undefined);
   return p;
 }
@@ -66,7 +86,11 @@ describe('collector killed: offline reports are spooled and all arrive, in order
     expect(agent.daemon.spooled).toBeGreaterThanOrEqual(3);
     await start();
     await waitFor('spool drained', () => agent.daemon.spooled === 0 && agent.daemon.state.name === 'attesting', 20_000);
-    await waitFor('a fresh verdict after the restart', async () => (await api(base(), 'GET', '/v1/nodes/node-off/trust', undefined, TOKEN)).json?.status === 'trusted', 10_000);
+    await waitFor(
+      'a fresh verdict after the restart',
+      async () => (await api(base(), 'GET', '/v1/nodes/node-off/trust', undefined, TOKEN)).json?.status === 'trusted',
+      10_000,
+    );
     await agent.daemon.stop();
 
     const store = await openSqliteStore(db);

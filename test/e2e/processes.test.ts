@@ -6,7 +6,10 @@ import { api, removeDir, tempDir, waitFor } from './harness.js';
 import { freePort, waitHealthy } from '../helpers/net.js';
 
 function nodeseal(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { out: () => string } {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'bin/nodeseal.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const p = spawn(process.execPath, ['--import', 'tsx', 'bin/nodeseal.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
   p.stdout!.on('data', (d) => (out += d));
   p.stderr!.on('data', (d) => (out += d));
@@ -29,9 +32,26 @@ describe('collector and agent verbs as processes', () => {
     root = await copyHost('a100');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    collector = nodeseal(['collector', '--listen', `127.0.0.1:${port}`, '--db', join(dir, 'c.db'), '--interval', '1', '--allow-tofu', '--log-level', 'warn'], { NODESEAL_BOOTSTRAP_TOKEN: token });
+    collector = nodeseal(
+      ['collector', '--listen', `127.0.0.1:${port}`, '--db', join(dir, 'c.db'), '--interval', '1', '--allow-tofu', '--log-level', 'warn'],
+      { NODESEAL_BOOTSTRAP_TOKEN: token },
+    );
     await waitHealthy(base, collector);
-    agent = nodeseal(['agent', '--collector', `ws://127.0.0.1:${port}`, '--node-id', 'proc-1', '--state-dir', join(dir, 'agent'), '--tcti', 'none', '--root', root, '--log-level', 'warn']);
+    agent = nodeseal([
+      'agent',
+      '--collector',
+      `ws://127.0.0.1:${port}`,
+      '--node-id',
+      'proc-1',
+      '--state-dir',
+      join(dir, 'agent'),
+      '--tcti',
+      'none',
+      '--root',
+      root,
+      '--log-level',
+      'warn',
+    ]);
   }, 40_000);
 
   afterAll(async () => {
@@ -42,11 +62,15 @@ describe('collector and agent verbs as processes', () => {
 
   it('the agent reports (without TPM: unknown, tpm.unavailable) and both stop cleanly on SIGTERM', async () => {
     const headers = { authorization: `Bearer ${token}` };
-    const node = await waitFor('node reported twice', async () => {
-      const r = await fetch(`${base}/v1/nodes/proc-1`, { headers });
-      const j = (await r.json()) as any;
-      return r.ok && j.lastSeq >= 2 ? j : null;
-    }, 20_000);
+    const node = await waitFor(
+      'node reported twice',
+      async () => {
+        const r = await fetch(`${base}/v1/nodes/proc-1`, { headers });
+        const j = (await r.json()) as any;
+        return r.ok && j.lastSeq >= 2 ? j : null;
+      },
+      20_000,
+    );
     expect(node.status).toBe('unknown');
     expect(node.reasons.map((r: { code: string }) => r.code)).toContain('tpm.unavailable');
     expect(node.summary).toMatchObject({ gpuCount: 1 });

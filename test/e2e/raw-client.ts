@@ -47,7 +47,10 @@ export class RawClient {
     for (;;) {
       const m = this.messages.slice(from).find(pred);
       if (m) return m;
-      if (this.closed) throw new Error(`connection closed (${this.closed.code} ${this.closed.reason}) while waiting; got ${JSON.stringify(this.messages).slice(0, 500)}`);
+      if (this.closed)
+        throw new Error(
+          `connection closed (${this.closed.code} ${this.closed.reason}) while waiting; got ${JSON.stringify(this.messages).slice(0, 500)}`,
+        );
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out; got ${JSON.stringify(this.messages).slice(0, 500)}`);
       await new Promise<void>((r) => {

@@ -11,7 +11,7 @@ import { RawClient } from './raw-client.js';
  * and did not, and cannot fill the collector's connections for one node; the honest agent,
  * which proves its key with its first report, is served as before.
  */
-describe('connections that only know a node\'s kid (no proof of possession)', () => {
+describe("connections that only know a node's kid (no proof of possession)", () => {
   let dir: string;
   let root: string;
   let collector: RunningCollector;

@@ -6,7 +6,9 @@ import type { Swtpm } from '../helpers/swtpm.js';
 const SWTPM_BANKS = new Set(['sha1', 'sha256', 'sha384', 'sha512']);
 
 function extendArg(pcr: number, digests: Record<string, Buffer>): string {
-  const parts = Object.entries(digests).filter(([b]) => SWTPM_BANKS.has(b)).map(([b, d]) => `${b}=${d.toString('hex')}`);
+  const parts = Object.entries(digests)
+    .filter(([b]) => SWTPM_BANKS.has(b))
+    .map(([b, d]) => `${b}=${d.toString('hex')}`);
   return `${pcr}:${parts.join(',')}`;
 }
 

@@ -26,7 +26,8 @@ export async function waitHealthy(base: string, proc: ChildProcess, timeoutMs = 
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`collector exited (${proc.exitCode ?? proc.signalCode}) before ${base}/healthz answered`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`collector exited (${proc.exitCode ?? proc.signalCode}) before ${base}/healthz answered`);
     try {
       const res = await fetch(`${base}/healthz`);
       await res.arrayBuffer();

@@ -63,21 +63,37 @@ export async function startSwtpm(opts: { ekCert?: boolean } = {}): Promise<Swtpm
   if (opts.ekCert) {
     // Creates the EK and an EK certificate signed by swtpm's local CA (/var/lib/swtpm-localca).
     await execFileP('swtpm_setup', [
-      '--tpm2', '--tpmstate', stateDir, '--create-ek-cert', '--create-platform-cert',
-      '--overwrite', '--display',
+      '--tpm2',
+      '--tpmstate',
+      stateDir,
+      '--create-ek-cert',
+      '--create-platform-cert',
+      '--overwrite',
+      '--display',
     ]);
   }
   const port = await twoFreePorts();
-  const proc = spawn('swtpm', [
-    'socket', '--tpm2',
-    '--tpmstate', `dir=${stateDir}`,
-    '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`,
-    '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`,
-    '--flags', 'not-need-init,startup-clear',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    'swtpm',
+    [
+      'socket',
+      '--tpm2',
+      '--tpmstate',
+      `dir=${stateDir}`,
+      '--server',
+      `type=tcp,port=${port},bindaddr=127.0.0.1`,
+      '--ctrl',
+      `type=tcp,port=${port + 1},bindaddr=127.0.0.1`,
+      '--flags',
+      'not-need-init,startup-clear',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const spawnError = new Promise<never>((_, reject) => proc.once('error', (e) => reject(new Error(`cannot start swtpm (is it installed? scripts/test-deps.sh): ${e.message}`))));
+  const spawnError = new Promise<never>((_, reject) =>
+    proc.once('error', (e) => reject(new Error(`cannot start swtpm (is it installed? scripts/test-deps.sh): ${e.message}`))),
+  );
   await Promise.race([waitForPort(port, proc), spawnError]).catch((e: Error) => {
     throw new Error(`${e.message}\n${stderr}`);
   });

@@ -15,9 +15,15 @@ let release: string;
 const children: ChildProcess[] = [];
 
 /** Run an installer; never throws, returns exit code and output. */
-async function install(script: 'install-agent.sh' | 'install-collector.sh', destdir: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function install(
+  script: 'install-agent.sh' | 'install-collector.sh',
+  destdir: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
   try {
-    const r = await run('bash', [join(REPO, 'scripts', script), '--release', release, ...args], { env: { ...process.env, DESTDIR: destdir } });
+    const r = await run('bash', [join(REPO, 'scripts', script), '--release', release, ...args], {
+      env: { ...process.env, DESTDIR: destdir },
+    });
     return { code: 0, out: r.stdout, err: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -34,7 +40,9 @@ function snapshot(root: string): Record<string, string> {
       const st = lstatSync(p);
       if (st.isDirectory()) walk(p);
       else if (st.isSymbolicLink()) out[relative(root, p)] = `link:${readlinkSync(p)}`;
-      else out[relative(root, p)] = `${(st.mode & 0o7777).toString(8)}:${createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16)}`;
+      else
+        out[relative(root, p)] =
+          `${(st.mode & 0o7777).toString(8)}:${createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16)}`;
     }
   };
   walk(root);
@@ -68,12 +76,23 @@ afterAll(async () => {
 
 describe('release folder', () => {
   it('holds the bundled CLI, the native modules and the installers', () => {
-    for (const f of ['nodeseal.mjs', 'bin/nodeseal', 'index.html', 'client.js', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node', 'node_modules/koffi/index.js', 'scripts/install-agent.sh', 'scripts/systemd/nodeseal-agent.service', 'docs/configuration.md']) {
+    for (const f of [
+      'nodeseal.mjs',
+      'bin/nodeseal',
+      'index.html',
+      'client.js',
+      'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+      'node_modules/koffi/index.js',
+      'scripts/install-agent.sh',
+      'scripts/systemd/nodeseal-agent.service',
+      'docs/configuration.md',
+    ]) {
       expect(statSync(join(release, f)).isFile(), f).toBe(true);
     }
   });
   it('loads koffi and better-sqlite3 from its own node_modules with the host node', async () => {
-    const probe = "const k=(await import('koffi')).default; const D=(await import('better-sqlite3')).default; const db=new D(':memory:'); console.log(typeof k.load, db.prepare('select 41+1 as x').get().x);";
+    const probe =
+      "const k=(await import('koffi')).default; const D=(await import('better-sqlite3')).default; const db=new D(':memory:'); console.log(typeof k.load, db.prepare('select 41+1 as x').get().x);";
     await writeFile(join(release, 'probe.mjs'), probe);
     try {
       const { stdout } = await run(process.execPath, [join(release, 'probe.mjs')], { cwd: tmp });
@@ -88,13 +107,41 @@ describe('install-agent.sh with DESTDIR', () => {
   it('installs the tree, config and hardened unit without starting or enabling anything; re-running changes nothing', async () => {
     const root = await freshRoot('agent');
     const ca = join(tmp, 'ca.pem');
-    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=test-ca', '-keyout', join(tmp, 'ca.key'), '-out', ca]);
-    const r = await install('install-agent.sh', root, ['--collector-url', 'wss://collector.example:8443', '--ca-file', ca, '--enroll-token', 'tok_0123456789abcdef', '--node-id', 'gpu-017']);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=test-ca',
+      '-keyout',
+      join(tmp, 'ca.key'),
+      '-out',
+      ca,
+    ]);
+    const r = await install('install-agent.sh', root, [
+      '--collector-url',
+      'wss://collector.example:8443',
+      '--ca-file',
+      ca,
+      '--enroll-token',
+      'tok_0123456789abcdef',
+      '--node-id',
+      'gpu-017',
+    ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/nothing started, enabled or contacted/);
     expect(JSON.parse(readFileSync(join(root, 'etc/nodeseal/agent.json'), 'utf8'))).toEqual({
-      stateDir: '/var/lib/nodeseal/agent', collector: 'wss://collector.example:8443', caFile: '/etc/nodeseal/collector-ca.pem', nodeId: 'gpu-017',
+      stateDir: '/var/lib/nodeseal/agent',
+      collector: 'wss://collector.example:8443',
+      caFile: '/etc/nodeseal/collector-ca.pem',
+      nodeId: 'gpu-017',
     });
     expect(readFileSync(join(root, 'etc/nodeseal/agent.env'), 'utf8')).toMatch(/^NODESEAL_ENROLL_TOKEN=tok_0123456789abcdef$/m);
     expect(statSync(join(root, 'etc/nodeseal/agent.env')).mode & 0o777).toBe(0o600);
@@ -103,7 +150,16 @@ describe('install-agent.sh with DESTDIR', () => {
     const unit = readFileSync(join(root, 'etc/systemd/system/nodeseal-agent.service'), 'utf8');
     expect(unit).not.toMatch(/@NODE@|@PREFIX@/);
     expect(unit).toMatch(/^ExecStart=\/\S*node \/opt\/nodeseal\/nodeseal\.mjs agent /m);
-    for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'ReadWritePaths=/var/lib/nodeseal/agent', 'DeviceAllow=/dev/tpmrm0 rw', 'SupplementaryGroups=tss', 'CapabilityBoundingSet=']) {
+    for (const line of [
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'ReadWritePaths=/var/lib/nodeseal/agent',
+      'DeviceAllow=/dev/tpmrm0 rw',
+      'SupplementaryGroups=tss',
+      'CapabilityBoundingSet=',
+    ]) {
       expect(unit.split('\n')).toContain(line);
     }
     expect(readlinkSync(join(root, 'usr/local/bin/nodeseal'))).toBe('/opt/nodeseal/bin/nodeseal');
@@ -113,7 +169,16 @@ describe('install-agent.sh with DESTDIR', () => {
     expect(Object.keys(snapshot(root)).filter((p) => p.includes('.wants/'))).toEqual([]);
 
     const before = snapshot(root);
-    const again = await install('install-agent.sh', root, ['--collector-url', 'wss://collector.example:8443', '--ca-file', ca, '--enroll-token', 'tok_0123456789abcdef', '--node-id', 'gpu-017']);
+    const again = await install('install-agent.sh', root, [
+      '--collector-url',
+      'wss://collector.example:8443',
+      '--ca-file',
+      ca,
+      '--enroll-token',
+      'tok_0123456789abcdef',
+      '--node-id',
+      'gpu-017',
+    ]);
     expect(again.code).toBe(0);
     expect(snapshot(root)).toEqual(before);
     // Re-running without --collector-url keeps the configured one.
@@ -145,25 +210,67 @@ describe('install-collector.sh with DESTDIR', () => {
     const root = await freshRoot('collector-tls');
     const crt = join(tmp, 'c.crt');
     const key = join(tmp, 'c.key');
-    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=collector', '-keyout', key, '-out', crt]);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=collector',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+    ]);
     expect((await install('install-collector.sh', root, ['--listen', '0.0.0.0:8443'])).code).toBe(2);
-    const wrong = await install('install-collector.sh', root, ['--listen', '0.0.0.0:8443', '--tls-cert', crt, '--tls-key', join(tmp, 'ca.key')]);
+    const wrong = await install('install-collector.sh', root, [
+      '--listen',
+      '0.0.0.0:8443',
+      '--tls-cert',
+      crt,
+      '--tls-key',
+      join(tmp, 'ca.key'),
+    ]);
     expect(wrong.code).toBe(2);
     expect(wrong.err).toMatch(/does not belong/);
     expect(readdirSync(root)).toEqual([]);
     const ok = await install('install-collector.sh', root, ['--listen', '0.0.0.0:8443', '--tls-cert', crt, '--tls-key', key]);
     expect(ok.code).toBe(0);
     expect(JSON.parse(readFileSync(join(root, 'etc/nodeseal/collector.json'), 'utf8'))).toEqual({
-      db: '/var/lib/nodeseal/collector/collector.db', listen: '0.0.0.0:8443', tlsCert: '/etc/nodeseal/tls/collector.crt', tlsKey: '/etc/nodeseal/tls/collector.key',
+      db: '/var/lib/nodeseal/collector/collector.db',
+      listen: '0.0.0.0:8443',
+      tlsCert: '/etc/nodeseal/tls/collector.crt',
+      tlsKey: '/etc/nodeseal/tls/collector.key',
     });
     expect(statSync(join(root, 'etc/nodeseal/tls/collector.key')).mode & 0o777).toBe(0o640);
     // Re-run adding enrolment settings: kept in the root-only environment file, TLS settings kept.
     const ekDir = join(tmp, 'ek-ca');
     await mkdir(ekDir, { recursive: true });
     await writeFile(join(ekDir, 'vendor.pem'), readFileSync(crt));
-    expect((await install('install-collector.sh', root, ['--ek-ca-dir', ekDir, '--allow-tofu', '--postgres', 'postgresql:///fleet?host=/run/postgresql'])).code).toBe(0);
-    expect(readFileSync(join(root, 'etc/nodeseal/collector.env'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
-      'NODESEAL_POSTGRES_URL=postgresql:///fleet?host=/run/postgresql', 'NODESEAL_EK_CA_DIR=/etc/nodeseal/ek-ca', 'NODESEAL_ALLOW_TOFU=1',
+    expect(
+      (
+        await install('install-collector.sh', root, [
+          '--ek-ca-dir',
+          ekDir,
+          '--allow-tofu',
+          '--postgres',
+          'postgresql:///fleet?host=/run/postgresql',
+        ])
+      ).code,
+    ).toBe(0);
+    expect(
+      readFileSync(join(root, 'etc/nodeseal/collector.env'), 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#')),
+    ).toEqual([
+      'NODESEAL_POSTGRES_URL=postgresql:///fleet?host=/run/postgresql',
+      'NODESEAL_EK_CA_DIR=/etc/nodeseal/ek-ca',
+      'NODESEAL_ALLOW_TOFU=1',
     ]);
     expect(statSync(join(root, 'etc/nodeseal/collector.env')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(root, 'etc/nodeseal/ek-ca/vendor.pem'), 'utf8')).toBe(readFileSync(crt, 'utf8'));
@@ -178,7 +285,9 @@ describe('unit hardening, measured by systemd-analyze security --offline=true', 
     expect((await install('install-collector.sh', root, [])).code).toBe(0);
     const agent = await exposure(join(root, 'etc/systemd/system/nodeseal-agent.service'));
     const collector = await exposure(join(root, 'etc/systemd/system/nodeseal-collector.service'));
-    process.stdout.write(`systemd-analyze security --offline=true: nodeseal-agent.service ${agent} (goal ≤ 5.0), nodeseal-collector.service ${collector} (goal ≤ 3.5)\n`);
+    process.stdout.write(
+      `systemd-analyze security --offline=true: nodeseal-agent.service ${agent} (goal ≤ 5.0), nodeseal-collector.service ${collector} (goal ≤ 3.5)\n`,
+    );
     expect(agent).toBeLessThanOrEqual(5.0);
     expect(collector).toBeLessThanOrEqual(3.5);
   });
@@ -200,7 +309,22 @@ describe('installed release, agent and collector against each other on loopback'
     const cli = join(root, 'opt/nodeseal/bin/nodeseal');
     const db = join(tmp, 'pair-collector.db');
 
-    const collector = spawn(cli, ['collector', '--config', join(root, 'etc/nodeseal/collector.json'), '--listen', '127.0.0.1:0', '--db', db, '--allow-tofu', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const collector = spawn(
+      cli,
+      [
+        'collector',
+        '--config',
+        join(root, 'etc/nodeseal/collector.json'),
+        '--listen',
+        '127.0.0.1:0',
+        '--db',
+        db,
+        '--allow-tofu',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     children.push(collector);
     let cerr = '';
     collector.stderr!.on('data', (d: Buffer) => (cerr += d.toString()));
@@ -216,18 +340,51 @@ describe('installed release, agent and collector against each other on loopback'
     });
 
     const agentState = join(tmp, 'pair-agent-state');
-    const agent = spawn(cli, ['agent', '--config', join(root, 'etc/nodeseal/agent.json'), '--collector', `ws://127.0.0.1:${port}`, '--state-dir', agentState, '--tcti', swtpm.tcti, '--root', join(REPO, 'test/fixtures/hosts/gpu8'), '--interval', '1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const agent = spawn(
+      cli,
+      [
+        'agent',
+        '--config',
+        join(root, 'etc/nodeseal/agent.json'),
+        '--collector',
+        `ws://127.0.0.1:${port}`,
+        '--state-dir',
+        agentState,
+        '--tcti',
+        swtpm.tcti,
+        '--root',
+        join(REPO, 'test/fixtures/hosts/gpu8'),
+        '--interval',
+        '1',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     children.push(agent);
     let aerr = '';
     agent.stderr!.on('data', (d: Buffer) => (aerr += d.toString()));
 
-    const { stdout: tokenJson } = await run(cli, ['collector', 'token', 'create', '--role', 'viewer', '--name', 'install-test', '--db', db, '--json']);
+    const { stdout: tokenJson } = await run(cli, [
+      'collector',
+      'token',
+      'create',
+      '--role',
+      'viewer',
+      '--name',
+      'install-test',
+      '--db',
+      db,
+      '--json',
+    ]);
     const token = (JSON.parse(tokenJson) as { token: string }).token;
     let node: { nodeId: string; status: string; summary?: { gpuCount?: number } } | undefined;
     for (let i = 0; i < 40 && !node?.summary?.gpuCount; i++) {
       await new Promise((r) => setTimeout(r, 500));
-      const { stdout } = await run(cli, ['nodes', '--json', '--url', `http://127.0.0.1:${port}`, '--token', token]).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
-      node = (JSON.parse(stdout || '{"nodes":[]}') as { nodes: typeof node[] }).nodes.find((n) => n?.nodeId === 'gpu8');
+      const { stdout } = await run(cli, ['nodes', '--json', '--url', `http://127.0.0.1:${port}`, '--token', token]).catch(
+        (e: { stdout: string }) => ({ stdout: e.stdout }),
+      );
+      node = (JSON.parse(stdout || '{"nodes":[]}') as { nodes: (typeof node)[] }).nodes.find((n) => n?.nodeId === 'gpu8');
     }
     expect(node, `agent stderr: ${aerr}\ncollector stderr: ${cerr}`).toBeDefined();
     expect(node!.summary?.gpuCount).toBe(8);

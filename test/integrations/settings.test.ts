@@ -25,7 +25,9 @@ describe('scheduler settings', () => {
     expect(err.details!.problems.length).toBe(5);
   });
   it('env NODESEAL_SLURM_MODE overrides the file', () => {
-    expect(parseSchedulerSettings({ slurm: { mode: 'drain' } }, '/db', { NODESEAL_SLURM_MODE: 'report-only' }).slurm.mode).toBe('report-only');
+    expect(parseSchedulerSettings({ slurm: { mode: 'drain' } }, '/db', { NODESEAL_SLURM_MODE: 'report-only' }).slurm.mode).toBe(
+      'report-only',
+    );
   });
 
   it('startSchedulerFeatures makes the receipt key and attaches Slurm when enabled', async () => {
@@ -35,18 +37,46 @@ describe('scheduler settings', () => {
     const runner: CommandRunner = {
       async run(argv) {
         calls.push([...argv]);
-        if (argv[0] === 'sinfo' && argv.includes('%N|%T|%E')) return { exitCode: 0, stdout: 'gpu001|drained|nodeseal: gpu.replaced x\n', stderr: '' };
+        if (argv[0] === 'sinfo' && argv.includes('%N|%T|%E'))
+          return { exitCode: 0, stdout: 'gpu001|drained|nodeseal: gpu.replaced x\n', stderr: '' };
         if (argv[0] === 'sinfo') return { exitCode: 0, stdout: 'drained|nodeseal: gpu.replaced x\n', stderr: '' };
         return { exitCode: 0, stdout: '', stderr: '' };
       },
     };
     const now = new Date().toISOString();
     const trust = await createTrust({
-      store: { listNodes: async () => ({ nodes: [{ nodeId: 'gpu001', jwk: null, kid: null, akPublic: null, lastSeq: 1, status: 'trusted', reasons: [], firstSeenAt: now, lastSeenAt: now, verifiedAt: now, enrolledVia: 'tofu', revokedAt: null, summary: null }], total: 1 }) },
+      store: {
+        listNodes: async () => ({
+          nodes: [
+            {
+              nodeId: 'gpu001',
+              jwk: null,
+              kid: null,
+              akPublic: null,
+              lastSeq: 1,
+              status: 'trusted',
+              reasons: [],
+              firstSeenAt: now,
+              lastSeenAt: now,
+              verifiedAt: now,
+              enrolledVia: 'tofu',
+              revokedAt: null,
+              summary: null,
+            },
+          ],
+          total: 1,
+        }),
+      },
       events: new CollectorEvents(),
       cache: { sweepMs: 0 },
     });
-    const f = await startSchedulerFeatures({ settings: parseSchedulerSettings({ slurm: { mode: 'drain', reconcileSec: 0 }, trust: { stateDir: join(dir, 'state') } }, '/db'), store: { getNode: async () => null }, trust, logger: pino({ level: 'silent' }), runner });
+    const f = await startSchedulerFeatures({
+      settings: parseSchedulerSettings({ slurm: { mode: 'drain', reconcileSec: 0 }, trust: { stateDir: join(dir, 'state') } }, '/db'),
+      store: { getNode: async () => null },
+      trust,
+      logger: pino({ level: 'silent' }),
+      runner,
+    });
     expect(statSync(join(dir, 'state', 'receipt-key.jwk')).mode & 0o777).toBe(0o600);
     expect(f.routes.map((r) => r.path)).toEqual(['/v1/receipt/key', '/v1/receipt']);
     await f.slurm!.reconcile();

@@ -17,7 +17,8 @@ const codePattern = /\bERR_[A-Z0-9_]+\b/g;
 
 describe('docs/errors.md', () => {
   const sourceCodes = new Set<string>();
-  for (const root of roots) for (const f of tsFiles(root)) for (const m of readFileSync(f, 'utf8').matchAll(codePattern)) sourceCodes.add(m[0]);
+  for (const root of roots)
+    for (const f of tsFiles(root)) for (const m of readFileSync(f, 'utf8').matchAll(codePattern)) sourceCodes.add(m[0]);
   const docCodes = new Set([...readFileSync('docs/errors.md', 'utf8').matchAll(/`(ERR_[A-Z0-9_]+)`/g)].map((m) => m[1]!));
 
   it('lists every code the source uses', () => {

@@ -9,7 +9,11 @@ import { ERR_AGENT_CONNECT } from '../daemon/errors.js';
  * https with the configured CA bundle, ws → http). Unreachable is a warning for `agent --check`:
  * the agent runs, spools its reports and keeps retrying.
  */
-export async function probeCollector(base: string, caFile: string | null, timeoutMs = 5000): Promise<{ url: string; status: SourceStatus }> {
+export async function probeCollector(
+  base: string,
+  caFile: string | null,
+  timeoutMs = 5000,
+): Promise<{ url: string; status: SourceStatus }> {
   const u = new URL(base);
   u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
   u.pathname = '/healthz';
@@ -19,9 +23,16 @@ export async function probeCollector(base: string, caFile: string | null, timeou
   const status = await new Promise<SourceStatus>((resolve) => {
     const onResponse = (res: import('node:http').IncomingMessage) => {
       res.resume();
-      resolve(res.statusCode === 200 ? { status: 'ok' } : { status: 'error', reason: `${url} answered HTTP ${res.statusCode}`, code: ERR_AGENT_CONNECT });
+      resolve(
+        res.statusCode === 200
+          ? { status: 'ok' }
+          : { status: 'error', reason: `${url} answered HTTP ${res.statusCode}`, code: ERR_AGENT_CONNECT },
+      );
     };
-    const req = u.protocol === 'https:' ? httpsGet(u, { timeout: timeoutMs, ...(ca ? { ca } : {}) }, onResponse) : httpGet(u, { timeout: timeoutMs }, onResponse);
+    const req =
+      u.protocol === 'https:'
+        ? httpsGet(u, { timeout: timeoutMs, ...(ca ? { ca } : {}) }, onResponse)
+        : httpGet(u, { timeout: timeoutMs }, onResponse);
     req.on('timeout', () => {
       req.destroy();
       resolve({ status: 'unavailable', reason: `no answer from ${url} within ${timeoutMs} ms`, code: ERR_AGENT_CONNECT });

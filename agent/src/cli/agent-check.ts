@@ -61,7 +61,11 @@ export async function probeStateDir(dir: string): Promise<SourceStatus> {
         const probe = await mkdtemp(join(at, '.nodeseal-check-'));
         await rm(probe, { recursive: true, force: true });
       } catch (e) {
-        return { status: 'error', reason: `${at} is not writable by this user: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, code: ERR_AGENT_STATE_DIR };
+        return {
+          status: 'error',
+          reason: `${at} is not writable by this user: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          code: ERR_AGENT_STATE_DIR,
+        };
       }
       return at === resolve(dir) ? { status: 'ok' } : { status: 'ok', reason: `${dir} will be created under ${at}` };
     }
@@ -77,7 +81,11 @@ async function probeCaFile(path: string): Promise<SourceStatus> {
     const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     return certs.length ? { status: 'ok' } : { status: 'error', reason: `${path} holds no PEM certificate`, code: ERR_CONFIG };
   } catch (e) {
-    return { status: 'error', reason: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, code: ERR_CONFIG };
+    return {
+      status: 'error',
+      reason: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      code: ERR_CONFIG,
+    };
   }
 }
 
@@ -88,21 +96,45 @@ export async function probeEventLog(path: string): Promise<{ status: SourceStatu
     bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { status: { status: 'unavailable', reason: `${path} does not exist (no TPM driver, or not a UEFI boot)`, code: ERR_TPM_EVENTLOG } };
-    return { status: { status: 'error', reason: `cannot read ${path}: ${code ?? (e as Error).message}${code === 'EACCES' ? ' (root-only; the systemd unit copies it at start)' : ''}`, code: ERR_TPM_EVENTLOG } };
+    if (code === 'ENOENT')
+      return {
+        status: { status: 'unavailable', reason: `${path} does not exist (no TPM driver, or not a UEFI boot)`, code: ERR_TPM_EVENTLOG },
+      };
+    return {
+      status: {
+        status: 'error',
+        reason: `cannot read ${path}: ${code ?? (e as Error).message}${code === 'EACCES' ? ' (root-only; the systemd unit copies it at start)' : ''}`,
+        code: ERR_TPM_EVENTLOG,
+      },
+    };
   }
-  if (bytes.length > MAX_EVENT_LOG_BYTES) return { status: { status: 'error', reason: `${path} is larger than ${MAX_EVENT_LOG_BYTES} bytes`, code: ERR_TPM_EVENTLOG } };
+  if (bytes.length > MAX_EVENT_LOG_BYTES)
+    return { status: { status: 'error', reason: `${path} is larger than ${MAX_EVENT_LOG_BYTES} bytes`, code: ERR_TPM_EVENTLOG } };
   try {
     const log = parseEventLog(bytes);
     return { status: { status: 'ok' }, detail: { bytes: bytes.length, events: log.events.length } };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    return { status: { status: 'error', reason: `${path} does not parse: ${(e as Error).message}`, code: typeof code === 'string' ? code : ERR_TPM_EVENTLOG }, detail: { bytes: bytes.length } };
+    return {
+      status: {
+        status: 'error',
+        reason: `${path} does not parse: ${(e as Error).message}`,
+        code: typeof code === 'string' ? code : ERR_TPM_EVENTLOG,
+      },
+      detail: { bytes: bytes.length },
+    };
   }
 }
 
 async function tpmItems(config: AgentConfig): Promise<CheckItem[]> {
-  if (config.tcti === 'none') return [item('tpm', false, { status: 'unavailable', reason: 'TPM disabled by configuration (tcti none): reports carry no quote', code: ERR_AGENT_TPM_DISABLED })];
+  if (config.tcti === 'none')
+    return [
+      item('tpm', false, {
+        status: 'unavailable',
+        reason: 'TPM disabled by configuration (tcti none): reports carry no quote',
+        code: ERR_AGENT_TPM_DISABLED,
+      }),
+    ];
   const p = await probeTpm(config.tcti);
   const tpm = item('tpm', false, p.tpm, { tcti: config.tcti, ...(p.tpm.manufacturer ? { manufacturer: p.tpm.manufacturer } : {}) });
   if (p.tpm.status !== 'ok') return [tpm];
@@ -117,23 +149,33 @@ async function tpmItems(config: AgentConfig): Promise<CheckItem[]> {
 
 async function inventoryItems(root: string | null): Promise<CheckItem[]> {
   const { inventory } = await collectInventory(createHostPorts(root !== null ? { root } : {}));
-  const gpu = inventory.sources['gpu'] ?? { status: 'error', reason: 'no gpu source status' };
+  const gpu = inventory.sources.gpu ?? { status: 'error', reason: 'no gpu source status' };
   const gpus = inventory.gpus.map((g) => ({ index: g.index, name: g.productName, uuid: g.uuid }));
   const items = [item('gpus', false, gpu, { count: gpus.length, gpus })];
-  for (const name of SOURCE_NAMES) items.push(item(`source.${name}`, false, inventory.sources[name] ?? { status: 'error', reason: 'no status reported' }));
+  for (const name of SOURCE_NAMES)
+    items.push(item(`source.${name}`, false, inventory.sources[name] ?? { status: 'error', reason: 'no status reported' }));
   return items;
 }
 
 /** Runs every probe; pure of output (the caller renders). */
 export async function agentCheck(flags: Flags, env: NodeJS.ProcessEnv): Promise<AgentCheckReport> {
-  const file = (flags['config'] as string | undefined) ?? env.NODESEAL_AGENT_CONFIG ?? null;
+  const file = (flags.config as string | undefined) ?? env.NODESEAL_AGENT_CONFIG ?? null;
   const { config, problems } = resolveAgentConfig({ file, env, flags });
   const items: CheckItem[] = problems.length
     ? problems.map((p) => item('config', true, { status: 'error', reason: p, code: ERR_CONFIG }))
     : [item('config', true, { status: 'ok' }, { collector: config.collector, nodeId: config.nodeId, ...(file ? { file } : {}) })];
   if (config.root !== null) {
     const s = await stat(config.root).catch(() => null);
-    items.push(item('root', true, s?.isDirectory() ? { status: 'ok' } : { status: 'error', reason: `${config.root} is not a directory (a host recorded by nodeseal dump)`, code: ERR_CONFIG }, { root: config.root }));
+    items.push(
+      item(
+        'root',
+        true,
+        s?.isDirectory()
+          ? { status: 'ok' }
+          : { status: 'error', reason: `${config.root} is not a directory (a host recorded by nodeseal dump)`, code: ERR_CONFIG },
+        { root: config.root },
+      ),
+    );
   }
   items.push(item('stateDir', true, await probeStateDir(config.stateDir), { path: config.stateDir }));
   if (config.caFile) items.push(item('caFile', true, await probeCaFile(config.caFile), { path: config.caFile }));
@@ -149,10 +191,28 @@ export async function agentCheck(flags: Flags, env: NodeJS.ProcessEnv): Promise<
   items.push(item('eventLog', false, log.status, { path: config.eventLogPath ?? DEFAULT_EVENT_LOG_PATH, ...log.detail }));
   if (config.enrollToken !== null) {
     const tpmOk = tpm.every((i) => i.name === 'tpm.ak' || i.status === 'ok' || (i.name === 'tpm.ekCert' && i.status === 'unavailable'));
-    items.push(item('enrolment', false, tpmOk ? { status: 'ok' } : { status: 'error', reason: 'an enrolment token is configured but the TPM cannot give its EK and AK: enrolment will fail', code: tpm[0]?.code ?? ERR_AGENT_TPM_DISABLED }));
+    items.push(
+      item(
+        'enrolment',
+        false,
+        tpmOk
+          ? { status: 'ok' }
+          : {
+              status: 'error',
+              reason: 'an enrolment token is configured but the TPM cannot give its EK and AK: enrolment will fail',
+              code: tpm[0]?.code ?? ERR_AGENT_TPM_DISABLED,
+            },
+      ),
+    );
   }
   items.push(...inventory);
-  return { canRun: !items.some((i) => i.blocking && i.status !== 'ok'), nodeId: config.nodeId, tcti: config.tcti, root: config.root, items };
+  return {
+    canRun: !items.some((i) => i.blocking && i.status !== 'ok'),
+    nodeId: config.nodeId,
+    tcti: config.tcti,
+    root: config.root,
+    items,
+  };
 }
 
 /** Text rendering: one line per item, then the verdict. */
@@ -170,33 +230,33 @@ export function renderCheck(r: AgentCheckReport): string {
       ? `the agent can run${warnings ? ` (${warnings} warning${warnings === 1 ? '' : 's'}: it will report what it lacks)` : ''}`
       : `the agent cannot run: ${blocking} blocking problem${blocking === 1 ? '' : 's'}`,
   );
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function okNote(i: CheckItem): string {
   const d = i.detail ?? {};
   switch (i.name) {
     case 'config':
-      return `collector ${String(d['collector'])}`;
+      return `collector ${String(d.collector)}`;
     case 'tpm':
-      return `${String(d['tcti'])}${d['manufacturer'] ? `, manufacturer ${String(d['manufacturer'])}` : ''}`;
+      return `${String(d.tcti)}${d.manufacturer ? `, manufacturer ${String(d.manufacturer)}` : ''}`;
     case 'tpm.pcrs':
-      return `banks ${(d['banks'] as string[]).join(', ')}`;
+      return `banks ${(d.banks as string[]).join(', ')}`;
     case 'tpm.ak':
-      return `present at ${String(d['handle'])}`;
+      return `present at ${String(d.handle)}`;
     case 'tpm.ek':
-      return d['persistent'] ? 'persistent at 0x81010001' : 'derived from the TCG default template (not persistent)';
+      return d.persistent ? 'persistent at 0x81010001' : 'derived from the TCG default template (not persistent)';
     case 'tpm.ekCert':
-      return `${String(d['bytes'])} bytes in NV`;
+      return `${String(d.bytes)} bytes in NV`;
     case 'eventLog':
-      return `${String(d['path'])}: ${String(d['events'])} events`;
+      return `${String(d.path)}: ${String(d.events)} events`;
     case 'gpus':
-      return `${String(d['count'])} GPU${d['count'] === 1 ? '' : 's'}${(d['gpus'] as Array<{ name: string | null }>).length ? `: ${[...new Set((d['gpus'] as Array<{ name: string | null }>).map((g) => g.name ?? '?'))].join(', ')}` : ''}`;
+      return `${String(d.count)} GPU${d.count === 1 ? '' : 's'}${(d.gpus as Array<{ name: string | null }>).length ? `: ${[...new Set((d.gpus as Array<{ name: string | null }>).map((g) => g.name ?? '?'))].join(', ')}` : ''}`;
     case 'stateDir':
     case 'caFile':
-      return `${String(d['path'])}${i.reason ? ` (${i.reason})` : ''}`;
+      return `${String(d.path)}${i.reason ? ` (${i.reason})` : ''}`;
     case 'collector':
-      return `${String(d['url'])} answers`;
+      return `${String(d.url)} answers`;
     default:
       return i.reason ?? '';
   }
@@ -204,6 +264,6 @@ function okNote(i: CheckItem): string {
 
 export async function runAgentCheck(flags: Flags, io: CliIo): Promise<number> {
   const report = await agentCheck(flags, io.env);
-  io.stdout(flags['json'] ? `${JSON.stringify(report, null, 2)}\n` : renderCheck(report));
+  io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderCheck(report));
   return report.canRun ? 0 : 1;
 }

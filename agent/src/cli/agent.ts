@@ -7,7 +7,8 @@ import { hostEvidenceSource } from '../daemon/evidence.js';
 import { tpmEnrollment } from '../daemon/enroll.js';
 import { UserError, ERR_CONFIG, ERR_USAGE } from '../../../shared/src/errors.js';
 
-const usage = 'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F] [--rotate-key]\n       nodeseal agent --check [--json] [same flags]   (what this host can provide; exit 0 when the agent can run)';
+const usage =
+  'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F] [--rotate-key]\n       nodeseal agent --check [--json] [same flags]   (what this host can provide; exit 0 when the agent can run)';
 
 const verb: Verb = {
   summary: [
@@ -17,7 +18,7 @@ const verb: Verb = {
     'order after a reconnect. --tcti none runs without a TPM; --root reads a recorded host instead of',
     'this one. Flags override NODESEAL_* environment variables, which override --config (JSON).',
     'First contact: --enroll-token (or --enroll-token-file, or NODESEAL_ENROLL_TOKEN) enrols this node with',
-    'its TPM (EK, EK certificate, AK; the TPM answers the collector\'s credential challenge).',
+    "its TPM (EK, EK certificate, AK; the TPM answers the collector's credential challenge).",
     '--rotate-key announces a new signing key in the next report (signed by the current key) and uses it',
     'once the collector has accepted it.',
     '--check runs nothing: it lists what this host can and cannot provide (configuration, state directory,',
@@ -48,13 +49,29 @@ const verb: Verb = {
     if (values.json) throw new UserError(ERR_USAGE, '--json goes with --check');
     const config = loadAgentConfig({ file: values.config ?? io.env.NODESEAL_AGENT_CONFIG ?? null, env: io.env, flags: values });
     const ca = config.caFile ? readCa(config.caFile) : null;
-    if (config.root && !isDirectory(config.root)) throw new UserError(ERR_CONFIG, `--root ${config.root} is not a directory (give a host recorded by nodeseal dump DIR)`);
-    const logger = pino({ level: config.logLevel, base: { name: 'agent' }, redact: { paths: ['jws', '*.jws', 'privateJwk', '*.privateJwk', 'eventLog', '*.eventLog', 'enrollToken', '*.enrollToken'], censor: '[redacted]' } }, pino.destination(2));
+    if (config.root && !isDirectory(config.root))
+      throw new UserError(ERR_CONFIG, `--root ${config.root} is not a directory (give a host recorded by nodeseal dump DIR)`);
+    const logger = pino(
+      {
+        level: config.logLevel,
+        base: { name: 'agent' },
+        redact: {
+          paths: ['jws', '*.jws', 'privateJwk', '*.privateJwk', 'eventLog', '*.eventLog', 'enrollToken', '*.enrollToken'],
+          censor: '[redacted]',
+        },
+      },
+      pino.destination(2),
+    );
     const daemon = new AgentDaemon({
       collector: config.collector,
       nodeId: config.nodeId,
       stateDir: config.stateDir,
-      evidence: hostEvidenceSource({ tcti: config.tcti, logger, ...(config.root ? { root: config.root } : {}), ...(config.eventLogPath ? { eventLogPath: config.eventLogPath } : {}) }),
+      evidence: hostEvidenceSource({
+        tcti: config.tcti,
+        logger,
+        ...(config.root ? { root: config.root } : {}),
+        ...(config.eventLogPath ? { eventLogPath: config.eventLogPath } : {}),
+      }),
       logger,
       intervalSec: config.intervalSec,
       heartbeatSec: config.heartbeatSec,

@@ -10,7 +10,8 @@ import { parseTimeout } from './args.js';
 export const ERR_DUMP_DIR_NOT_EMPTY = 'ERR_DUMP_DIR_NOT_EMPTY';
 
 const verb: Verb = {
-  summary: 'Record every raw output the agent reads on this host (sysfs/procfs files, tool outputs) into DIR, replayable with `inventory --root DIR`.',
+  summary:
+    'Record every raw output the agent reads on this host (sysfs/procfs files, tool outputs) into DIR, replayable with `inventory --root DIR`.',
   usage: [
     'nodeseal dump DIR [--timeout MS] [--json]',
     '',
@@ -32,10 +33,18 @@ const verb: Verb = {
     await mkdir(dir, { recursive: true });
     const ports = recordingPorts(createHostPorts({ timeoutMs }), dir);
     const { inventory, inventoryDigest } = await collectInventory(ports, { timeoutMs });
-    const manifest = { format: 'nodeseal-recorded-host/1', recordedAt: new Date().toISOString(), inventoryDigest, sources: inventory.sources };
+    const manifest = {
+      format: 'nodeseal-recorded-host/1',
+      recordedAt: new Date().toISOString(),
+      inventoryDigest,
+      sources: inventory.sources,
+    };
     await writeFile(join(dir, 'nodeseal-dump.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     if (values.json) io.stdout(`${JSON.stringify({ dir, inventoryDigest, sources: inventory.sources }, null, 2)}\n`);
-    else io.stdout(`recorded this host into ${dir} (inventoryDigest ${inventoryDigest})\nreplay with: nodeseal inventory --root ${dir}\nreview ${join(dir, 'proc/cmdline')} before sending: it holds the kernel command line\n`);
+    else
+      io.stdout(
+        `recorded this host into ${dir} (inventoryDigest ${inventoryDigest})\nreplay with: nodeseal inventory --root ${dir}\nreview ${join(dir, 'proc/cmdline')} before sending: it holds the kernel command line\n`,
+      );
     return 0;
   },
 };

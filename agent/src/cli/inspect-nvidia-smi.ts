@@ -6,7 +6,8 @@ import { gpuTable } from './inventory-table.js';
 
 const verb: Verb = {
   summary: 'Parse a recorded `nvidia-smi -q -x` file and print the GPUs exactly as the agent would report them.',
-  usage: 'nodeseal inspect nvidia-smi FILE [--json]\n\n  --json   print the GPUs as JSON (the inventory\'s `gpus` array)\n\nRecord FILE on a GPU node with: nvidia-smi -q -x > FILE',
+  usage:
+    "nodeseal inspect nvidia-smi FILE [--json]\n\n  --json   print the GPUs as JSON (the inventory's `gpus` array)\n\nRecord FILE on a GPU node with: nvidia-smi -q -x > FILE",
   async run(argv, io) {
     const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' } }, true);
     if (positionals.length !== 1) throw new UserError(ERR_USAGE, 'expected exactly one FILE');

@@ -24,7 +24,11 @@ export function gpuTable(gpus: Gpu[]): string[] {
 export function renderInventory(inv: Inventory, digest: string): string {
   const p = inv.platform;
   const out: string[] = [
-    ...table('Sources', ['source', 'status', 'code', 'reason'], Object.entries(inv.sources).map(([n, s]) => [n, s.status, s.code ?? null, s.reason ?? null])),
+    ...table(
+      'Sources',
+      ['source', 'status', 'code', 'reason'],
+      Object.entries(inv.sources).map(([n, s]) => [n, s.status, s.code ?? null, s.reason ?? null]),
+    ),
     '',
     ...(p
       ? rows('Platform', [
@@ -46,16 +50,38 @@ export function renderInventory(inv: Inventory, digest: string): string {
       ['kernel', inv.kernel?.release],
       ['cmdline', inv.kernel?.cmdlineDigest],
       ['NVIDIA module', inv.kernel?.nvidiaModuleVersion],
-      ['Secure Boot', inv.secureBoot ? (inv.secureBoot.enabled === null ? 'unknown' : inv.secureBoot.enabled ? 'enabled' : 'disabled') : null],
+      [
+        'Secure Boot',
+        inv.secureBoot ? (inv.secureBoot.enabled === null ? 'unknown' : inv.secureBoot.enabled ? 'enabled' : 'disabled') : null,
+      ],
     ]),
     '',
     ...gpuTable(inv.gpus),
     '',
-    ...table('NICs', ['name', 'driver', 'version', 'firmware', 'bus', 'permanent MAC'], inv.nics.map((n) => [n.name, n.driver, n.driverVersion, n.firmwareVersion, n.busInfo, n.permanentMac])),
+    ...table(
+      'NICs',
+      ['name', 'driver', 'version', 'firmware', 'bus', 'permanent MAC'],
+      inv.nics.map((n) => [n.name, n.driver, n.driverVersion, n.firmwareVersion, n.busInfo, n.permanentMac]),
+    ),
     '',
-    ...table('HCAs', ['name', 'type', 'board', 'firmware', 'node GUID', 'ports'], inv.hcas.map((h) => [h.name, h.hcaType, h.boardId, h.fwVersion, h.nodeGuid, h.ports.map((x) => `${x.port}:${x.linkLayer ?? '-'}`).join(' ')])),
+    ...table(
+      'HCAs',
+      ['name', 'type', 'board', 'firmware', 'node GUID', 'ports'],
+      inv.hcas.map((h) => [
+        h.name,
+        h.hcaType,
+        h.boardId,
+        h.fwVersion,
+        h.nodeGuid,
+        h.ports.map((x) => `${x.port}:${x.linkLayer ?? '-'}`).join(' '),
+      ]),
+    ),
     '',
-    ...table('Disks', ['name', 'model', 'serial', 'firmware'], inv.disks.map((d) => [d.name, d.model, d.serial, d.firmwareRevision])),
+    ...table(
+      'Disks',
+      ['name', 'model', 'serial', 'firmware'],
+      inv.disks.map((d) => [d.name, d.model, d.serial, d.firmwareRevision]),
+    ),
     '',
     `PCI: ${inv.pci.length} devices (--json lists them)`,
     `inventoryDigest: ${digest}`,

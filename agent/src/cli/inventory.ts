@@ -6,7 +6,7 @@ import { parseTimeout, requireDirectory } from './args.js';
 import { renderInventory } from './inventory-table.js';
 
 const verb: Verb = {
-  summary: 'Collect this host\'s hardware and firmware inventory (or replay a recorded host) and print it with its digest.',
+  summary: "Collect this host's hardware and firmware inventory (or replay a recorded host) and print it with its digest.",
   usage: [
     'nodeseal inventory [--json] [--root DIR] [--timeout MS]',
     '',
@@ -18,7 +18,11 @@ const verb: Verb = {
     'ok, unavailable or error with a reason; a failing source never stops the others.',
   ].join('\n'),
   async run(argv, io) {
-    const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, root: { type: 'string' }, timeout: { type: 'string' } }, true);
+    const { values, positionals } = parseFlags(
+      argv,
+      { json: { type: 'boolean' }, root: { type: 'string' }, timeout: { type: 'string' } },
+      true,
+    );
     if (positionals.length) throw new UserError(ERR_USAGE, `unexpected argument '${positionals[0]}'`);
     const timeoutMs = parseTimeout(values.timeout);
     if (values.root !== undefined) await requireDirectory(values.root, '--root');

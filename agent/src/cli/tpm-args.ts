@@ -8,7 +8,7 @@ export const TPM_FLAG_HELP = [
 ].join('\n');
 
 export function tctiFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  const t = flag ?? env['NODESEAL_TPM_TCTI'] ?? DEFAULT_TCTI;
+  const t = flag ?? env.NODESEAL_TPM_TCTI ?? DEFAULT_TCTI;
   if (!/^[a-z0-9_-]+(:.*)?$/i.test(t) || t.length > 512) throw new UserError(ERR_USAGE, `--tcti '${t}' is not NAME[:CONFIG]`);
   return t;
 }
@@ -17,7 +17,8 @@ export function tctiFrom(flag: string | undefined, env: NodeJS.ProcessEnv): stri
 export function parsePcrList(v: string | undefined, fallback: number[]): number[] {
   if (v === undefined) return fallback;
   const parts = v.split(',').map((s) => s.trim());
-  if (parts.some((p) => !/^\d{1,2}$/.test(p) || Number(p) > 23)) throw new UserError(ERR_USAGE, `--pcrs must be a comma-separated list of PCR indices 0-23, not '${v}'`);
+  if (parts.some((p) => !/^\d{1,2}$/.test(p) || Number(p) > 23))
+    throw new UserError(ERR_USAGE, `--pcrs must be a comma-separated list of PCR indices 0-23, not '${v}'`);
   const pcrs = parts.map(Number);
   if (new Set(pcrs).size !== pcrs.length) throw new UserError(ERR_USAGE, `--pcrs lists a PCR twice: '${v}'`);
   return pcrs;
@@ -34,6 +35,7 @@ export function parseNonce(v: string | undefined): Buffer {
 export function parseAkHandle(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = /^0x[0-9a-fA-F]{8}$/.test(v) ? Number.parseInt(v.slice(2), 16) : NaN;
-  if (!(n >= 0x81000000 && n <= 0x817fffff)) throw new UserError(ERR_USAGE, `--ak-handle must be an owner persistent handle 0x81000000-0x817fffff, not '${v}'`);
+  if (!(n >= 0x81000000 && n <= 0x817fffff))
+    throw new UserError(ERR_USAGE, `--ak-handle must be an owner persistent handle 0x81000000-0x817fffff, not '${v}'`);
   return n;
 }

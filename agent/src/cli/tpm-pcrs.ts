@@ -4,7 +4,7 @@ import { withTpm } from '../tpm/tpm.js';
 import { TPM_FLAG_HELP, tctiFrom } from './tpm-args.js';
 
 const verb: Verb = {
-  summary: 'Read every PCR of every active bank of this host\'s TPM.',
+  summary: "Read every PCR of every active bank of this host's TPM.",
   usage: [
     'nodeseal tpm pcrs [--tcti T] [--bank NAME]... [--json]',
     '',
@@ -13,7 +13,11 @@ const verb: Verb = {
     '  --json          print {"pcrs": {"sha256": {"0": hex, ...}, ...}} (lowercase hex)',
   ].join('\n'),
   async run(argv, io) {
-    const { values, positionals } = parseFlags(argv, { tcti: { type: 'string' }, bank: { type: 'string', multiple: true }, json: { type: 'boolean' } }, true);
+    const { values, positionals } = parseFlags(
+      argv,
+      { tcti: { type: 'string' }, bank: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+      true,
+    );
     if (positionals.length) throw new UserError(ERR_USAGE, `unexpected argument '${positionals[0]}'`);
     const tcti = tctiFrom(values.tcti, io.env);
     const pcrs = await withTpm(tcti, (tpm) => tpm.readPcrs(values.bank));

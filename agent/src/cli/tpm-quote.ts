@@ -6,11 +6,11 @@ import { withTpm } from '../tpm/tpm.js';
 import { TPM_FLAG_HELP, parseAkHandle, parseNonce, parsePcrList, tctiFrom } from './tpm-args.js';
 
 const verb: Verb = {
-  summary: 'Quote PCRs with this host\'s attestation key (created and persisted on first use) over a nonce.',
+  summary: "Quote PCRs with this host's attestation key (created and persisted on first use) over a nonce.",
   usage: [
     'nodeseal tpm quote --nonce HEX [--pcrs 0,1,...] [--tcti T] [--ak-handle 0x81010002] [--ak-alg ecc|rsa] [--json]',
     '',
-    '  --nonce HEX     qualifying data, 1 to 64 bytes of hex (the verifier\'s challenge)',
+    "  --nonce HEX     qualifying data, 1 to 64 bytes of hex (the verifier's challenge)",
     '  --pcrs LIST     sha256 PCRs to quote (default 0,1,2,3,4,5,6,7)',
     TPM_FLAG_HELP,
     '  --ak-handle H   persistent handle of the AK (default 0x81010002)',
@@ -46,7 +46,7 @@ const verb: Verb = {
       const quote = await tpm.quote(nonce, pcrList, 'sha256');
       const all = await tpm.readPcrs(['sha256']);
       const sha256: Record<string, string> = {};
-      for (const p of pcrList) sha256[String(p)] = all['sha256']![String(p)]!;
+      for (const p of pcrList) sha256[String(p)] = all.sha256![String(p)]!;
       return {
         nonce: nonce.toString('hex'),
         attest: quote.attest.toString('hex'),

@@ -10,7 +10,11 @@ const VIRTUAL = /^(loop|ram|zram|dm-|md|nbd|nullb)/;
 export function parseVpdSerial(bytes: Buffer | null): string | null {
   if (bytes === null || bytes.length < 5) return null;
   const len = bytes.readUInt16BE(2);
-  const s = bytes.subarray(4, 4 + len).toString('latin1').replace(/\0/g, '').trim();
+  const s = bytes
+    .subarray(4, 4 + len)
+    .toString('latin1')
+    .replace(/\0/g, '')
+    .trim();
   return s === '' ? null : s;
 }
 
@@ -36,11 +40,16 @@ export async function collectDisks(ctx: CollectContext): Promise<SourceResult<Di
       if (VIRTUAL.test(name)) continue;
       const dev = `${BLOCK}/${name}/device`;
       const si = layout.find((d) => d.device === `/dev/${name}`);
-      const pick = (v: string | null, alt: string | undefined) => v ?? (alt && alt.trim() ? alt.trim() : null);
+      const pick = (v: string | null, alt: string | undefined) => v ?? (alt?.trim() ? alt.trim() : null);
       disks.push({
         name,
         model: pick(await attr(ctx, `${dev}/model`), si?.model),
-        serial: pick((await attr(ctx, `${dev}/serial`)) ?? (await attr(ctx, `${BLOCK}/${name}/serial`)) ?? parseVpdSerial(await ctx.files.readBytes(`${dev}/vpd_pg80`)), si?.serial),
+        serial: pick(
+          (await attr(ctx, `${dev}/serial`)) ??
+            (await attr(ctx, `${BLOCK}/${name}/serial`)) ??
+            parseVpdSerial(await ctx.files.readBytes(`${dev}/vpd_pg80`)),
+          si?.serial,
+        ),
         firmwareRevision: pick((await attr(ctx, `${dev}/firmware_rev`)) ?? (await attr(ctx, `${dev}/rev`)), si?.firmwareRevision),
       });
     }

@@ -5,7 +5,8 @@
 export type DmiSections = Map<string, Map<string, string>>;
 
 /** Placeholders vendors leave in SMBIOS strings; they carry no identity. */
-const PLACEHOLDERS = /^(to be filled by o\.?e\.?m\.?|default string|not specified|none|n\/a|0123456789|system serial number|system product name|chassis serial number|base board serial number|not applicable|123456789|<bad index>|not present)$/i;
+const PLACEHOLDERS =
+  /^(to be filled by o\.?e\.?m\.?|default string|not specified|none|n\/a|0123456789|system serial number|system product name|chassis serial number|base board serial number|not applicable|123456789|<bad index>|not present)$/i;
 
 export function parseDmidecode(text: string): DmiSections {
   const out: DmiSections = new Map();

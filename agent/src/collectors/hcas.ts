@@ -15,7 +15,11 @@ export async function collectHcas(ctx: CollectContext): Promise<SourceResult<Hca
       const ports: HcaPort[] = [];
       for (const p of (await ctx.files.list(`${base}/ports`)) ?? []) {
         if (!/^\d+$/.test(p)) continue;
-        ports.push({ port: Number(p), linkLayer: await attr(ctx, `${base}/ports/${p}/link_layer`), state: await attr(ctx, `${base}/ports/${p}/state`) });
+        ports.push({
+          port: Number(p),
+          linkLayer: await attr(ctx, `${base}/ports/${p}/link_layer`),
+          state: await attr(ctx, `${base}/ports/${p}/state`),
+        });
       }
       ports.sort((a, b) => a.port - b.port);
       hcas.push({

@@ -5,9 +5,19 @@ import { OK, attr, keyValues, orNull, statusFromError, unavailable, type Collect
 const NET = '/sys/class/net';
 
 /** `ethtool -i IF` output → driver, version, firmware, bus info. Pure. */
-export function parseEthtoolInfo(text: string): { driver: string | null; driverVersion: string | null; firmwareVersion: string | null; busInfo: string | null } {
+export function parseEthtoolInfo(text: string): {
+  driver: string | null;
+  driverVersion: string | null;
+  firmwareVersion: string | null;
+  busInfo: string | null;
+} {
   const kv = keyValues(text);
-  return { driver: orNull(kv.get('driver')), driverVersion: orNull(kv.get('version')), firmwareVersion: orNull(kv.get('firmware-version')), busInfo: orNull(kv.get('bus-info')) };
+  return {
+    driver: orNull(kv.get('driver')),
+    driverVersion: orNull(kv.get('version')),
+    firmwareVersion: orNull(kv.get('firmware-version')),
+    busInfo: orNull(kv.get('bus-info')),
+  };
 }
 
 /** `ethtool -P IF` → "Permanent address: aa:bb:..". Pure. */

@@ -44,7 +44,8 @@ function node(v: unknown): XmlNode {
 /** Flatten the leaves of an element into `prefix.key` strings, dropping empty values. */
 function flatten(v: unknown, prefix: string, out: Record<string, string>, skip: (key: string) => boolean): void {
   if (v && typeof v === 'object' && !Array.isArray(v) && !('#text' in v)) {
-    for (const [k, child] of Object.entries(v as XmlNode)) if (!k.startsWith('@_') && !skip(k)) flatten(child, prefix ? `${prefix}.${k}` : k, out, skip);
+    for (const [k, child] of Object.entries(v as XmlNode))
+      if (!k.startsWith('@_') && !skip(k)) flatten(child, prefix ? `${prefix}.${k}` : k, out, skip);
     return;
   }
   const t = text(v);
@@ -59,7 +60,8 @@ function confidential(root: XmlNode, gpu: XmlNode): Record<string, string> | nul
     [root, 'system'],
     [gpu, 'gpu'],
   ] as const) {
-    for (const [k, v] of Object.entries(src)) if (isCc(k)) flatten(v, `${prefix}.${k}`, out, (c) => /memory_usage|protected_memory/i.test(c));
+    for (const [k, v] of Object.entries(src))
+      if (isCc(k)) flatten(v, `${prefix}.${k}`, out, (c) => /memory_usage|protected_memory/i.test(c));
   }
   return Object.keys(out).length ? out : null;
 }
@@ -95,7 +97,12 @@ function parseGpu(g: XmlNode, index: number, driverVersion: string | null, cudaV
     boardId: text(g.board_id),
     gpuPartNumber: text(g.gpu_part_number),
     vbiosVersion: text(g.vbios_version),
-    inforom: { image: text(inforom.img_version), oem: text(inforom.oem_object), ecc: text(inforom.ecc_object), power: text(inforom.pwr_object) },
+    inforom: {
+      image: text(inforom.img_version),
+      oem: text(inforom.oem_object),
+      ecc: text(inforom.ecc_object),
+      power: text(inforom.pwr_object),
+    },
     gspFirmwareVersion: text(g.gsp_firmware_version),
     driverVersion,
     cudaVersion,
@@ -122,7 +129,10 @@ export function parseNvidiaSmiXml(input: string): NvidiaSmiLog {
   if (/<!ENTITY/i.test(t)) fail(ERR_NVIDIA_SMI_XML, 'nvidia-smi XML declares entities; refused');
   const valid = XMLValidator.validate(t);
   if (valid !== true) {
-    fail(ERR_NVIDIA_SMI_XML, `nvidia-smi XML is malformed (line ${valid.err.line}): ${valid.err.msg.slice(0, 160)}`, { line: valid.err.line, xmlCode: valid.err.code });
+    fail(ERR_NVIDIA_SMI_XML, `nvidia-smi XML is malformed (line ${valid.err.line}): ${valid.err.msg.slice(0, 160)}`, {
+      line: valid.err.line,
+      xmlCode: valid.err.code,
+    });
   }
   let doc: XmlNode;
   try {
@@ -130,7 +140,8 @@ export function parseNvidiaSmiXml(input: string): NvidiaSmiLog {
   } catch (e) {
     fail(ERR_NVIDIA_SMI_XML, `nvidia-smi XML is malformed: ${(e as Error).message.slice(0, 160)}`);
   }
-  if (!('nvidia_smi_log' in doc)) fail(ERR_NVIDIA_SMI_SCHEMA, `root element is not <nvidia_smi_log> (found ${Object.keys(doc).join(', ') || 'nothing'})`);
+  if (!('nvidia_smi_log' in doc))
+    fail(ERR_NVIDIA_SMI_SCHEMA, `root element is not <nvidia_smi_log> (found ${Object.keys(doc).join(', ') || 'nothing'})`);
   const root = node(doc.nvidia_smi_log);
   const gpusRaw = root.gpu === undefined ? [] : (root.gpu as unknown[]);
   const driverVersion = text(root.driver_version);

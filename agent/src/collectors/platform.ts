@@ -28,12 +28,42 @@ const FIELDS: Array<[Field, string, string, string]> = [
 
 /** SMBIOS chassis type numbers (sysfs gives the number, dmidecode the name). */
 const CHASSIS_TYPES: Record<string, string> = {
-  '1': 'Other', '2': 'Unknown', '3': 'Desktop', '4': 'Low Profile Desktop', '5': 'Pizza Box', '6': 'Mini Tower', '7': 'Tower',
-  '8': 'Portable', '9': 'Laptop', '10': 'Notebook', '11': 'Hand Held', '12': 'Docking Station', '13': 'All In One',
-  '14': 'Sub Notebook', '15': 'Space-saving', '16': 'Lunch Box', '17': 'Main Server Chassis', '18': 'Expansion Chassis',
-  '19': 'Sub Chassis', '20': 'Bus Expansion Chassis', '21': 'Peripheral Chassis', '22': 'RAID Chassis', '23': 'Rack Mount Chassis',
-  '24': 'Sealed-case PC', '25': 'Multi-system', '26': 'CompactPCI', '27': 'AdvancedTCA', '28': 'Blade', '29': 'Blade Enclosing',
-  '30': 'Tablet', '31': 'Convertible', '32': 'Detachable', '33': 'IoT Gateway', '34': 'Embedded PC', '35': 'Mini PC', '36': 'Stick PC',
+  '1': 'Other',
+  '2': 'Unknown',
+  '3': 'Desktop',
+  '4': 'Low Profile Desktop',
+  '5': 'Pizza Box',
+  '6': 'Mini Tower',
+  '7': 'Tower',
+  '8': 'Portable',
+  '9': 'Laptop',
+  '10': 'Notebook',
+  '11': 'Hand Held',
+  '12': 'Docking Station',
+  '13': 'All In One',
+  '14': 'Sub Notebook',
+  '15': 'Space-saving',
+  '16': 'Lunch Box',
+  '17': 'Main Server Chassis',
+  '18': 'Expansion Chassis',
+  '19': 'Sub Chassis',
+  '20': 'Bus Expansion Chassis',
+  '21': 'Peripheral Chassis',
+  '22': 'RAID Chassis',
+  '23': 'Rack Mount Chassis',
+  '24': 'Sealed-case PC',
+  '25': 'Multi-system',
+  '26': 'CompactPCI',
+  '27': 'AdvancedTCA',
+  '28': 'Blade',
+  '29': 'Blade Enclosing',
+  '30': 'Tablet',
+  '31': 'Convertible',
+  '32': 'Detachable',
+  '33': 'IoT Gateway',
+  '34': 'Embedded PC',
+  '35': 'Mini PC',
+  '36': 'Stick PC',
 };
 
 function normalise(field: Field, v: string | null): string | null {
@@ -81,7 +111,10 @@ export async function collectPlatform(ctx: CollectContext): Promise<SourceResult
   });
   if (found === 0) {
     return {
-      status: unavailable(ERR_PLATFORM_NO_DMI, 'no SMBIOS/DMI data: /sys/class/dmi/id is absent and dmidecode found no table (virtual machine or container?)'),
+      status: unavailable(
+        ERR_PLATFORM_NO_DMI,
+        'no SMBIOS/DMI data: /sys/class/dmi/id is absent and dmidecode found no table (virtual machine or container?)',
+      ),
       value: null,
     };
   }

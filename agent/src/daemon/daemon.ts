@@ -6,7 +6,15 @@ import WebSocket from 'ws';
 import { isNodesealError } from '../../../shared/src/errors.js';
 import { signCompact } from '../../../shared/src/jws/index.js';
 import { parseCollectorMessage, parseJsonFrame } from '../../../shared/src/report/schema.js';
-import { REPORT_JWS_TYP, WS_PATH, WS_SUBPROTOCOL, type CollectorMessage, type ReportPayload, type TrustStatus, type Reason } from '../../../shared/src/report/types.js';
+import {
+  REPORT_JWS_TYP,
+  WS_PATH,
+  WS_SUBPROTOCOL,
+  type CollectorMessage,
+  type ReportPayload,
+  type TrustStatus,
+  type Reason,
+} from '../../../shared/src/report/types.js';
 import { writeFileAtomic } from './atomic.js';
 import { fullJitterDelay, jitteredInterval } from './backoff.js';
 import { AgentError, ERR_AGENT_ANSWER_TIMEOUT, ERR_AGENT_CONNECT, ERR_AGENT_HEARTBEAT } from './errors.js';
@@ -127,7 +135,9 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
   async start(): Promise<void> {
     this.identity = await loadOrCreateIdentity(this.o.stateDir);
     this.spool = await Spool.open(join(this.o.stateDir, 'spool'), this.o.spool ?? {}, this.o.logger);
-    const stored = await readFile(join(this.o.stateDir, 'seq'), 'utf8').then((t) => Number.parseInt(t, 10)).catch(() => 0);
+    const stored = await readFile(join(this.o.stateDir, 'seq'), 'utf8')
+      .then((t) => Number.parseInt(t, 10))
+      .catch(() => 0);
     this.seq = Math.max(Number.isSafeInteger(stored) ? stored : 0, this.spool.maxSeq);
     this.enrolled = (await readFile(join(this.o.stateDir, 'enrolled'), 'utf8').catch(() => '')).trim() === this.identity.kid;
     this.nextIdentity = await loadNextIdentity(this.o.stateDir);
@@ -244,7 +254,13 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
   }
 
   private async sayHello(): Promise<void> {
-    const hello = { type: 'hello', nodeId: this.o.nodeId, agentVersion: AGENT_VERSION, kid: this.identity.kid, jwk: this.identity.publicJwk as Record<string, unknown> };
+    const hello = {
+      type: 'hello',
+      nodeId: this.o.nodeId,
+      agentVersion: AGENT_VERSION,
+      kid: this.identity.kid,
+      jwk: this.identity.publicJwk as Record<string, unknown>,
+    };
     const enroll = this.o.enroll;
     if (!enroll || this.enrolled) return void this.send(hello);
     try {
@@ -252,7 +268,10 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
       this.enrolAnswered = false;
       this.send({ ...hello, enrollToken: enroll.token, ...material });
     } catch (e) {
-      this.o.logger.warn({ code: isNodesealError(e) ? e.code : undefined, err: (e as Error).message }, 'cannot read the TPM enrolment material; saying hello without it');
+      this.o.logger.warn(
+        { code: isNodesealError(e) ? e.code : undefined, err: (e as Error).message },
+        'cannot read the TPM enrolment material; saying hello without it',
+      );
       this.send(hello);
     }
   }
@@ -289,7 +308,9 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
           // The collector pinned our keys: remember it, so the (one-time) token is not sent again.
           this.enrolled = true;
           this.o.logger.info({ nodeId: this.o.nodeId, kid: this.identity.kid }, 'enrolled with the collector');
-          void writeFileAtomic(join(this.o.stateDir, 'enrolled'), `${this.identity.kid}\n`).catch((e: unknown) => this.o.logger.warn({ err: (e as Error).message }, 'cannot record the enrolment'));
+          void writeFileAtomic(join(this.o.stateDir, 'enrolled'), `${this.identity.kid}\n`).catch((e: unknown) =>
+            this.o.logger.warn({ err: (e as Error).message }, 'cannot record the enrolment'),
+          );
         }
         if (msg.intervalSec * 1000 !== this.intervalMs) {
           // The collector sets the pace: reschedule the next round on its interval.
@@ -304,7 +325,10 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
         else this.queueReport(msg.nonce);
         return;
       case 'verdict':
-        if (msg.seq === this.announcedSeq) void this.promoteKey().catch((e: unknown) => this.o.logger.error({ err: (e as Error).message }, 'cannot switch to the rotated key'));
+        if (msg.seq === this.announcedSeq)
+          void this.promoteKey().catch((e: unknown) =>
+            this.o.logger.error({ err: (e as Error).message }, 'cannot switch to the rotated key'),
+          );
         this.emit('verdict', { seq: msg.seq, status: msg.status, reasons: msg.reasons });
         this.o.logger.info({ seq: msg.seq, status: msg.status, reasons: msg.reasons.map((r) => r.code) }, 'verdict');
         void this.acknowledged(msg.seq);
@@ -340,12 +364,15 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
 
   private scheduleReport(): void {
     if (this.stopped) return;
-    this.reportTimer = setTimeout(() => {
-      const nonce = this.ws ? this.nextNonce : null;
-      this.nextNonce = null;
-      this.queueReport(nonce);
-      this.scheduleReport();
-    }, jitteredInterval(this.intervalMs, this.random));
+    this.reportTimer = setTimeout(
+      () => {
+        const nonce = this.ws ? this.nextNonce : null;
+        this.nextNonce = null;
+        this.queueReport(nonce);
+        this.scheduleReport();
+      },
+      jitteredInterval(this.intervalMs, this.random),
+    );
   }
 
   /** Makes one report (serialised with any other being made) and pushes the spool. */
@@ -365,8 +392,15 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
     await writeFileAtomic(join(this.o.stateDir, 'seq'), `${seq}\n`, 0o600);
     this.seq = seq;
     const payload: ReportPayload = {
-      v: 1, nodeId: this.o.nodeId, seq, nonce, collectedAt: new Date().toISOString(),
-      inventory: ev.inventory, inventoryDigest: ev.inventoryDigest, tpm: ev.tpm, spoolBacklog: this.spool.size,
+      v: 1,
+      nodeId: this.o.nodeId,
+      seq,
+      nonce,
+      collectedAt: new Date().toISOString(),
+      inventory: ev.inventory,
+      inventoryDigest: ev.inventoryDigest,
+      tpm: ev.tpm,
+      spoolBacklog: this.spool.size,
     };
     const announce = this.nextIdentity !== null && nonce !== null && this.announcedSeq === null;
     if (announce) payload.nextKey = { jwk: { ...this.nextIdentity!.publicJwk } as Record<string, unknown>, kid: this.nextIdentity!.kid };

@@ -17,7 +17,11 @@ export function tpmEnrollment(opts: { tcti: string; token: string; akHandle?: nu
           const ekPublic = await tpm.ekPublic();
           const ekCert = await tpm.ekCertificate('rsa');
           const akPublic = await tpm.ensureAk();
-          return { ekPublic: ekPublic.toString('hex'), ekCert: ekCert ? ekCert.toString('base64') : null, akPublic: akPublic.toString('hex') };
+          return {
+            ekPublic: ekPublic.toString('hex'),
+            ekCert: ekCert ? ekCert.toString('base64') : null,
+            akPublic: akPublic.toString('hex'),
+          };
         },
         tpmOpts,
       ),

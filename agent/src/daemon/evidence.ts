@@ -23,7 +23,8 @@ export function hostEvidenceSource(opts: { root?: string; tcti: string; eventLog
     async collect(nonce) {
       const inv = await collectInventory(ports);
       let tpm: TpmEvidence;
-      if (opts.tcti === 'none') tpm = { status: 'unavailable', reason: 'TPM disabled by configuration (tcti none)', code: ERR_AGENT_TPM_DISABLED };
+      if (opts.tcti === 'none')
+        tpm = { status: 'unavailable', reason: 'TPM disabled by configuration (tcti none)', code: ERR_AGENT_TPM_DISABLED };
       else {
         try {
           tpm = await collectTpmEvidence({

@@ -21,18 +21,21 @@ export async function ensureStateDir(dir: string): Promise<void> {
  * The agent's signing identity: an ES256 key made with jose on first start and kept in
  * `<stateDir>/identity.jwk` (mode 0600). kid is the RFC 7638 thumbprint of the public key.
  */
-export async function loadOrCreateIdentity(stateDir: string): Promise<Identity & { signingKey: Awaited<ReturnType<typeof importPrivateJwk>> }> {
+export async function loadOrCreateIdentity(
+  stateDir: string,
+): Promise<Identity & { signingKey: Awaited<ReturnType<typeof importPrivateJwk>> }> {
   await ensureStateDir(stateDir);
   const path = join(stateDir, IDENTITY_FILE);
   let text: string | null = null;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new AgentError(ERR_AGENT_IDENTITY, `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new AgentError(ERR_AGENT_IDENTITY, `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   if (text === null) {
     const id = await generateIdentity('ES256');
-    await writeFileAtomic(path, JSON.stringify(id.privateJwk) + '\n', 0o600);
+    await writeFileAtomic(path, `${JSON.stringify(id.privateJwk)}\n`, 0o600);
     return { ...id, signingKey: await importPrivateJwk(id.privateJwk, 'ES256') };
   }
   let jwk: JWK;

@@ -16,7 +16,8 @@ export const NEXT_IDENTITY_FILE = 'identity.next.jwk';
 export type SigningIdentity = Identity & { signingKey: Awaited<ReturnType<typeof importPrivateJwk>> };
 
 async function fromPrivateJwk(jwk: JWK, path: string): Promise<SigningIdentity> {
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string') throw new AgentError(ERR_AGENT_IDENTITY, `${path} is not an EC P-256 private JWK`);
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string')
+    throw new AgentError(ERR_AGENT_IDENTITY, `${path} is not an EC P-256 private JWK`);
   const pub = publicPart(jwk);
   const kid = await thumbprint(pub);
   return { alg: 'ES256', kid, privateJwk: jwk, publicJwk: { ...pub, kid, alg: 'ES256' }, signingKey: await importPrivateJwk(jwk, 'ES256') };
@@ -46,7 +47,7 @@ export async function prepareNextIdentity(stateDir: string): Promise<SigningIden
   const pending = await loadNextIdentity(stateDir);
   if (pending) return pending;
   const id = await generateIdentity('ES256');
-  await writeFileAtomic(join(stateDir, NEXT_IDENTITY_FILE), JSON.stringify(id.privateJwk) + '\n', 0o600);
+  await writeFileAtomic(join(stateDir, NEXT_IDENTITY_FILE), `${JSON.stringify(id.privateJwk)}\n`, 0o600);
   return { ...id, signingKey: await importPrivateJwk(id.privateJwk, 'ES256') };
 }
 

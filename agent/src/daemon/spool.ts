@@ -100,7 +100,10 @@ export class Spool {
   private async enforce(): Promise<void> {
     while (this.entries.length > 1 && (this.entries.length > this.limits.maxCount || this.totalBytes > this.limits.maxBytes)) {
       const oldest = this.entries[0]!;
-      this.logger.warn({ code: ERR_AGENT_SPOOL_DROPPED, seq: oldest.seq, count: this.entries.length, bytes: this.totalBytes }, 'spool full: dropping the oldest unacknowledged report');
+      this.logger.warn(
+        { code: ERR_AGENT_SPOOL_DROPPED, seq: oldest.seq, count: this.entries.length, bytes: this.totalBytes },
+        'spool full: dropping the oldest unacknowledged report',
+      );
       await this.remove(oldest.seq);
     }
   }

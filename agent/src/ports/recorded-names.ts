@@ -9,7 +9,11 @@
  */
 export function commandBaseName(argv: readonly string[]): string {
   return argv
-    .map((a) => Array.from(Buffer.from(a, 'utf8'), (b) => (/[A-Za-z0-9.-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join(''))
+    .map((a) =>
+      Array.from(Buffer.from(a, 'utf8'), (b) =>
+        /[A-Za-z0-9.-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+      ).join(''),
+    )
     .join('_');
 }
 

@@ -25,12 +25,19 @@ export class ReplayRunner implements CommandRunner {
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
     const base = join(this.root, COMMANDS_DIR, commandBaseName(argv));
-    const [stdout, exit, stderr] = await Promise.all([readOptional(`${base}.stdout`), readOptional(`${base}.exit`), readOptional(`${base}.stderr`)]);
+    const [stdout, exit, stderr] = await Promise.all([
+      readOptional(`${base}.stdout`),
+      readOptional(`${base}.exit`),
+      readOptional(`${base}.stderr`),
+    ]);
     if (exit?.trim() === 'timeout') {
       const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-      throw new PortError(ERR_COMMAND_TIMEOUT, `${argv[0]} did not finish within ${timeoutMs} ms (recorded)`, { details: { argv: [...argv], timeoutMs } });
+      throw new PortError(ERR_COMMAND_TIMEOUT, `${argv[0]} did not finish within ${timeoutMs} ms (recorded)`, {
+        details: { argv: [...argv], timeoutMs },
+      });
     }
-    if (stdout === null && exit === null) throw new PortError(ERR_COMMAND_NOT_FOUND, `${argv[0]} not found (not in the recorded host)`, { details: { argv: [...argv] } });
+    if (stdout === null && exit === null)
+      throw new PortError(ERR_COMMAND_NOT_FOUND, `${argv[0]} not found (not in the recorded host)`, { details: { argv: [...argv] } });
     const exitCode = exit === null ? 0 : Number.parseInt(exit.trim(), 10);
     return { exitCode: Number.isFinite(exitCode) ? exitCode : 1, stdout: stdout ?? '', stderr: stderr ?? '' };
   }

@@ -34,7 +34,8 @@ export class RootedFiles implements Files {
         details: { path, errno: (e as NodeJS.ErrnoException).code },
       });
     }
-    if (buf.length > MAX_FILE_BYTES) throw new PortError(ERR_FILE_TOO_LARGE, `${path} is larger than ${MAX_FILE_BYTES} bytes`, { details: { path } });
+    if (buf.length > MAX_FILE_BYTES)
+      throw new PortError(ERR_FILE_TOO_LARGE, `${path} is larger than ${MAX_FILE_BYTES} bytes`, { details: { path } });
     return buf;
   }
 

@@ -1,5 +1,11 @@
 import { spawn } from 'node:child_process';
-import { DEFAULT_COMMAND_TIMEOUT_MS, MAX_COMMAND_OUTPUT_BYTES, type CommandResult, type CommandRunner, type RunOptions } from './command-runner.js';
+import {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  MAX_COMMAND_OUTPUT_BYTES,
+  type CommandResult,
+  type CommandRunner,
+  type RunOptions,
+} from './command-runner.js';
 import { ERR_COMMAND_NOT_FOUND, ERR_COMMAND_OUTPUT_LIMIT, ERR_COMMAND_TIMEOUT, PortError } from './errors.js';
 
 /** Where system tools live even when the service manager gives us a short PATH. */
@@ -57,13 +63,19 @@ export class SpawnRunner implements CommandRunner {
         killGroup();
         child.stdout.destroy();
         child.stderr.destroy();
-        finish(new PortError(ERR_COMMAND_TIMEOUT, `${cmd} did not finish within ${timeoutMs} ms`, { details: { argv: [...argv], timeoutMs } }));
+        finish(
+          new PortError(ERR_COMMAND_TIMEOUT, `${cmd} did not finish within ${timeoutMs} ms`, { details: { argv: [...argv], timeoutMs } }),
+        );
       }, timeoutMs);
       const collect = (into: Buffer[]) => (chunk: Buffer) => {
         bytes += chunk.length;
         if (bytes > this.maxOutputBytes) {
           killGroup();
-          finish(new PortError(ERR_COMMAND_OUTPUT_LIMIT, `${cmd} wrote more than ${this.maxOutputBytes} bytes`, { details: { argv: [...argv] } }));
+          finish(
+            new PortError(ERR_COMMAND_OUTPUT_LIMIT, `${cmd} wrote more than ${this.maxOutputBytes} bytes`, {
+              details: { argv: [...argv] },
+            }),
+          );
           return;
         }
         into.push(chunk);
@@ -72,7 +84,8 @@ export class SpawnRunner implements CommandRunner {
       child.stderr.on('data', collect(err));
       child.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') finish(new PortError(ERR_COMMAND_NOT_FOUND, `${cmd} not found`, { details: { argv: [...argv] } }));
-        else if (e.code === 'EACCES') finish(new PortError(ERR_COMMAND_NOT_FOUND, `${cmd} is not executable`, { cause: e, details: { argv: [...argv] } }));
+        else if (e.code === 'EACCES')
+          finish(new PortError(ERR_COMMAND_NOT_FOUND, `${cmd} is not executable`, { cause: e, details: { argv: [...argv] } }));
         else finish(e);
       });
       child.on('close', (code, signal) => {

@@ -30,7 +30,9 @@ function str(v: unknown): string {
 export function parseDiskLayout(value: unknown): DiskLayoutEntry[] {
   if (!Array.isArray(value)) return [];
   return value
-    .filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null && typeof (d as Record<string, unknown>).device === 'string')
+    .filter(
+      (d): d is Record<string, unknown> => typeof d === 'object' && d !== null && typeof (d as Record<string, unknown>).device === 'string',
+    )
     .map((d) => ({ device: str(d.device), model: str(d.model), serial: str(d.serial), firmwareRevision: str(d.firmwareRevision) }));
 }
 
@@ -42,7 +44,10 @@ export class LiveSysInfo implements SysInfo {
     const si = (await import('systeminformation')).default;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`systeminformation diskLayout did not finish within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`systeminformation diskLayout did not finish within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
     });
     try {
       return parseDiskLayout(await Promise.race([si.diskLayout(), timeout]));

@@ -27,16 +27,35 @@ export async function activateCredential(ctx: EsysContext, akHandle: number, cre
     withEk(ctx, async (ek) => {
       const session: [number] = [0];
       await ctx.call(
-        'StartAuthSession', ESYS_TR.NONE, ESYS_TR.NONE, ESYS_TR.NONE, ESYS_TR.NONE, ESYS_TR.NONE,
-        null, TPM_SE_POLICY, ctx.input('TPMT_SYM_DEF', Buffer.from([0, ALG.null])), ALG.sha256, session,
+        'StartAuthSession',
+        ESYS_TR.NONE,
+        ESYS_TR.NONE,
+        ESYS_TR.NONE,
+        ESYS_TR.NONE,
+        ESYS_TR.NONE,
+        null,
+        TPM_SE_POLICY,
+        ctx.input('TPMT_SYM_DEF', Buffer.from([0, ALG.null])),
+        ALG.sha256,
+        session,
       );
       try {
         const timeout: [bigint | null] = [null];
         const ticket: [bigint | null] = [null];
         const empty = tpm2b(Buffer.alloc(0));
         await ctx.call(
-          'PolicySecret', ESYS_TR.RH_ENDORSEMENT, session[0], ESYS_TR.PASSWORD, ESYS_TR.NONE, ESYS_TR.NONE,
-          ctx.input('TPM2B_NONCE', empty), ctx.input('TPM2B_DIGEST', empty), ctx.input('TPM2B_NONCE', empty), 0, timeout, ticket,
+          'PolicySecret',
+          ESYS_TR.RH_ENDORSEMENT,
+          session[0],
+          ESYS_TR.PASSWORD,
+          ESYS_TR.NONE,
+          ESYS_TR.NONE,
+          ctx.input('TPM2B_NONCE', empty),
+          ctx.input('TPM2B_DIGEST', empty),
+          ctx.input('TPM2B_NONCE', empty),
+          0,
+          timeout,
+          ticket,
         );
         ctx.free(timeout[0], ticket[0]);
         const certInfo: [bigint | null] = [null];

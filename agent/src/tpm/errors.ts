@@ -55,5 +55,5 @@ export function isUnreachable(rc: number): boolean {
 }
 
 export function rcHex(rc: number): string {
-  return '0x' + (rc >>> 0).toString(16).padStart(8, '0');
+  return `0x${(rc >>> 0).toString(16).padStart(8, '0')}`;
 }

@@ -68,8 +68,13 @@ export class EsysContext {
     const tctiOut: [bigint | null] = [null];
     const init = lib.tctiInit(tcti, tctiOut);
     const rc1 = await withTimeout(init, timeoutMs, () => {
-      void init.then(() => tctiOut[0] && lib.tctiFinalize([tctiOut[0]]), () => undefined);
-      return new TpmError(ERR_TPM_UNAVAILABLE, `TPM behind '${tcti}' did not answer within ${timeoutMs} ms`, { details: { tcti, timeoutMs } });
+      void init.then(
+        () => tctiOut[0] && lib.tctiFinalize([tctiOut[0]]),
+        () => undefined,
+      );
+      return new TpmError(ERR_TPM_UNAVAILABLE, `TPM behind '${tcti}' did not answer within ${timeoutMs} ms`, {
+        details: { tcti, timeoutMs },
+      });
     });
     if (rc1 !== 0 || !tctiOut[0]) {
       throw new TpmError(ERR_TPM_UNAVAILABLE, `TPM not reachable through '${tcti}': ${lib.rcDecode(rc1)}`, {
@@ -112,7 +117,9 @@ export class EsysContext {
       const off: [number] = [0];
       const rc = Number(this.lib.marshal[type](ptr, buf, buf.length, off)) >>> 0;
       if (rc !== 0) {
-        throw new TpmError(ERR_TPM_MARSHAL, `cannot convert ${type} output: ${this.lib.rcDecode(rc)}`, { details: { type, rc: rcHex(rc) } });
+        throw new TpmError(ERR_TPM_MARSHAL, `cannot convert ${type} output: ${this.lib.rcDecode(rc)}`, {
+          details: { type, rc: rcHex(rc) },
+        });
       }
       return Buffer.from(buf.subarray(0, Number(off[0])));
     } finally {
@@ -134,7 +141,9 @@ export class EsysContext {
     for (let attempt = 0; ; attempt++) {
       const pending = this.lib.esys[name](ctx, ...args);
       const rc = await withTimeout(pending, this.timeoutMs, () => {
-        const error = new TpmError(ERR_TPM_UNAVAILABLE, `TPM did not answer ${name} within ${this.timeoutMs} ms`, { details: { command: name, timeoutMs: this.timeoutMs } });
+        const error = new TpmError(ERR_TPM_UNAVAILABLE, `TPM did not answer ${name} within ${this.timeoutMs} ms`, {
+          details: { command: name, timeoutMs: this.timeoutMs },
+        });
         this.stuck = { call: pending, error };
         return error;
       });
@@ -162,9 +171,11 @@ export class EsysContext {
   /** Flushes a transient object or session; errors are ignored (already gone). */
   async flush(handle: number | undefined): Promise<void> {
     if (handle === undefined || !this.ctx || this.stuck) return;
-    await withTimeout(this.lib.esys.FlushContext(this.ctx, handle), this.timeoutMs, () => new TpmError(ERR_TPM_UNAVAILABLE, 'FlushContext timed out')).catch(
-      () => undefined,
-    );
+    await withTimeout(
+      this.lib.esys.FlushContext(this.ctx, handle),
+      this.timeoutMs,
+      () => new TpmError(ERR_TPM_UNAVAILABLE, 'FlushContext timed out'),
+    ).catch(() => undefined);
   }
 
   /** Frees the context and the TCTI; when a native call is stuck, only once it has returned. */

@@ -67,9 +67,13 @@ function consistent(attest: Buffer, pcrs: PcrValues): boolean {
 async function readEventLog(files: Pick<Files, 'readBytes'>, path: string): Promise<{ eventLog: string | null; status: SourceStatus }> {
   try {
     const buf = await files.readBytes(path);
-    if (buf === null) return { eventLog: null, status: { status: 'unavailable', reason: `${path} does not exist`, code: ERR_TPM_EVENTLOG } };
+    if (buf === null)
+      return { eventLog: null, status: { status: 'unavailable', reason: `${path} does not exist`, code: ERR_TPM_EVENTLOG } };
     if (buf.length > MAX_EVENT_LOG_BYTES) {
-      return { eventLog: null, status: { status: 'error', reason: `${path} is larger than ${MAX_EVENT_LOG_BYTES} bytes`, code: ERR_TPM_EVENTLOG } };
+      return {
+        eventLog: null,
+        status: { status: 'error', reason: `${path} is larger than ${MAX_EVENT_LOG_BYTES} bytes`, code: ERR_TPM_EVENTLOG },
+      };
     }
     return { eventLog: buf.toString('base64'), status: { status: 'ok' } };
   } catch (e) {
@@ -89,7 +93,10 @@ export async function collectTpmEvidence(opts: CollectTpmEvidenceOptions): Promi
   const open =
     opts.open ??
     (<T>(tcti: string, fn: (tpm: Tpm) => Promise<T>) =>
-      withTpm(tcti, fn, { ...(opts.commandTimeoutMs !== undefined && { commandTimeoutMs: opts.commandTimeoutMs }), ...(opts.logger && { logger: opts.logger }) }));
+      withTpm(tcti, fn, {
+        ...(opts.commandTimeoutMs !== undefined && { commandTimeoutMs: opts.commandTimeoutMs }),
+        ...(opts.logger && { logger: opts.logger }),
+      }));
   const quotePcrs = opts.pcrs ?? DEFAULT_QUOTE_PCRS;
   const nonce = opts.nonce ?? Buffer.alloc(0);
   try {

@@ -44,7 +44,8 @@ const ESYS_PROTOS = {
   EvictControl:
     'uint32_t Esys_EvictControl(void *ctx, uint32_t auth, uint32_t object, uint32_t s1, uint32_t s2, uint32_t s3, uint32_t persistent, _Out_ uint32_t *newHandle)',
   FlushContext: 'uint32_t Esys_FlushContext(void *ctx, uint32_t handle)',
-  TR_FromTPMPublic: 'uint32_t Esys_TR_FromTPMPublic(void *ctx, uint32_t tpmHandle, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ uint32_t *object)',
+  TR_FromTPMPublic:
+    'uint32_t Esys_TR_FromTPMPublic(void *ctx, uint32_t tpmHandle, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ uint32_t *object)',
   ReadPublic:
     'uint32_t Esys_ReadPublic(void *ctx, uint32_t object, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **outPublic, _Out_ void **name, _Out_ void **qualifiedName)',
   Quote:
@@ -102,7 +103,7 @@ export function loadTss2(): Tss2 {
   if (loaded) return loaded;
   if (loadError) throw loadError;
   // tpm2-tss logs failed connections to stderr; our errors carry the same information.
-  process.env['TSS2_LOG'] ??= 'all+none';
+  process.env.TSS2_LOG ??= 'all+none';
   try {
     const esysLib = koffi.load('libtss2-esys.so.0');
     const tctildr = koffi.load('libtss2-tctildr.so.0');
@@ -120,7 +121,11 @@ export function loadTss2(): Tss2 {
     }
     const decode = rcLib.func('const char *Tss2_RC_Decode(uint32_t rc)');
     loaded = {
-      tctiInit: promisify(tctildr.func('uint32_t Tss2_TctiLdr_Initialize(const char *conf, _Out_ void **tcti)') as unknown as { async: (...a: unknown[]) => void }),
+      tctiInit: promisify(
+        tctildr.func('uint32_t Tss2_TctiLdr_Initialize(const char *conf, _Out_ void **tcti)') as unknown as {
+          async: (...a: unknown[]) => void;
+        },
+      ),
       tctiFinalize: tctildr.func('void Tss2_TctiLdr_Finalize(_Inout_ void **tcti)'),
       esysInit: esysLib.func('uint32_t Esys_Initialize(_Out_ void **ctx, void *tcti, void *abi)'),
       esysFinalize: esysLib.func('void Esys_Finalize(_Inout_ void **ctx)'),

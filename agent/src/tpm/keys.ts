@@ -2,7 +2,16 @@ import type { EsysContext } from './esys.js';
 import { ESYS_TR } from './esys.js';
 import { handleExists } from './capability.js';
 import { TpmError, ERR_TPM_AK_MISMATCH, ERR_TPM_AK_MISSING, ERR_TPM_INPUT } from './errors.js';
-import { AK_ATTRIBUTES, TPMA, akTemplate, ekRsaTemplate, emptySensitiveCreate, srkTemplate, summarizePublic, type AkAlg } from './templates.js';
+import {
+  AK_ATTRIBUTES,
+  TPMA,
+  akTemplate,
+  ekRsaTemplate,
+  emptySensitiveCreate,
+  srkTemplate,
+  summarizePublic,
+  type AkAlg,
+} from './templates.js';
 import { ALG, pcrSelectionBytes, tpm2b, unwrapTpm2b } from './wire.js';
 
 /** Default persistent handle of the AK (owner range; 0x81010001 is the EK's by convention). */
@@ -48,10 +57,20 @@ async function createPrimary(ctx: EsysContext, hierarchy: number, template: Buff
   const chash: [bigint | null] = [null];
   const ticket: [bigint | null] = [null];
   await ctx.call(
-    'CreatePrimary', hierarchy, ESYS_TR.PASSWORD, ESYS_TR.NONE, ESYS_TR.NONE,
-    ctx.input('TPM2B_SENSITIVE_CREATE', emptySensitiveCreate()), ctx.input('TPM2B_PUBLIC', template),
-    ctx.input('TPM2B_DATA', tpm2b(Buffer.alloc(0))), ctx.input('TPML_PCR_SELECTION', pcrSelectionBytes([])),
-    tr, pub, cdata, chash, ticket,
+    'CreatePrimary',
+    hierarchy,
+    ESYS_TR.PASSWORD,
+    ESYS_TR.NONE,
+    ESYS_TR.NONE,
+    ctx.input('TPM2B_SENSITIVE_CREATE', emptySensitiveCreate()),
+    ctx.input('TPM2B_PUBLIC', template),
+    ctx.input('TPM2B_DATA', tpm2b(Buffer.alloc(0))),
+    ctx.input('TPML_PCR_SELECTION', pcrSelectionBytes([])),
+    tr,
+    pub,
+    cdata,
+    chash,
+    ticket,
   );
   ctx.free(cdata[0], chash[0], ticket[0]);
   return { tr: tr[0], pub: ctx.output('TPM2B_PUBLIC', pub[0]) };
@@ -92,16 +111,35 @@ export async function ensureAk(ctx: EsysContext, handle: number, alg: AkAlg): Pr
     const chash: [bigint | null] = [null];
     const ticket: [bigint | null] = [null];
     await ctx.call(
-      'Create', srk.tr, ESYS_TR.PASSWORD, ESYS_TR.NONE, ESYS_TR.NONE,
-      ctx.input('TPM2B_SENSITIVE_CREATE', emptySensitiveCreate()), ctx.input('TPM2B_PUBLIC', akTemplate(alg)),
-      ctx.input('TPM2B_DATA', tpm2b(Buffer.alloc(0))), ctx.input('TPML_PCR_SELECTION', pcrSelectionBytes([])),
-      priv, pubOut, cdata, chash, ticket,
+      'Create',
+      srk.tr,
+      ESYS_TR.PASSWORD,
+      ESYS_TR.NONE,
+      ESYS_TR.NONE,
+      ctx.input('TPM2B_SENSITIVE_CREATE', emptySensitiveCreate()),
+      ctx.input('TPM2B_PUBLIC', akTemplate(alg)),
+      ctx.input('TPM2B_DATA', tpm2b(Buffer.alloc(0))),
+      ctx.input('TPML_PCR_SELECTION', pcrSelectionBytes([])),
+      priv,
+      pubOut,
+      cdata,
+      chash,
+      ticket,
     );
     ctx.free(cdata[0], chash[0], ticket[0]);
     const privBytes = ctx.output('TPM2B_PRIVATE', priv[0]);
     const pub = ctx.output('TPM2B_PUBLIC', pubOut[0]);
     const loaded: [number] = [0];
-    await ctx.call('Load', srk.tr, ESYS_TR.PASSWORD, ESYS_TR.NONE, ESYS_TR.NONE, ctx.input('TPM2B_PRIVATE', privBytes), ctx.input('TPM2B_PUBLIC', pub), loaded);
+    await ctx.call(
+      'Load',
+      srk.tr,
+      ESYS_TR.PASSWORD,
+      ESYS_TR.NONE,
+      ESYS_TR.NONE,
+      ctx.input('TPM2B_PRIVATE', privBytes),
+      ctx.input('TPM2B_PUBLIC', pub),
+      loaded,
+    );
     ak = loaded[0];
     const persisted: [number] = [0];
     await ctx.call('EvictControl', ESYS_TR.RH_OWNER, ak, ESYS_TR.PASSWORD, ESYS_TR.NONE, ESYS_TR.NONE, handle, persisted);
@@ -148,17 +186,25 @@ export async function quote(ctx: EsysContext, akHandle: number, nonce: Buffer, p
     const quoted: [bigint | null] = [null];
     const sig: [bigint | null] = [null];
     await ctx.call(
-      'Quote', ak, ESYS_TR.PASSWORD, ESYS_TR.NONE, ESYS_TR.NONE,
-      ctx.input('TPM2B_DATA', tpm2b(nonce)), ctx.input('TPMT_SIG_SCHEME', Buffer.from([0, ALG.null])),
+      'Quote',
+      ak,
+      ESYS_TR.PASSWORD,
+      ESYS_TR.NONE,
+      ESYS_TR.NONE,
+      ctx.input('TPM2B_DATA', tpm2b(nonce)),
+      ctx.input('TPMT_SIG_SCHEME', Buffer.from([0, ALG.null])),
       ctx.input('TPML_PCR_SELECTION', pcrSelectionBytes([{ alg: bankAlgId, pcrs }])),
-      quoted, sig,
+      quoted,
+      sig,
     );
     const attest = unwrapTpm2b(ctx.output('TPM2B_ATTEST', quoted[0]), 'TPM2B_ATTEST');
     const signature = ctx.output('TPMT_SIGNATURE', sig[0]);
     return { attest, signature };
   }).catch(async (e: unknown) => {
-    if (e instanceof TpmError && e.details?.['command'] === 'TR_FromTPMPublic' && !(await handleExists(ctx, akHandle))) {
-      throw new TpmError(ERR_TPM_AK_MISSING, `no AK at persistent handle 0x${akHandle.toString(16)} (create it with ensureAk)`, { cause: e });
+    if (e instanceof TpmError && e.details?.command === 'TR_FromTPMPublic' && !(await handleExists(ctx, akHandle))) {
+      throw new TpmError(ERR_TPM_AK_MISSING, `no AK at persistent handle 0x${akHandle.toString(16)} (create it with ensureAk)`, {
+        cause: e,
+      });
     }
     throw e;
   });

@@ -17,7 +17,9 @@ const MAX_ROUNDS = 5;
 export async function readPcrs(ctx: EsysContext, banks?: string[]): Promise<PcrValues> {
   const active = await activeBanks(ctx);
   if (!active.some((b) => b.alg === ALG.sha256)) {
-    throw new TpmError(ERR_TPM_BANK, 'the sha256 PCR bank is not active on this TPM', { details: { active: active.map((b) => bankName(b.alg)) } });
+    throw new TpmError(ERR_TPM_BANK, 'the sha256 PCR bank is not active on this TPM', {
+      details: { active: active.map((b) => bankName(b.alg)) },
+    });
   }
   let wanted = active;
   if (banks) {
@@ -25,7 +27,8 @@ export async function readPcrs(ctx: EsysContext, banks?: string[]): Promise<PcrV
       const alg = bankAlg(name);
       if (alg === undefined) throw new TpmError(ERR_TPM_INPUT, `unknown PCR bank '${name}'`);
       const b = active.find((a) => a.alg === alg);
-      if (!b) throw new TpmError(ERR_TPM_BANK, `PCR bank ${name} is not active`, { details: { active: active.map((a) => bankName(a.alg)) } });
+      if (!b)
+        throw new TpmError(ERR_TPM_BANK, `PCR bank ${name} is not active`, { details: { active: active.map((a) => bankName(a.alg)) } });
       return b;
     });
   }
@@ -58,7 +61,7 @@ async function readOnce(ctx: EsysContext, banks: Array<{ alg: number; pcrs: numb
           details: { bank: bankName(bank.alg), asked: remaining },
         });
       }
-      returned.forEach((pcr, i) => (values[String(pcr)] = digests[i]!.toString('hex')));
+      for (const [i, pcr] of returned.entries()) values[String(pcr)] = digests[i]!.toString('hex');
       remaining = remaining.filter((p) => !returned.includes(p));
     }
     out[bankName(bank.alg)] = values;

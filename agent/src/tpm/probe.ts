@@ -35,7 +35,12 @@ function ascii(v: number | undefined): string | undefined {
   if (v === undefined) return undefined;
   const s = Buffer.alloc(4);
   s.writeUInt32BE(v >>> 0);
-  return s.toString('latin1').replace(/[^\x20-\x7e]/g, '').trim() || undefined;
+  return (
+    s
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '')
+      .trim() || undefined
+  );
 }
 
 /**
@@ -54,7 +59,13 @@ export async function probeTpm(tcti: string, opts: { commandTimeoutMs?: number; 
   } catch (e) {
     const s = failed(e);
     const why = 'TPM not reachable';
-    return { tpm: s, pcrs: notReached(why), ak: { ...notReached(why), handle: hex(akHandle) }, ek: notReached(why), ekCert: notReached(why) };
+    return {
+      tpm: s,
+      pcrs: notReached(why),
+      ak: { ...notReached(why), handle: hex(akHandle) },
+      ek: notReached(why),
+      ekCert: notReached(why),
+    };
   }
   try {
     try {
@@ -65,7 +76,10 @@ export async function probeTpm(tcti: string, opts: { commandTimeoutMs?: number; 
       const why = 'TPM not answering';
       return {
         tpm: { status: s.status, reason, code: s.code ?? ERR_TPM_UNAVAILABLE },
-        pcrs: notReached(why), ak: { ...notReached(why), handle: hex(akHandle) }, ek: notReached(why), ekCert: notReached(why),
+        pcrs: notReached(why),
+        ak: { ...notReached(why), handle: hex(akHandle) },
+        ek: notReached(why),
+        ekCert: notReached(why),
       };
     }
     const tpm: TpmProbe['tpm'] = { status: 'ok', ...(manufacturer ? { manufacturer } : {}) };
@@ -74,7 +88,12 @@ export async function probeTpm(tcti: string, opts: { commandTimeoutMs?: number; 
       const banks = (await activeBanks(ctx)).map((b) => bankName(b.alg));
       pcrs = banks.includes('sha256')
         ? { status: 'ok', banks }
-        : { status: 'error', banks, reason: `the sha256 PCR bank is not active (active: ${banks.join(', ') || 'none'})`, code: ERR_TPM_BANK };
+        : {
+            status: 'error',
+            banks,
+            reason: `the sha256 PCR bank is not active (active: ${banks.join(', ') || 'none'})`,
+            code: ERR_TPM_BANK,
+          };
     } catch (e) {
       pcrs = failed(e);
     }
@@ -85,7 +104,12 @@ export async function probeTpm(tcti: string, opts: { commandTimeoutMs?: number; 
         checkAkPublic(pub, 'ecc', akHandle);
         ak = { status: 'ok', handle: hex(akHandle) };
       } else {
-        ak = { status: 'unavailable', handle: hex(akHandle), reason: `no AK at ${hex(akHandle)} yet: the agent creates it on its first report`, code: ERR_TPM_AK_MISSING };
+        ak = {
+          status: 'unavailable',
+          handle: hex(akHandle),
+          reason: `no AK at ${hex(akHandle)} yet: the agent creates it on its first report`,
+          code: ERR_TPM_AK_MISSING,
+        };
       }
     } catch (e) {
       ak = { ...failed(e), handle: hex(akHandle) };

@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { TpmError, ERR_TPM_MARSHAL } from './errors.js';
 import { ALG, WireReader } from './wire.js';
 
-const CURVES: Record<number, string> = { 0x0003: 'P-256', 0x0004: 'P-384', 0x0005: 'P-521' };
+const CURVES: Record<number, string> = { 3: 'P-256', 4: 'P-384', 5: 'P-521' };
 
 function b64url(b: Buffer): string {
   return b.toString('base64url');

@@ -21,8 +21,7 @@ export const TPMA = {
 const NIST_P256 = 0x0003;
 
 /** AK attributes: a restricted signing key that never leaves this TPM (as tpm2_createak). */
-export const AK_ATTRIBUTES =
-  TPMA.fixedTPM | TPMA.fixedParent | TPMA.sensitiveDataOrigin | TPMA.userWithAuth | TPMA.restricted | TPMA.sign;
+export const AK_ATTRIBUTES = TPMA.fixedTPM | TPMA.fixedParent | TPMA.sensitiveDataOrigin | TPMA.userWithAuth | TPMA.restricted | TPMA.sign;
 
 export type AkAlg = 'ecc' | 'rsa';
 

@@ -36,7 +36,10 @@ const webhookSchema = z
     url: z.url({ protocol: /^https?$/ }),
     secret: z.string().min(16).nullable().optional(),
     format: z.enum(['json', 'slack']).default('json'),
-    events: z.array(z.enum(['status-changed', 'drift'])).min(1).default(['status-changed', 'drift']),
+    events: z
+      .array(z.enum(['status-changed', 'drift']))
+      .min(1)
+      .default(['status-changed', 'drift']),
     maxAttempts: z.number().int().min(1).max(100).default(10),
     timeoutMs: z.number().int().min(100).max(120_000).default(5000),
     maxPending: z.number().int().min(1).max(10_000_000).default(100_000),
@@ -47,7 +50,10 @@ const alertsSchema = z
   .object({
     webhooks: z.array(webhookSchema).max(32).default([]),
     backoff: z
-      .object({ baseMs: z.number().int().min(1).max(3_600_000).default(1000), maxMs: z.number().int().min(1).max(86_400_000).default(300_000) })
+      .object({
+        baseMs: z.number().int().min(1).max(3_600_000).default(1000),
+        maxMs: z.number().int().min(1).max(86_400_000).default(300_000),
+      })
       .strict()
       .default({ baseMs: 1000, maxMs: 300_000 }),
   })
@@ -69,7 +75,8 @@ export function parseAlertsConfig(raw: unknown): AlertsConfig {
     });
     if (r.data.backoff.maxMs < r.data.backoff.baseMs) problems.push('alerts.backoff.maxMs: must be >= baseMs');
   }
-  if (problems.length || !r.success) throw new UserError(ERR_CONFIG, `invalid alerts config: ${problems.join('; ')}`, { details: { problems } });
+  if (problems.length || !r.success)
+    throw new UserError(ERR_CONFIG, `invalid alerts config: ${problems.join('; ')}`, { details: { problems } });
   return {
     webhooks: r.data.webhooks.map((w) => ({ ...w, secret: w.secret ?? null })),
     backoff: r.data.backoff,

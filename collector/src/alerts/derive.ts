@@ -45,7 +45,13 @@ export function deriveAlerts(
   for (const c of changes) {
     if (c.seq <= cursor.driftSeq) continue;
     const last = events[events.length - 1];
-    const reason: Reason = { code: c.code, claim: c.claim as Reason['claim'], detail: c.detail, ...(c.before !== null ? { before: c.before } : {}), ...(c.after !== null ? { after: c.after } : {}) };
+    const reason: Reason = {
+      code: c.code,
+      claim: c.claim as Reason['claim'],
+      detail: c.detail,
+      ...(c.before !== null ? { before: c.before } : {}),
+      ...(c.after !== null ? { after: c.after } : {}),
+    };
     if (last?.kind === 'drift' && last.seq === c.seq) last.reasons.push(reason);
     else events.push({ kind: 'drift', nodeId, seq: c.seq, reasons: [reason], at: c.at });
     driftSeq = Math.max(driftSeq, c.seq);
@@ -53,7 +59,10 @@ export function deriveAlerts(
   let key = cursor.statusKey;
   if (node) {
     const v = effectiveVerdict(node, now, ttlSec);
-    const k = statusKey(v.status, v.reasons.map((r) => r.code));
+    const k = statusKey(
+      v.status,
+      v.reasons.map((r) => r.code),
+    );
     // A node that only said hello has no verdict yet: nothing to tell (as the trust cache).
     const silent = cursor.statusKey === ADOPT || (cursor.statusKey === null && node.verifiedAt === null && node.revokedAt === null);
     if (silent) key = cursor.statusKey === ADOPT ? k : null;

@@ -152,8 +152,13 @@ export class AlertDispatcher {
       const next = this.now() + backoffMs(attempts, this.deps.config.backoff.baseMs, this.deps.config.backoff.maxMs, this.random());
       await this.deps.outbox.failed(row.id, attempts, next, error, dead);
       this.deps.onAttempt?.(hook.name, dead ? 'dead' : 'retry');
-      if (dead) log.error({ code: ERR_ALERT_DEAD_LETTER, delivery: row.eventId, nodeId: row.nodeId, attempts, error }, 'alert dead-lettered');
-      else log.warn({ code: ERR_ALERT_DELIVERY, delivery: row.eventId, attempts, retryInMs: next - this.now(), error }, 'alert delivery failed; will retry');
+      if (dead)
+        log.error({ code: ERR_ALERT_DEAD_LETTER, delivery: row.eventId, nodeId: row.nodeId, attempts, error }, 'alert dead-lettered');
+      else
+        log.warn(
+          { code: ERR_ALERT_DELIVERY, delivery: row.eventId, attempts, retryInMs: next - this.now(), error },
+          'alert delivery failed; will retry',
+        );
     } catch (e) {
       log.error({ err: e }, 'alert outbox write failed');
       await this.sleep(5000, hook.name);

@@ -7,7 +7,7 @@ import type { Route } from '../http/router.js';
 import { AlertDispatcher } from './dispatcher.js';
 import { alertsRoutes } from './routes.js';
 import type { NewOutboxRow } from './outbox.js';
-import { DEFAULT_MAX_PENDING, ERR_ALERT_OUTBOX_FULL, SqlAlertOutbox } from './outbox-sql.js';
+import { DEFAULT_MAX_PENDING, ERR_ALERT_OUTBOX_FULL, type SqlAlertOutbox } from './outbox-sql.js';
 import { SqlAlertJournal } from './journal-sql.js';
 import { deriveAlerts } from './derive.js';
 import { renderAlert, type AlertEvent } from './payload.js';
@@ -76,7 +76,15 @@ export function startAlerts(deps: AlertsDeps): Alerts {
         .filter((h) => h.events.includes(e.kind))
         .map((h) => {
           const eventId = randomUUID();
-          return { webhook: h.name, eventId, kind: e.kind, nodeId: e.nodeId, body: renderAlert(e, h, eventId), createdAt: new Date(now()).toISOString(), nextAttemptAt: now() };
+          return {
+            webhook: h.name,
+            eventId,
+            kind: e.kind,
+            nodeId: e.nodeId,
+            body: renderAlert(e, h, eventId),
+            createdAt: new Date(now()).toISOString(),
+            nextAttemptAt: now(),
+          };
         }),
     );
 
@@ -86,7 +94,10 @@ export function startAlerts(deps: AlertsDeps): Alerts {
       return { rows: toRows(events), next };
     });
     for (const [webhook, moved] of overflow) {
-      log.warn({ code: ERR_ALERT_OUTBOX_FULL, webhook, moved, maxPending: maxPending(webhook) }, 'alert outbox full: oldest pending alerts moved to dead-letter');
+      log.warn(
+        { code: ERR_ALERT_OUTBOX_FULL, webhook, moved, maxPending: maxPending(webhook) },
+        'alert outbox full: oldest pending alerts moved to dead-letter',
+      );
       deps.onOverflow?.(webhook, moved);
     }
     if (rows.length) dispatcher.notify();
@@ -116,7 +127,11 @@ export function startAlerts(deps: AlertsDeps): Alerts {
 
   let chain: Promise<void> = Promise.resolve();
   const run = (what: string, nodeId: string | null, fn: () => Promise<void>) => {
-    chain = chain.then(fn).catch((err: unknown) => log.error({ err, nodeId, what }, 'alerts could not be queued (retried at the next event for this node or the next start)'));
+    chain = chain
+      .then(fn)
+      .catch((err: unknown) =>
+        log.error({ err, nodeId, what }, 'alerts could not be queued (retried at the next event for this node or the next start)'),
+      );
   };
   run('scan', null, scan);
   const onStatus = (e: CollectorEventMap['status-changed'][0]) => run('status-changed', e.nodeId, () => reconcile(e.nodeId, e.at));

@@ -7,7 +7,11 @@ import type { NewOutboxRow } from './outbox.js';
 import { insertOutboxRows } from './outbox-sql.js';
 
 /** Turns what was committed past a node's cursor into outbox rows and the cursor that covers them. */
-export type AlertBuilder = (cursor: AlertCursor, node: NodeRecord | null, changes: ChangeRecord[]) => { rows: NewOutboxRow[]; next: AlertCursor };
+export type AlertBuilder = (
+  cursor: AlertCursor,
+  node: NodeRecord | null,
+  changes: ChangeRecord[],
+) => { rows: NewOutboxRow[]; next: AlertCursor };
 
 export interface ReconcileResult {
   rows: NewOutboxRow[];
@@ -32,12 +36,20 @@ export class SqlAlertJournal {
       const cursor = await lockCursor(tx, nodeId);
       const nodeRow = await tx.get(`SELECT ${NODE_COLUMNS} FROM nodes WHERE node_id = ?`, [nodeId]);
       const changes = (
-        await tx.all('SELECT id, node_id, seq, at, code, claim, detail, before_value, after_value FROM changes WHERE node_id = ? AND seq > ? ORDER BY id', [nodeId, cursor.driftSeq])
+        await tx.all(
+          'SELECT id, node_id, seq, at, code, claim, detail, before_value, after_value FROM changes WHERE node_id = ? AND seq > ? ORDER BY id',
+          [nodeId, cursor.driftSeq],
+        )
       ).map(changeFromRow);
       const { rows, next } = build(cursor, nodeRow ? nodeFromRow(nodeRow) : null, changes);
       const overflow = await insertOutboxRows(tx, rows, this.maxPending);
       if (next.statusKey !== cursor.statusKey || next.driftSeq !== cursor.driftSeq)
-        await tx.run('UPDATE alert_cursor SET status_key = ?, drift_seq = ?, updated_at = ? WHERE node_id = ?', [next.statusKey, next.driftSeq, new Date().toISOString(), nodeId]);
+        await tx.run('UPDATE alert_cursor SET status_key = ?, drift_seq = ?, updated_at = ? WHERE node_id = ?', [
+          next.statusKey,
+          next.driftSeq,
+          new Date().toISOString(),
+          nodeId,
+        ]);
       return { rows, overflow };
     });
   }
@@ -50,7 +62,13 @@ export class SqlAlertJournal {
     if (entries.length === 0) return;
     const at = new Date().toISOString();
     await this.db.transaction(async (tx) => {
-      for (const e of entries) await tx.run('UPDATE alert_cursor SET status_key = ?, updated_at = ? WHERE node_id = ? AND status_key = ?', [e.statusKey, at, e.nodeId, ADOPT]);
+      for (const e of entries)
+        await tx.run('UPDATE alert_cursor SET status_key = ?, updated_at = ? WHERE node_id = ? AND status_key = ?', [
+          e.statusKey,
+          at,
+          e.nodeId,
+          ADOPT,
+        ]);
     });
   }
 
@@ -71,7 +89,11 @@ export class SqlAlertJournal {
       );
       for (const r of rows) {
         const seq = r.cursor_seq === null || r.cursor_seq === undefined ? -1 : num(r.cursor_seq);
-        yield { node: nodeFromRow(r), cursor: { statusKey: (r.cursor_key as string | null) ?? null, driftSeq: seq }, maxChangeSeq: r.max_change_seq === null ? -1 : num(r.max_change_seq) };
+        yield {
+          node: nodeFromRow(r),
+          cursor: { statusKey: (r.cursor_key as string | null) ?? null, driftSeq: seq },
+          maxChangeSeq: r.max_change_seq === null ? -1 : num(r.max_change_seq),
+        };
       }
       if (rows.length < pageSize) return;
       after = String(rows[rows.length - 1]!.node_id);
@@ -81,9 +103,15 @@ export class SqlAlertJournal {
 
 /** The node's cursor row, created when missing (never alerted) and locked for this transaction. */
 async function lockCursor(tx: SqlExecutor, nodeId: string): Promise<AlertCursor> {
-  await tx.run('INSERT INTO alert_cursor (node_id, status_key, drift_seq, updated_at) VALUES (?, NULL, -1, ?) ON CONFLICT (node_id) DO NOTHING', [nodeId, new Date().toISOString()]);
+  await tx.run(
+    'INSERT INTO alert_cursor (node_id, status_key, drift_seq, updated_at) VALUES (?, NULL, -1, ?) ON CONFLICT (node_id) DO NOTHING',
+    [nodeId, new Date().toISOString()],
+  );
   // SQLite transactions are already serialised (BEGIN IMMEDIATE); PostgreSQL locks the row.
   const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
-  const r = await tx.get<{ status_key: string | null; drift_seq: unknown }>(`SELECT status_key, drift_seq FROM alert_cursor WHERE node_id = ?${lock}`, [nodeId]);
+  const r = await tx.get<{ status_key: string | null; drift_seq: unknown }>(
+    `SELECT status_key, drift_seq FROM alert_cursor WHERE node_id = ?${lock}`,
+    [nodeId],
+  );
   return { statusKey: r?.status_key ?? null, driftSeq: r ? num(r.drift_seq) : -1 };
 }

@@ -43,7 +43,11 @@ export const DEFAULT_MAX_PENDING = 100_000;
  * when more than `maxPending(webhook)` rows are pending, the oldest are moved to the dead-letter
  * list with last_error ERR_ALERT_OUTBOX_FULL (never dropped). Returns how many were moved, per webhook.
  */
-export async function insertOutboxRows(tx: SqlExecutor, rows: readonly NewOutboxRow[], maxPending: (webhook: string) => number): Promise<Map<string, number>> {
+export async function insertOutboxRows(
+  tx: SqlExecutor,
+  rows: readonly NewOutboxRow[],
+  maxPending: (webhook: string) => number,
+): Promise<Map<string, number>> {
   const moved = new Map<string, number>();
   for (const r of rows)
     await tx.run(
@@ -54,7 +58,10 @@ export async function insertOutboxRows(tx: SqlExecutor, rows: readonly NewOutbox
   for (const webhook of new Set(rows.map((r) => r.webhook))) {
     const cap = maxPending(webhook);
     // The newest row past the cap: it and every older pending row are over.
-    const edge = await tx.get<{ id: unknown }>(`SELECT id FROM alert_outbox WHERE webhook = ? AND status = 'pending' ORDER BY id DESC LIMIT 1 OFFSET ?`, [webhook, cap]);
+    const edge = await tx.get<{ id: unknown }>(
+      `SELECT id FROM alert_outbox WHERE webhook = ? AND status = 'pending' ORDER BY id DESC LIMIT 1 OFFSET ?`,
+      [webhook, cap],
+    );
     if (!edge) continue;
     const n = await tx.run(`UPDATE alert_outbox SET status = 'dead', last_error = ? WHERE webhook = ? AND status = 'pending' AND id <= ?`, [
       `${ERR_ALERT_OUTBOX_FULL}: more than ${cap} pending alerts for this webhook; oldest moved to dead-letter`,
@@ -85,14 +92,22 @@ export class SqlAlertOutbox implements AlertOutbox {
 
   /** The database's clock in epoch ms (leases compare times taken from one clock). */
   private dbNow(): string {
-    return this.db.dialect === 'postgres' ? `(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT` : `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
+    return this.db.dialect === 'postgres'
+      ? `(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT`
+      : `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
   }
 
   async lease(webhook: string, holder: string, ttlMs: number): Promise<boolean> {
     const now = this.dbNow();
-    const taken = await this.db.run(`UPDATE alert_lease SET holder = ?, expires_at = ${now} + ? WHERE webhook = ? AND (holder = ? OR expires_at < ${now})`, [holder, ttlMs, webhook, holder]);
+    const taken = await this.db.run(
+      `UPDATE alert_lease SET holder = ?, expires_at = ${now} + ? WHERE webhook = ? AND (holder = ? OR expires_at < ${now})`,
+      [holder, ttlMs, webhook, holder],
+    );
     if (taken.changes > 0) return true;
-    const created = await this.db.run(`INSERT INTO alert_lease (webhook, holder, expires_at) VALUES (?, ?, ${now} + ?) ON CONFLICT (webhook) DO NOTHING`, [webhook, holder, ttlMs]);
+    const created = await this.db.run(
+      `INSERT INTO alert_lease (webhook, holder, expires_at) VALUES (?, ?, ${now} + ?) ON CONFLICT (webhook) DO NOTHING`,
+      [webhook, holder, ttlMs],
+    );
     return created.changes > 0;
   }
 
@@ -101,7 +116,9 @@ export class SqlAlertOutbox implements AlertOutbox {
   }
 
   async head(webhook: string): Promise<OutboxRow | null> {
-    const r = await this.db.get<DbRow>(`SELECT * FROM alert_outbox WHERE webhook = ? AND status = 'pending' ORDER BY id LIMIT 1`, [webhook]);
+    const r = await this.db.get<DbRow>(`SELECT * FROM alert_outbox WHERE webhook = ? AND status = 'pending' ORDER BY id LIMIT 1`, [
+      webhook,
+    ]);
     return r ? fromDb(r) : null;
   }
 
@@ -111,13 +128,10 @@ export class SqlAlertOutbox implements AlertOutbox {
 
   async failed(id: number, attempts: number, nextAttemptAt: number, error: string, dead: boolean): Promise<void> {
     // Only a pending row: one the cap moved to dead-letter meanwhile stays there.
-    await this.db.run(`UPDATE alert_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, status = ? WHERE id = ? AND status = 'pending'`, [
-      attempts,
-      nextAttemptAt,
-      error.slice(0, 500),
-      dead ? 'dead' : 'pending',
-      id,
-    ]);
+    await this.db.run(
+      `UPDATE alert_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, status = ? WHERE id = ? AND status = 'pending'`,
+      [attempts, nextAttemptAt, error.slice(0, 500), dead ? 'dead' : 'pending', id],
+    );
   }
 
   async counts(): Promise<{ pending: number; dead: number }> {
@@ -131,6 +145,10 @@ export class SqlAlertOutbox implements AlertOutbox {
   }
 
   async requeueDead(nextAttemptAt: number): Promise<number> {
-    return (await this.db.run(`UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE status = 'dead'`, [nextAttemptAt])).changes;
+    return (
+      await this.db.run(`UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE status = 'dead'`, [
+        nextAttemptAt,
+      ])
+    ).changes;
   }
 }

@@ -45,7 +45,12 @@ export function jsonBody(e: AlertEvent, id: string): JsonAlertBody {
   return e.kind === 'status-changed' ? { ...base, from: e.from, to: e.to } : { ...base, seq: e.seq };
 }
 
-const icon: Record<TrustStatus, string> = { trusted: ':large_green_circle:', untrusted: ':red_circle:', unknown: ':white_circle:', stale: ':large_yellow_circle:' };
+const icon: Record<TrustStatus, string> = {
+  trusted: ':large_green_circle:',
+  untrusted: ':red_circle:',
+  unknown: ':white_circle:',
+  stale: ':large_yellow_circle:',
+};
 
 /** Slack mrkdwn needs &, < and > escaped. */
 function slackEscape(s: string): string {

@@ -15,7 +15,20 @@ export function alertsRoutes(deps: { outbox: AlertOutbox; notify(): void; now?: 
       role: 'operator',
       handler: async () => {
         const [counts, dead] = await Promise.all([deps.outbox.counts(), deps.outbox.listDead(100)]);
-        return { ...counts, deadLetters: dead.map((r) => ({ id: r.id, webhook: r.webhook, delivery: r.eventId, kind: r.kind, nodeId: r.nodeId, createdAt: r.createdAt, attempts: r.attempts, lastError: r.lastError, body: r.body })) };
+        return {
+          ...counts,
+          deadLetters: dead.map((r) => ({
+            id: r.id,
+            webhook: r.webhook,
+            delivery: r.eventId,
+            kind: r.kind,
+            nodeId: r.nodeId,
+            createdAt: r.createdAt,
+            attempts: r.attempts,
+            lastError: r.lastError,
+            body: r.body,
+          })),
+        };
       },
     },
     {

@@ -13,7 +13,14 @@ export function signBody(secret: string, timestamp: number, body: string): strin
 }
 
 /** For receivers written in TypeScript: constant-time check plus a freshness window. */
-export function verifySignature(secret: string, header: string | undefined, timestamp: string | undefined, body: string, nowSec: number, toleranceSec = 300): boolean {
+export function verifySignature(
+  secret: string,
+  header: string | undefined,
+  timestamp: string | undefined,
+  body: string,
+  nowSec: number,
+  toleranceSec = 300,
+): boolean {
   if (!header || !timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
   const ts = Number(timestamp);
   if (Math.abs(nowSec - ts) > toleranceSec) return false;

@@ -61,7 +61,8 @@ export class LiveHub {
       this.detach.push(() => events.off(name, fn as never));
     };
     if (trust) {
-      const onChange = (c: TrustChange) => this.publish('status', { nodeId: c.nodeId, from: c.from, to: c.status, reasons: c.reasons, at: c.at, verifiedAt: c.verifiedAt });
+      const onChange = (c: TrustChange) =>
+        this.publish('status', { nodeId: c.nodeId, from: c.from, to: c.status, reasons: c.reasons, at: c.at, verifiedAt: c.verifiedAt });
       trust.on('change', onChange);
       this.detach.push(() => trust.off('change', onChange));
     } else sub('status-changed', (e) => this.publish('status', e));
@@ -92,8 +93,14 @@ export class LiveHub {
 
   /** Takes over the response (the stream stays open until the client leaves). */
   open(req: IncomingMessage, res: ServerResponse): undefined {
-    if (this.clients.size >= this.opts.maxClients) throw new HttpError(503, ERR_LIVE_CLIENT_LIMIT, `too many live streams (limit ${this.opts.maxClients})`);
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    if (this.clients.size >= this.opts.maxClients)
+      throw new HttpError(503, ERR_LIVE_CLIENT_LIMIT, `too many live streams (limit ${this.opts.maxClients})`);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     const c: Client = { res };
     this.clients.add(c);
     res.on('close', () => this.clients.delete(c));

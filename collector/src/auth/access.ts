@@ -38,12 +38,19 @@ export async function createAccessControl(o: AccessControlOptions): Promise<Acce
   const authStore = new AuthStore(o.db);
   const enrollStore = new EnrollStore(o.db);
   const anchors = o.ekCaDir ? await loadEkCaDir(o.ekCaDir) : [];
-  if (!o.ekCaDir) o.logger.warn('no --ek-ca-dir: EK certificates cannot be verified; only operator decisions (or --allow-tofu) enrol nodes');
+  if (!o.ekCaDir)
+    o.logger.warn('no --ek-ca-dir: EK certificates cannot be verified; only operator decisions (or --allow-tofu) enrol nodes');
   if (o.allowTofu) o.logger.warn('--allow-tofu: nodes without an enrolment token are trusted on first use (lab setting)');
   let target: { events: CollectorEvents; closeNode(nodeId: string): void } | null = null;
   const onRevoked = (n: NodeRecord, from: NodeRecord['status'] | null) => {
     if (!target) return;
-    target.events.emit('status-changed', { nodeId: n.nodeId, from, to: n.status, reasons: n.reasons, at: n.revokedAt ?? new Date().toISOString() });
+    target.events.emit('status-changed', {
+      nodeId: n.nodeId,
+      from,
+      to: n.status,
+      reasons: n.reasons,
+      at: n.revokedAt ?? new Date().toISOString(),
+    });
     target.closeNode(n.nodeId);
   };
   return {

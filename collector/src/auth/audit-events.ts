@@ -10,7 +10,9 @@ export function auditApprovals(events: CollectorEvents, store: Pick<AuthStore, '
   const onApproved = (e: { nodeId: string; actor: string; reason: string; at: string }) => {
     store
       .audit({ at: e.at, actor: e.actor, action: 'node.approve', target: `node:${e.nodeId}`, reason: e.reason, details: null })
-      .catch((err: unknown) => log?.error({ err: (err as Error).message, nodeId: e.nodeId }, 'cannot write the audit entry of an approval'));
+      .catch((err: unknown) =>
+        log?.error({ err: (err as Error).message, nodeId: e.nodeId }, 'cannot write the audit entry of an approval'),
+      );
   };
   events.on('approved', onApproved);
   return () => events.off('approved', onApproved);

@@ -56,7 +56,9 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       const t = now().getTime();
       if ((lastTouch.get(row.name) ?? -Infinity) + touchInterval <= t) {
         lastTouch.set(row.name, t);
-        opts.store.touchToken(row.name, new Date(t).toISOString()).catch((e: unknown) => opts.log?.warn({ err: e, token: row.name }, 'cannot record token use'));
+        opts.store
+          .touchToken(row.name, new Date(t).toISOString())
+          .catch((e: unknown) => opts.log?.warn({ err: e, token: row.name }, 'cannot record token use'));
       }
       return { name: row.name, role: row.role };
     },
@@ -74,7 +76,11 @@ export function authorize(route: Pick<Route, 'role'>, principal: Principal | nul
 }
 
 /** Authenticate then authorize, for callers that hold a request and its matched route. */
-export async function checkAccess(auth: Authenticator, req: Pick<IncomingMessage, 'headers'>, route: Pick<Route, 'role'>): Promise<Principal | null> {
+export async function checkAccess(
+  auth: Authenticator,
+  req: Pick<IncomingMessage, 'headers'>,
+  route: Pick<Route, 'role'>,
+): Promise<Principal | null> {
   const principal = await auth.authenticate(req);
   authorize(route, principal);
   return principal;

@@ -18,7 +18,10 @@ export async function loadBootstrapToken(opts: { file?: string | undefined; env:
     try {
       token = (await readFile(opts.file, 'utf8')).split(/\r?\n/, 1)[0]!.trim();
     } catch (e) {
-      throw new UserError(ERR_AUTH_TOKEN_INPUT, `cannot read bootstrap token file ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UserError(
+        ERR_AUTH_TOKEN_INPUT,
+        `cannot read bootstrap token file ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
   } else {
     from = 'NODESEAL_BOOTSTRAP_TOKEN';
@@ -26,7 +29,10 @@ export async function loadBootstrapToken(opts: { file?: string | undefined; env:
     if (token === undefined || token === '') return null;
   }
   if (token.length < BOOTSTRAP_MIN_LENGTH || /\s/.test(token)) {
-    throw new UserError(ERR_AUTH_TOKEN_INPUT, `bootstrap token from ${from} must be at least ${BOOTSTRAP_MIN_LENGTH} characters without spaces`);
+    throw new UserError(
+      ERR_AUTH_TOKEN_INPUT,
+      `bootstrap token from ${from} must be at least ${BOOTSTRAP_MIN_LENGTH} characters without spaces`,
+    );
   }
   return token;
 }

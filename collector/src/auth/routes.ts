@@ -27,7 +27,8 @@ export interface AuthRoutesDeps {
 
 function body(b: unknown): Record<string, unknown> {
   if (b === undefined) return {};
-  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'request body must be a JSON object');
+  if (b === null || typeof b !== 'object' || Array.isArray(b))
+    throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'request body must be a JSON object');
   return b as Record<string, unknown>;
 }
 
@@ -36,7 +37,8 @@ function text(v: unknown, field: string, opts: { required?: boolean; max?: numbe
     if (opts.required) throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, `${field} is required`);
     return undefined;
   }
-  if (typeof v !== 'string' || v.length > (opts.max ?? 1000) || (opts.required && v.trim() === '')) throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, `${field} must be a string of at most ${opts.max ?? 1000} characters`);
+  if (typeof v !== 'string' || v.length > (opts.max ?? 1000) || (opts.required && v.trim() === ''))
+    throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, `${field} must be a string of at most ${opts.max ?? 1000} characters`);
   return v;
 }
 
@@ -57,7 +59,8 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
       handler: async ({ query }) => {
         const limit = query.get('limit');
         const before = query.get('before');
-        if ((limit !== null && !/^\d{1,4}$/.test(limit)) || (before !== null && !/^\d{1,15}$/.test(before))) throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'limit and before must be whole numbers');
+        if ((limit !== null && !/^\d{1,4}$/.test(limit)) || (before !== null && !/^\d{1,15}$/.test(before)))
+          throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'limit and before must be whole numbers');
         const entries = await deps.auth.listAudit({
           ...(query.get('target') !== null ? { target: query.get('target')! } : {}),
           ...(query.get('action') !== null ? { action: query.get('action')! } : {}),
@@ -92,7 +95,8 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         const b = body(raw);
         only(b, ['ekName', 'reason']);
         const ekName = text(b.ekName, 'ekName', { required: true, max: 200 })!;
-        if (!/^(000b[0-9a-f]{64}|000c[0-9a-f]{96}|000d[0-9a-f]{128}|0004[0-9a-f]{40})$/.test(ekName)) throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'ekName must be the hex TPM Name of the EK');
+        if (!/^(000b[0-9a-f]{64}|000c[0-9a-f]{96}|000d[0-9a-f]{128}|0004[0-9a-f]{40})$/.test(ekName))
+          throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'ekName must be the hex TPM Name of the EK');
         const reason = text(b.reason, 'reason', { required: true })!;
         const at = now().toISOString();
         await deps.enroll.recordEkDecision({ nodeId: params.id!, ekName, actor: actor(principal), reason, at });
@@ -104,8 +108,23 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
       path: '/v1/tokens',
       role: 'operator',
       handler: async () => ({
-        tokens: (await deps.auth.listTokens()).map((t) => ({ name: t.name, role: t.role, createdAt: t.createdAt, createdBy: t.createdBy, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt })),
-        enrollTokens: (await deps.enroll.listTokens()).map((t) => ({ tokenId: t.tokenId, nodes: t.nodeGlob, expiresAt: t.expiresAt, usesLeft: t.usesLeft, maxUses: t.maxUses, createdBy: t.createdBy, revokedAt: t.revokedAt })),
+        tokens: (await deps.auth.listTokens()).map((t) => ({
+          name: t.name,
+          role: t.role,
+          createdAt: t.createdAt,
+          createdBy: t.createdBy,
+          revokedAt: t.revokedAt,
+          lastUsedAt: t.lastUsedAt,
+        })),
+        enrollTokens: (await deps.enroll.listTokens()).map((t) => ({
+          tokenId: t.tokenId,
+          nodes: t.nodeGlob,
+          expiresAt: t.expiresAt,
+          usesLeft: t.usesLeft,
+          maxUses: t.maxUses,
+          createdBy: t.createdBy,
+          revokedAt: t.revokedAt,
+        })),
       }),
     },
     {
@@ -133,7 +152,8 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         const b = body(raw);
         only(b, ['reason']);
         const reason = text(b.reason, 'reason', { required: true })!;
-        if (!(await deps.auth.revokeToken(params.name!, actor(principal), reason, now().toISOString()))) throw new HttpError(404, ERR_AUTH_TOKEN_UNKNOWN, 'no live token with this name');
+        if (!(await deps.auth.revokeToken(params.name!, actor(principal), reason, now().toISOString())))
+          throw new HttpError(404, ERR_AUTH_TOKEN_UNKNOWN, 'no live token with this name');
         return { name: params.name!, revoked: true };
       },
     },

@@ -104,11 +104,25 @@ export class AuthStore {
   async createToken(t: Omit<ApiTokenRecord, 'revokedAt' | 'lastUsedAt'>, reason: string): Promise<void> {
     try {
       await this.db.transaction(async (tx) => {
-        await tx.run('INSERT INTO api_tokens (name, role, token_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)', [t.name, t.role, t.tokenHash, t.createdAt, t.createdBy]);
-        await appendAudit(tx, { at: t.createdAt, actor: t.createdBy, action: 'token.create', target: `token:${t.name}`, reason, details: { role: t.role } });
+        await tx.run('INSERT INTO api_tokens (name, role, token_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)', [
+          t.name,
+          t.role,
+          t.tokenHash,
+          t.createdAt,
+          t.createdBy,
+        ]);
+        await appendAudit(tx, {
+          at: t.createdAt,
+          actor: t.createdBy,
+          action: 'token.create',
+          target: `token:${t.name}`,
+          reason,
+          details: { role: t.role },
+        });
       });
     } catch (e) {
-      if (isUniqueViolation(e)) throw new NodesealError(ERR_AUTH_TOKEN_EXISTS, `a token named ${t.name} already exists`, { details: { name: t.name } });
+      if (isUniqueViolation(e))
+        throw new NodesealError(ERR_AUTH_TOKEN_EXISTS, `a token named ${t.name} already exists`, { details: { name: t.name } });
       throw e;
     }
   }

@@ -10,7 +10,10 @@ export const ENROLL_TOKEN_PREFIX = 'nse_';
 
 const shape = /^(nst|nse)_[A-Za-z0-9_-]{43}$/;
 
-export function generateToken(prefix: typeof API_TOKEN_PREFIX | typeof ENROLL_TOKEN_PREFIX, random: (n: number) => Buffer = randomBytes): string {
+export function generateToken(
+  prefix: typeof API_TOKEN_PREFIX | typeof ENROLL_TOKEN_PREFIX,
+  random: (n: number) => Buffer = randomBytes,
+): string {
   return prefix + random(32).toString('base64url');
 }
 

@@ -14,7 +14,8 @@ interface NodeRead {
 function digestFlag(name: string, v: string | undefined, allowNone: boolean): string | null | undefined {
   if (v === undefined) return undefined;
   if (allowNone && v === 'none') return null;
-  if (!DIGEST_RE.test(v)) throw new UserError(ERR_USAGE, `--${name} must be sha256:<64 lowercase hex digits>${allowNone ? ' or none (no TPM evidence)' : ''}`);
+  if (!DIGEST_RE.test(v))
+    throw new UserError(ERR_USAGE, `--${name} must be sha256:<64 lowercase hex digits>${allowNone ? ' or none (no TPM evidence)' : ''}`);
   return v;
 }
 
@@ -33,7 +34,13 @@ const verb: Verb = {
   async run(argv, io) {
     const { values, positionals } = parseFlags(
       argv,
-      { ...TARGET_FLAGS, reason: { type: 'string' }, 'inventory-digest': { type: 'string' }, 'pcr-digest': { type: 'string' }, json: { type: 'boolean' } },
+      {
+        ...TARGET_FLAGS,
+        reason: { type: 'string' },
+        'inventory-digest': { type: 'string' },
+        'pcr-digest': { type: 'string' },
+        json: { type: 'boolean' },
+      },
       true,
     );
     const id = nodeIdArg(positionals, 'nodeseal approve ID --reason TEXT');
@@ -46,8 +53,16 @@ const verb: Verb = {
     const path = `/v1/nodes/${encodeURIComponent(id)}`;
     return runApi(io, 'approve', async () => {
       const node = await client.get<NodeRead>(path);
-      const seenInv = typeof node?.summary?.inventoryDigest === 'string' && DIGEST_RE.test(node.summary.inventoryDigest) ? node.summary.inventoryDigest : undefined;
-      const seenPcr = node?.summary?.pcrDigest === null ? null : typeof node?.summary?.pcrDigest === 'string' && DIGEST_RE.test(node.summary.pcrDigest) ? node.summary.pcrDigest : undefined;
+      const seenInv =
+        typeof node?.summary?.inventoryDigest === 'string' && DIGEST_RE.test(node.summary.inventoryDigest)
+          ? node.summary.inventoryDigest
+          : undefined;
+      const seenPcr =
+        node?.summary?.pcrDigest === null
+          ? null
+          : typeof node?.summary?.pcrDigest === 'string' && DIGEST_RE.test(node.summary.pcrDigest)
+            ? node.summary.pcrDigest
+            : undefined;
       const inventoryDigest = pinInv ?? seenInv;
       const pcrDigest = pinPcr !== undefined ? pinPcr : seenPcr;
       const body: Record<string, unknown> = { reason };
@@ -67,7 +82,12 @@ const verb: Verb = {
         out = await client.post<Record<string, unknown>>(`${path}/approve`, body);
       } catch (e) {
         if (e instanceof ApiError && e.code === STATE_CHANGED)
-          throw new ApiError(e.code, `${id} reported another state than the one shown above; nothing was approved, review it again`, EXIT.failed, e.status);
+          throw new ApiError(
+            e.code,
+            `${id} reported another state than the one shown above; nothing was approved, review it again`,
+            EXIT.failed,
+            e.status,
+          );
         throw e;
       }
       if (values.json) io.stdout(`${JSON.stringify(out, null, 2)}\n`);

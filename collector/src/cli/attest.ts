@@ -28,7 +28,14 @@ const verb: Verb = {
       const status = typeof out?.status === 'string' ? out.status : 'unknown';
       if (!values.json) {
         io.stdout(`${clean(id)}: ${status.toUpperCase()}\n`);
-        if (out.reasons?.length) io.stdout(table(['CODE', 'CLAIM', 'DETAIL'], out.reasons.map((r) => [r.code, r.claim, r.detail]), 100));
+        if (out.reasons?.length)
+          io.stdout(
+            table(
+              ['CODE', 'CLAIM', 'DETAIL'],
+              out.reasons.map((r) => [r.code, r.claim, r.detail]),
+              100,
+            ),
+          );
       }
       return status === 'trusted' ? EXIT.ok : EXIT.notTrusted;
     });

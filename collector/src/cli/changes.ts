@@ -1,5 +1,17 @@
 import { parseFlags, type Verb } from '../../../shared/src/cli/verb.js';
-import { ApiError, clean, clientFrom, EXIT, EXIT_CODES_HELP, ERR_CLI_RESPONSE, nodeIdArg, runApi, table, TARGET_FLAGS, TARGET_HELP } from './client.js';
+import {
+  ApiError,
+  clean,
+  clientFrom,
+  EXIT,
+  EXIT_CODES_HELP,
+  ERR_CLI_RESPONSE,
+  nodeIdArg,
+  runApi,
+  table,
+  TARGET_FLAGS,
+  TARGET_HELP,
+} from './client.js';
 
 interface Change {
   seq?: number;
@@ -36,7 +48,13 @@ const verb: Verb = {
         io.stdout(`no changes recorded for ${clean(id)}\n`);
         return EXIT.ok;
       }
-      io.stdout(table(['AT', 'SEQ', 'CODE', 'DETAIL', 'BEFORE', 'AFTER'], changes.map((c) => [c.at, c.seq, c.code, c.detail, c.before, c.after]), 48));
+      io.stdout(
+        table(
+          ['AT', 'SEQ', 'CODE', 'DETAIL', 'BEFORE', 'AFTER'],
+          changes.map((c) => [c.at, c.seq, c.code, c.detail, c.before, c.after]),
+          48,
+        ),
+      );
       return EXIT.ok;
     });
   },

@@ -26,7 +26,8 @@ export const ERR_CLI_RESPONSE = 'ERR_CLI_RESPONSE';
 export const ERR_CLI_API = 'ERR_CLI_API';
 
 export const EXIT_CODES_HELP = 'Exit: 0 ok/trusted, 1 not trusted or refused, 2 usage, 3 unreachable, 4 auth, 5 no such node.';
-export const TARGET_HELP = '--url URL (or NODESEAL_URL) --token T | --token-file F (or NODESEAL_TOKEN); defaults from $NODESEAL_CLI_CONFIG or ~/.config/nodeseal/cli.json {"url","tokenFile"}';
+export const TARGET_HELP =
+  '--url URL (or NODESEAL_URL) --token T | --token-file F (or NODESEAL_TOKEN); defaults from $NODESEAL_CLI_CONFIG or ~/.config/nodeseal/cli.json {"url","tokenFile"}';
 
 /** Flags every operator verb accepts (for parseFlags). */
 export const TARGET_FLAGS = {
@@ -109,9 +110,15 @@ export function clientFrom(flags: TargetFlags, env: NodeJS.ProcessEnv): ApiClien
     throw new UserError(ERR_USAGE, `collector URL is not a URL: ${JSON.stringify(url)}`);
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UserError(ERR_USAGE, 'collector URL must be http:// or https://');
-  const token = flags.token ?? (flags['token-file'] ? readToken(flags['token-file']) : undefined) ?? env.NODESEAL_TOKEN ?? file.token ?? (file.tokenFile ? readToken(file.tokenFile) : undefined);
+  const token =
+    flags.token ??
+    (flags['token-file'] ? readToken(flags['token-file']) : undefined) ??
+    env.NODESEAL_TOKEN ??
+    file.token ??
+    (file.tokenFile ? readToken(file.tokenFile) : undefined);
   const timeoutSec = flags.timeout === undefined ? 30 : Number(flags.timeout);
-  if (!Number.isFinite(timeoutSec) || timeoutSec <= 0 || timeoutSec > 3600) throw new UserError(ERR_USAGE, '--timeout must be seconds between 0 and 3600');
+  if (!Number.isFinite(timeoutSec) || timeoutSec <= 0 || timeoutSec > 3600)
+    throw new UserError(ERR_USAGE, '--timeout must be seconds between 0 and 3600');
   return new ApiClient(base, token ?? null, timeoutSec * 1000);
 }
 
@@ -137,10 +144,19 @@ export class ApiClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body: body === undefined ? null : JSON.stringify(body), redirect: 'error', signal: AbortSignal.timeout(this.timeoutMs + extraTimeoutMs) });
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.timeoutMs + extraTimeoutMs),
+      });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const why = (e as Error).name === 'TimeoutError' ? `no answer within ${Math.round((this.timeoutMs + extraTimeoutMs) / 1000)} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
+      const why =
+        (e as Error).name === 'TimeoutError'
+          ? `no answer within ${Math.round((this.timeoutMs + extraTimeoutMs) / 1000)} s`
+          : (cause?.code ?? cause?.message ?? (e as Error).message);
       throw new ApiError(ERR_CLI_UNREACHABLE, `cannot reach the collector at ${this.base.origin}: ${why}`, EXIT.unreachable);
     }
     const text = await res.text().catch(() => '');
@@ -155,11 +171,17 @@ export class ApiClient {
       const code = typeof err?.code === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(err.code) ? err.code : null;
       const message = typeof err?.message === 'string' ? err.message.slice(0, 300) : `HTTP ${res.status}`;
       if (res.status === 401 || res.status === 403)
-        throw new ApiError(code ?? ERR_CLI_AUTH, `${res.status === 401 ? 'not authenticated' : 'not allowed'}: ${message}${this.token ? '' : ' (no token given: --token or NODESEAL_TOKEN)'}`, EXIT.auth, res.status);
+        throw new ApiError(
+          code ?? ERR_CLI_AUTH,
+          `${res.status === 401 ? 'not authenticated' : 'not allowed'}: ${message}${this.token ? '' : ' (no token given: --token or NODESEAL_TOKEN)'}`,
+          EXIT.auth,
+          res.status,
+        );
       if (res.status === 404) throw new ApiError(code ?? ERR_CLI_NOT_FOUND, message, EXIT.notFound, res.status);
       throw new ApiError(code ?? ERR_CLI_API, message, EXIT.failed, res.status);
     }
-    if (json === undefined) throw new ApiError(ERR_CLI_RESPONSE, `the collector answered ${method} ${url.pathname} with no JSON`, EXIT.failed, res.status);
+    if (json === undefined)
+      throw new ApiError(ERR_CLI_RESPONSE, `the collector answered ${method} ${url.pathname} with no JSON`, EXIT.failed, res.status);
     return json as T;
   }
 }
@@ -181,14 +203,24 @@ export async function runApi(io: CliIo, verb: string, fn: () => Promise<number>)
 export function clean(v: unknown): string {
   if (v === null || v === undefined) return '-';
   const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
 /** A plain left-aligned table; cells longer than `max` are cut. */
 export function table(headers: string[], rows: unknown[][], max = 60): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => clean(c)))].map((r) => r.map((c) => (c.length > max ? `${c.slice(0, max - 1)}…` : c)));
+  const cells = [headers, ...rows.map((r) => r.map((c) => clean(c)))].map((r) =>
+    r.map((c) => (c.length > max ? `${c.slice(0, max - 1)}…` : c)),
+  );
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return `${cells
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 /** A node id from the command line: the same shape the collector accepts. */

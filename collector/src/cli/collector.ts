@@ -1,12 +1,13 @@
 import { parseFlags, type Verb } from '../../../shared/src/cli/verb.js';
 import { loadCollectorConfig } from '../config.js';
 import { createLogger } from '../logger.js';
-import { startCollector } from '../server.js';
+import { type RunningCollector, startCollector } from '../server.js';
 import { createAccessControl } from '../auth/access.js';
 import { loadBootstrapToken } from '../auth/bootstrap.js';
 import { openPostgresStore, openSqliteStore } from '../store/open.js';
 
-const usage = 'nodeseal collector [--listen HOST:PORT] [--db PATH] [--config FILE] [--postgres URL] [--tls-cert FILE --tls-key FILE] [--insecure] [--interval SEC] [--freshness-ttl SEC] [--heartbeat SEC] [--verify-workers N] [--log-level L]\n  [--ek-ca-dir DIR] [--allow-tofu] [--bootstrap-token-file FILE]\n\n' +
+const usage =
+  'nodeseal collector [--listen HOST:PORT] [--db PATH] [--config FILE] [--postgres URL] [--tls-cert FILE --tls-key FILE] [--insecure] [--interval SEC] [--freshness-ttl SEC] [--heartbeat SEC] [--verify-workers N] [--log-level L]\n  [--ek-ca-dir DIR] [--allow-tofu] [--bootstrap-token-file FILE]\n\n' +
   '  --listen HOST:PORT     address for agents and the API (default 127.0.0.1:8443)\n' +
   '  --interval SEC         how often agents report (default 60); --freshness-ttl SEC: a verdict older is stale (default 180)\n' +
   '  --heartbeat SEC        WebSocket ping interval (default 15); --verify-workers N: verification threads (default 0, in-process)\n' +
@@ -52,7 +53,7 @@ const verb: Verb = {
     const logger = createLogger({ level: config.logLevel, name: 'collector' });
     const bootstrapToken = await loadBootstrapToken({ file: values['bootstrap-token-file'], env: io.env });
     const store = config.postgresUrl ? await openPostgresStore(config.postgresUrl) : await openSqliteStore(config.db);
-    let running;
+    let running: RunningCollector;
     let detach = () => {};
     try {
       const access = await createAccessControl({

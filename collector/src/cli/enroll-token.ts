@@ -18,7 +18,14 @@ const verb: Verb = {
   async run(argv, io) {
     const { values, positionals } = parseFlags(
       argv,
-      { nodes: { type: 'string' }, ttl: { type: 'string' }, uses: { type: 'string' }, reason: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' } },
+      {
+        nodes: { type: 'string' },
+        ttl: { type: 'string' },
+        uses: { type: 'string' },
+        reason: { type: 'string' },
+        db: { type: 'string' },
+        json: { type: 'boolean' },
+      },
       true,
     );
     const [action, ...rest] = positionals;
@@ -43,15 +50,29 @@ const verb: Verb = {
       if (values.json) io.stdout(`${JSON.stringify(created)}\n`);
       else {
         io.stdout(`${created.token}\n`);
-        io.stderr(`enrolment token ${created.tokenId} for nodes ${created.nodes}, ${created.uses} use(s), expires ${created.expiresAt}; shown only this once\n`);
+        io.stderr(
+          `enrolment token ${created.tokenId} for nodes ${created.nodes}, ${created.uses} use(s), expires ${created.expiresAt}; shown only this once\n`,
+        );
       }
       return 0;
     }
     if (action === 'list') {
       const tokens = await withLocalStore(target, (store) => new EnrollStore(store.db).listTokens());
-      const rows = tokens.map((t) => ({ tokenId: t.tokenId, nodes: t.nodeGlob, expiresAt: t.expiresAt, usesLeft: t.usesLeft, maxUses: t.maxUses, createdBy: t.createdBy, revokedAt: t.revokedAt }));
+      const rows = tokens.map((t) => ({
+        tokenId: t.tokenId,
+        nodes: t.nodeGlob,
+        expiresAt: t.expiresAt,
+        usesLeft: t.usesLeft,
+        maxUses: t.maxUses,
+        createdBy: t.createdBy,
+        revokedAt: t.revokedAt,
+      }));
       if (values.json) io.stdout(`${JSON.stringify({ enrollTokens: rows })}\n`);
-      else for (const t of rows) io.stdout(`${t.tokenId}\t${t.nodes}\t${t.usesLeft}/${t.maxUses} left\texpires ${t.expiresAt}${t.revokedAt ? `\trevoked ${t.revokedAt}` : ''}\n`);
+      else
+        for (const t of rows)
+          io.stdout(
+            `${t.tokenId}\t${t.nodes}\t${t.usesLeft}/${t.maxUses} left\texpires ${t.expiresAt}${t.revokedAt ? `\trevoked ${t.revokedAt}` : ''}\n`,
+          );
       return 0;
     }
     throw new UserError(ERR_USAGE, `expected create or list, not ${action ?? 'nothing'}`);

@@ -17,7 +17,16 @@ export function eventLogJson(log: UnverifiedEventLog): Record<string, unknown> {
       digests: Object.fromEntries(Object.entries(e.digests).map(([b, d]) => [b, d.toString('hex')])),
       size: e.data.length,
       description: describeEvent(e),
-      ...(e.decoded.kind === 'variable' ? { variable: { guid: e.decoded.variable.guid, name: e.decoded.variable.name, dataLength: e.decoded.variable.dataLength, dataSha256: e.decoded.variable.dataSha256 } } : {}),
+      ...(e.decoded.kind === 'variable'
+        ? {
+            variable: {
+              guid: e.decoded.variable.guid,
+              name: e.decoded.variable.name,
+              dataLength: e.decoded.variable.dataLength,
+              dataSha256: e.decoded.variable.dataSha256,
+            },
+          }
+        : {}),
       ...(e.decoded.kind === 'image' ? { image: e.decoded.image } : {}),
     })),
     pcrs: computePcrs(log),
@@ -43,10 +52,15 @@ const verb: Verb = {
       io.stdout(`${JSON.stringify(eventLogJson(log), null, 2)}\n`);
       return 0;
     }
-    const lines = [`format: ${log.format}  banks: ${log.banks.join(', ')}  events: ${log.events.length}${log.startupLocality !== null ? `  startup locality: ${log.startupLocality}` : ''}`, ''];
-    for (const e of log.events) lines.push(`${String(e.index).padStart(4)}  PCR${String(e.pcr).padEnd(2)}  ${e.typeName.padEnd(34)}  ${describeEvent(e)}`);
+    const lines = [
+      `format: ${log.format}  banks: ${log.banks.join(', ')}  events: ${log.events.length}${log.startupLocality !== null ? `  startup locality: ${log.startupLocality}` : ''}`,
+      '',
+    ];
+    for (const e of log.events)
+      lines.push(`${String(e.index).padStart(4)}  PCR${String(e.pcr).padEnd(2)}  ${e.typeName.padEnd(34)}  ${describeEvent(e)}`);
     lines.push('');
-    for (const [bank, pcrs] of Object.entries(computePcrs(log))) for (const [i, v] of Object.entries(pcrs)) lines.push(`${bank}:${i.padEnd(2)} ${v}`);
+    for (const [bank, pcrs] of Object.entries(computePcrs(log)))
+      for (const [i, v] of Object.entries(pcrs)) lines.push(`${bank}:${i.padEnd(2)} ${v}`);
     io.stdout(`${lines.join('\n')}\n`);
     return 0;
   },

@@ -47,7 +47,10 @@ async function followWatch(res: Response, onView: (v: TrustView) => void, signal
         buf = buf.slice(end + 2);
         const lines = frame.split('\n');
         const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-        const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        const data = lines
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
         if ((event === 'trust' || event === 'snapshot') && data) {
           const v = JSON.parse(data) as TrustView;
           if (typeof v?.nodeId === 'string' && STATUSES.includes(v.status)) onView(v);
@@ -90,7 +93,9 @@ export function makeK8sSyncVerb(deps: K8sSyncDeps = {}): Verb {
         json: { type: 'boolean' },
       });
       const taintOn = (values['taint-on'] ?? 'untrusted,stale').split(',').map((s) => s.trim()) as TrustStatus[];
-      for (const s of taintOn) if (!STATUSES.includes(s) || s === 'trusted') throw new UserError(ERR_USAGE, `--taint-on takes untrusted, stale, unknown (got ${s.slice(0, 20)})`);
+      for (const s of taintOn)
+        if (!STATUSES.includes(s) || s === 'trusted')
+          throw new UserError(ERR_USAGE, `--taint-on takes untrusted, stale, unknown (got ${s.slice(0, 20)})`);
       if (values.nodes) {
         try {
           expandHostlist(values.nodes);
@@ -101,7 +106,8 @@ export function makeK8sSyncVerb(deps: K8sSyncDeps = {}): Verb {
       if (values.kubeconfig && values['in-cluster']) throw new UserError(ERR_USAGE, '--kubeconfig and --in-cluster exclude each other');
       const resyncMs = seconds(values.resync, 300, '--resync') * 1000;
       const client = clientFrom(values, io.env);
-      const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined) ?? io.env.NODESEAL_TOKEN;
+      const token =
+        values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined) ?? io.env.NODESEAL_TOKEN;
       const api =
         deps.nodesApi ??
         (await kubeNodesApi({
@@ -109,14 +115,30 @@ export function makeK8sSyncVerb(deps: K8sSyncDeps = {}): Verb {
           ...(values.context ? { context: values.context } : {}),
           ...(values['in-cluster'] ? { inCluster: true } : {}),
         }).catch((e: unknown) => {
-          throw new UserError(ERR_USAGE, `cannot load Kubernetes credentials${values.kubeconfig ? ` from ${values.kubeconfig}` : ''}: ${(e as Error).message.split('\n')[0]!.trim()}`);
+          throw new UserError(
+            ERR_USAGE,
+            `cannot load Kubernetes credentials${values.kubeconfig ? ` from ${values.kubeconfig}` : ''}: ${(e as Error).message.split('\n')[0]!.trim()}`,
+          );
         }));
-      const logger = createLogger({ level: 'warn', name: 'k8s-sync', destination: new Writable({ write: (c, _e, cb) => (io.stderr(String(c)), cb()) }) });
+      const logger = createLogger({
+        level: 'warn',
+        name: 'k8s-sync',
+        destination: new Writable({
+          write: (c, _e, cb) => {
+            io.stderr(String(c));
+            cb();
+          },
+        }),
+      });
       const effects: TaintEffect[] = values.evict ? ['NoSchedule', 'NoExecute'] : ['NoSchedule'];
       const sync = new K8sSync({
-        api, logger, taintOn, effects, dryRun: Boolean(values['dry-run']),
+        api,
+        logger,
+        taintOn,
+        effects,
+        dryRun: Boolean(values['dry-run']),
         onPlan: (node, changes, applied) => {
-          if (values.json) io.stdout(JSON.stringify({ node, applied, changes }) + '\n');
+          if (values.json) io.stdout(`${JSON.stringify({ node, applied, changes })}\n`);
           else io.stdout(`${node}: ${applied ? '' : 'would '}${changes.join('; ')}\n`);
         },
       });
@@ -125,7 +147,8 @@ export function makeK8sSyncVerb(deps: K8sSyncDeps = {}): Verb {
         const fullPass = async () => {
           const body = await client.get<{ nodes?: unknown }>(`/v1/trust${q}`);
           if (!Array.isArray(body.nodes)) throw new NodesealError(ERR_K8S_API, 'collector answer has no nodes');
-          for (const v of body.nodes as TrustView[]) if (v && typeof v.nodeId === 'string' && STATUSES.includes(v.status)) void sync.submit(v);
+          for (const v of body.nodes as TrustView[])
+            if (v && typeof v.nodeId === 'string' && STATUSES.includes(v.status)) void sync.submit(v);
           await sync.idle();
         };
         await fullPass();
@@ -139,21 +162,35 @@ export function makeK8sSyncVerb(deps: K8sSyncDeps = {}): Verb {
 
 function summary(io: CliIo, sync: K8sSync, json: boolean | undefined): number {
   const c = sync.counters;
-  if (json) io.stdout(JSON.stringify({ summary: c }) + '\n');
-  else io.stderr(`k8s-sync: ${c.patched} patched, ${c.planned} planned (dry-run), ${c.unchanged} unchanged, ${c.missing} not in Kubernetes, ${c.errors} errors\n`);
+  if (json) io.stdout(`${JSON.stringify({ summary: c })}\n`);
+  else
+    io.stderr(
+      `k8s-sync: ${c.patched} patched, ${c.planned} planned (dry-run), ${c.unchanged} unchanged, ${c.missing} not in Kubernetes, ${c.errors} errors\n`,
+    );
   return c.errors > 0 ? 1 : 0;
 }
 
-async function follow(io: CliIo, client: ApiClient, token: string | undefined, q: string, sync: K8sSync, fullPass: () => Promise<void>, resyncMs: number): Promise<void> {
+async function follow(
+  io: CliIo,
+  client: ApiClient,
+  token: string | undefined,
+  q: string,
+  sync: K8sSync,
+  fullPass: () => Promise<void>,
+  resyncMs: number,
+): Promise<void> {
   const stop = io.stopSignal ?? new AbortController().signal;
   let backoff = 1000;
   let lastFull = Date.now();
-  const timer = setInterval(() => {
-    if (Date.now() - lastFull >= resyncMs) {
-      lastFull = Date.now();
-      fullPass().catch((e: unknown) => io.stderr(`k8s-sync: resync failed: ${(e as Error).message}\n`));
-    }
-  }, Math.min(resyncMs, 10_000));
+  const timer = setInterval(
+    () => {
+      if (Date.now() - lastFull >= resyncMs) {
+        lastFull = Date.now();
+        fullPass().catch((e: unknown) => io.stderr(`k8s-sync: resync failed: ${(e as Error).message}\n`));
+      }
+    },
+    Math.min(resyncMs, 10_000),
+  );
   try {
     while (!stop.aborted) {
       try {

@@ -1,6 +1,18 @@
 import { UserError, ERR_USAGE } from '../../../shared/src/errors.js';
 import { parseFlags, type Verb } from '../../../shared/src/cli/verb.js';
-import { ago, ApiError, type ApiClient, clientFrom, EXIT, EXIT_CODES_HELP, ERR_CLI_RESPONSE, runApi, table, TARGET_FLAGS, TARGET_HELP } from './client.js';
+import {
+  ago,
+  ApiError,
+  type ApiClient,
+  clientFrom,
+  EXIT,
+  EXIT_CODES_HELP,
+  ERR_CLI_RESPONSE,
+  runApi,
+  table,
+  TARGET_FLAGS,
+  TARGET_HELP,
+} from './client.js';
 
 const STATUSES = ['trusted', 'untrusted', 'unknown', 'stale'];
 
@@ -30,7 +42,8 @@ async function fleetCounts(client: ApiClient): Promise<Counts | null> {
   try {
     const body = await client.get<{ counts?: unknown }>('/v1/dashboard/fleet?limit=1');
     const c = body?.counts as Record<string, unknown> | undefined;
-    if (!c || typeof c !== 'object' || !STATUSES.every((s) => typeof c[s] === 'number' && Number.isInteger(c[s]) && (c[s] as number) >= 0)) return null;
+    if (!c || typeof c !== 'object' || !STATUSES.every((s) => typeof c[s] === 'number' && Number.isInteger(c[s]) && (c[s] as number) >= 0))
+      return null;
     return Object.fromEntries(STATUSES.map((s) => [s, c[s] as number]));
   } catch {
     return null;
@@ -43,8 +56,20 @@ const countsText = (c: Counts) => STATUSES.map((s) => `${c[s] ?? 0} ${s}`).join(
  * The line under the table says what it counts: the rows shown out of the rows that match, and the
  * whole fleet by status (not the rows shown, which under --status would count only that status).
  */
-export function summaryLine(nodes: NodeRow[], total: number, filter: { status?: string | undefined; search?: string | undefined } | null, fleet: Counts | null): string {
-  const what = filter ? [filter.status !== undefined ? `--status ${filter.status}` : null, filter.search !== undefined ? `--search ${JSON.stringify(filter.search)}` : null].filter(Boolean).join(' ') : '';
+export function summaryLine(
+  nodes: NodeRow[],
+  total: number,
+  filter: { status?: string | undefined; search?: string | undefined } | null,
+  fleet: Counts | null,
+): string {
+  const what = filter
+    ? [
+        filter.status !== undefined ? `--status ${filter.status}` : null,
+        filter.search !== undefined ? `--search ${JSON.stringify(filter.search)}` : null,
+      ]
+        .filter(Boolean)
+        .join(' ')
+    : '';
   const shown = `${nodes.length} of ${total} node(s)${what ? ` matching ${what}` : ''} shown`;
   if (!filter && nodes.length === total) {
     const counts: Counts = Object.fromEntries(STATUSES.map((s) => [s, nodes.filter((n) => n.status === s).length]));
@@ -59,11 +84,20 @@ const verb: Verb = {
   summary: 'List the nodes the collector knows, with their trust status.',
   usage: `nodeseal nodes [--status trusted|untrusted|unknown|stale] [--search TEXT] [--limit N] [--offset N] [--json]\n  ${TARGET_HELP}\n  ${EXIT_CODES_HELP}`,
   async run(argv, io) {
-    const { values } = parseFlags(argv, { ...TARGET_FLAGS, status: { type: 'string' }, search: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' }, json: { type: 'boolean' } });
-    if (values.status !== undefined && !STATUSES.includes(values.status)) throw new UserError(ERR_USAGE, `--status must be one of ${STATUSES.join(', ')}`);
+    const { values } = parseFlags(argv, {
+      ...TARGET_FLAGS,
+      status: { type: 'string' },
+      search: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (values.status !== undefined && !STATUSES.includes(values.status))
+      throw new UserError(ERR_USAGE, `--status must be one of ${STATUSES.join(', ')}`);
     const limit = values.limit === undefined ? 1000 : Number(values.limit);
     const offset = values.offset === undefined ? 0 : Number(values.offset);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UserError(ERR_USAGE, '--limit must be an integer from 1 to 10000');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      throw new UserError(ERR_USAGE, '--limit must be an integer from 1 to 10000');
     if (!Number.isInteger(offset) || offset < 0) throw new UserError(ERR_USAGE, '--offset must be a non-negative integer');
     const client = clientFrom(values, io.env);
     return runApi(io, 'nodes', async () => {
@@ -88,7 +122,10 @@ const verb: Verb = {
             n.summary?.gpuModel,
             n.summary?.driver,
             n.summary?.biosVersion,
-            (n.reasons ?? []).map((r) => r.code).filter(Boolean).join(',') || '-',
+            (n.reasons ?? [])
+              .map((r) => r.code)
+              .filter(Boolean)
+              .join(',') || '-',
           ]),
         ),
       );

@@ -15,7 +15,11 @@ const verb: Verb = {
     '  --require-trusted  exit 1 unless every node in the receipt was trusted\n' +
     'Exit: 0 valid; 1 invalid (ERR_JWS_SIGNATURE, ERR_RECEIPT_PAYLOAD ...) or, with --require-trusted, a node not trusted; 2 usage.',
   async run(argv, io) {
-    const { values, positionals } = parseFlags(argv, { ...TARGET_FLAGS, key: { type: 'string' }, 'require-trusted': { type: 'boolean' }, json: { type: 'boolean' } }, true);
+    const { values, positionals } = parseFlags(
+      argv,
+      { ...TARGET_FLAGS, key: { type: 'string' }, 'require-trusted': { type: 'boolean' }, json: { type: 'boolean' } },
+      true,
+    );
     if (positionals.length !== 1) throw new UserError(ERR_USAGE, 'exactly one receipt FILE is needed');
     let text: string;
     try {
@@ -41,10 +45,12 @@ const verb: Verb = {
       } else jwk = await clientFrom(values, io.env).get('/v1/receipt/key');
       const payload = await verifyReceipt(text, jwk);
       const untrusted = payload.nodes.filter((n) => n.status !== 'trusted');
-      if (values.json) io.stdout(JSON.stringify({ valid: true, payload }, null, 2) + '\n');
-      else io.stdout(`valid receipt ${payload.jti}, issued ${payload.issuedAt} by ${payload.iss}\n` + receiptTable(payload));
+      if (values.json) io.stdout(`${JSON.stringify({ valid: true, payload }, null, 2)}\n`);
+      else io.stdout(`valid receipt ${payload.jti}, issued ${payload.issuedAt} by ${payload.iss}\n${receiptTable(payload)}`);
       if (values['require-trusted'] && untrusted.length) {
-        io.stderr(`nodeseal receipt verify: ${untrusted.length} node(s) not trusted: ${untrusted.map((n) => `${n.nodeId}=${n.status}`).join(', ')}\n`);
+        io.stderr(
+          `nodeseal receipt verify: ${untrusted.length} node(s) not trusted: ${untrusted.map((n) => `${n.nodeId}=${n.status}`).join(', ')}\n`,
+        );
         return 1;
       }
       return 0;

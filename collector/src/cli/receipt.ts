@@ -33,14 +33,15 @@ const verb: Verb = {
       const payload = await verifyReceipt(body.receipt, key);
       if (values.out) {
         try {
-          await writeFile(values.out, body.receipt + '\n', { mode: 0o644 });
+          await writeFile(values.out, `${body.receipt}\n`, { mode: 0o644 });
         } catch (e) {
           throw new UserError(ERR_USAGE, `cannot write --out ${values.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
       }
-      if (values.json) io.stdout(JSON.stringify({ receipt: body.receipt, kid: body.kid, payload }, null, 2) + '\n');
-      else if (values.out) io.stdout(`receipt ${payload.jti} for ${payload.nodes.length} node(s) written to ${values.out}\n` + receiptTable(payload));
-      else io.stdout(body.receipt + '\n');
+      if (values.json) io.stdout(`${JSON.stringify({ receipt: body.receipt, kid: body.kid, payload }, null, 2)}\n`);
+      else if (values.out)
+        io.stdout(`receipt ${payload.jti} for ${payload.nodes.length} node(s) written to ${values.out}\n${receiptTable(payload)}`);
+      else io.stdout(`${body.receipt}\n`);
       return 0;
     });
   },

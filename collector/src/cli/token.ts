@@ -31,9 +31,16 @@ const verb: Verb = {
       if (!values.name) throw new UserError(ERR_USAGE, '--name is required');
       const created = await withLocalStore(target, async (store) => {
         try {
-          return await createApiToken(new AuthStore(store.db), { name: values.name!, role: values.role as Role, actor: cliActor(io), reason: values.reason ?? 'created with nodeseal collector token create', now: new Date() });
+          return await createApiToken(new AuthStore(store.db), {
+            name: values.name!,
+            role: values.role as Role,
+            actor: cliActor(io),
+            reason: values.reason ?? 'created with nodeseal collector token create',
+            now: new Date(),
+          });
         } catch (e) {
-          if (isNodesealError(e) && (e.code === ERR_AUTH_TOKEN_INPUT || e.code === ERR_AUTH_TOKEN_EXISTS)) throw new UserError(e.code, e.message);
+          if (isNodesealError(e) && (e.code === ERR_AUTH_TOKEN_INPUT || e.code === ERR_AUTH_TOKEN_EXISTS))
+            throw new UserError(e.code, e.message);
           throw e;
         }
       });
@@ -46,10 +53,31 @@ const verb: Verb = {
     }
     if (action === 'list') {
       const tokens = await withLocalStore(target, (store) => new AuthStore(store.db).listTokens());
-      const rows = tokens.map((t) => ({ name: t.name, role: t.role, createdAt: t.createdAt, createdBy: t.createdBy, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt }));
+      const rows = tokens.map((t) => ({
+        name: t.name,
+        role: t.role,
+        createdAt: t.createdAt,
+        createdBy: t.createdBy,
+        revokedAt: t.revokedAt,
+        lastUsedAt: t.lastUsedAt,
+      }));
       if (values.json) io.stdout(`${JSON.stringify({ tokens: rows })}\n`);
       else if (rows.length === 0) io.stdout('no API tokens (create one: nodeseal collector token create --role ROLE --name NAME)\n');
-      else io.stdout(table(['NAME', 'ROLE', 'STATE', 'CREATED', 'CREATED BY', 'LAST USED'], rows.map((t) => [t.name, t.role, t.revokedAt ? `revoked ${t.revokedAt}` : 'active', t.createdAt, t.createdBy, t.lastUsedAt ?? 'never']), 80));
+      else
+        io.stdout(
+          table(
+            ['NAME', 'ROLE', 'STATE', 'CREATED', 'CREATED BY', 'LAST USED'],
+            rows.map((t) => [
+              t.name,
+              t.role,
+              t.revokedAt ? `revoked ${t.revokedAt}` : 'active',
+              t.createdAt,
+              t.createdBy,
+              t.lastUsedAt ?? 'never',
+            ]),
+            80,
+          ),
+        );
       return 0;
     }
     if (action === 'revoke') {
@@ -57,7 +85,9 @@ const verb: Verb = {
       if (!name || rest.length > 1) throw new UserError(ERR_USAGE, 'revoke takes one token NAME');
       const reason = values.reason?.trim();
       if (!reason) throw new UserError(ERR_USAGE, '--reason is required (it is recorded in the audit log)');
-      const ok = await withLocalStore(target, (store) => new AuthStore(store.db).revokeToken(name, cliActor(io), reason, new Date().toISOString()));
+      const ok = await withLocalStore(target, (store) =>
+        new AuthStore(store.db).revokeToken(name, cliActor(io), reason, new Date().toISOString()),
+      );
       if (!ok) throw new UserError(ERR_AUTH_TOKEN_UNKNOWN, `no live token named ${name}`);
       io.stdout(values.json ? `${JSON.stringify({ name, revoked: true })}\n` : `token ${name} revoked\n`);
       return 0;

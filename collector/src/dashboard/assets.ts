@@ -20,7 +20,16 @@ let cached: Promise<DashboardAssets> | null = null;
 async function bundleFromSource(): Promise<string> {
   const entry = join(here, 'client', 'main.ts');
   const esbuild = await import('esbuild');
-  const out = await esbuild.build({ entryPoints: [entry], bundle: true, format: 'esm', target: 'es2022', write: false, minify: false, sourcemap: false, logLevel: 'silent' });
+  const out = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    write: false,
+    minify: false,
+    sourcemap: false,
+    logLevel: 'silent',
+  });
   return out.outputFiles[0]!.text;
 }
 

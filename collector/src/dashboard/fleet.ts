@@ -190,7 +190,15 @@ export class FleetIndex {
     const sort = (s: Set<string>) => [...s].sort();
     const isConnected = this.deps.isConnected;
     const rows = all.slice(offset, offset + limit).map((r) => ({ ...r, connected: isConnected ? isConnected(r.nodeId) : null }));
-    return { total: all.length, offset, limit, rows, counts, fleetSize: this.rows.size, facets: { codes: sort(codes), gpuModels: sort(models), drivers: sort(drivers) } };
+    return {
+      total: all.length,
+      offset,
+      limit,
+      rows,
+      counts,
+      fleetSize: this.rows.size,
+      facets: { codes: sort(codes), gpuModels: sort(models), drivers: sort(drivers) },
+    };
   }
 
   close(): void {

@@ -19,5 +19,9 @@ export interface DashboardDeps {
 export async function createDashboard(deps: DashboardDeps): Promise<{ routes: Route[]; fleet: FleetIndex; close(): void }> {
   const fleet = new FleetIndex({ store: deps.store, events: deps.events, trust: deps.trust, isConnected: deps.isConnected });
   await fleet.load();
-  return { routes: dashboardRoutes({ store: deps.store, fleet, trust: deps.trust, isConnected: deps.isConnected }), fleet, close: () => fleet.close() };
+  return {
+    routes: dashboardRoutes({ store: deps.store, fleet, trust: deps.trust, isConnected: deps.isConnected }),
+    fleet,
+    close: () => fleet.close(),
+  };
 }

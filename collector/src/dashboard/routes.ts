@@ -13,7 +13,8 @@ const STATUSES = new Set(['trusted', 'untrusted', 'unknown', 'stale']);
 
 /** Strict enough that the page can trust what it is given and an attacker cannot inject scripts. */
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
@@ -29,7 +30,8 @@ function intParam(q: URLSearchParams, name: string, def: number, max: number): n
   const raw = q.get(name);
   if (raw === null || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new HttpError(400, ERR_DASHBOARD_QUERY, `${name} must be an integer from 0 to ${max}`);
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    throw new HttpError(400, ERR_DASHBOARD_QUERY, `${name} must be an integer from 0 to ${max}`);
   return n;
 }
 
@@ -67,9 +69,24 @@ export interface DashboardRouteDeps {
  */
 export function dashboardRoutes(deps: DashboardRouteDeps): Route[] {
   return [
-    { method: 'GET', path: '/', role: 'public', handler: async ({ res }) => send(res, 'text/html; charset=utf-8', (await loadAssets()).html) },
-    { method: 'GET', path: '/dashboard/app.js', role: 'public', handler: async ({ res }) => send(res, 'text/javascript; charset=utf-8', (await loadAssets()).js) },
-    { method: 'GET', path: '/dashboard/style.css', role: 'public', handler: async ({ res }) => send(res, 'text/css; charset=utf-8', (await loadAssets()).css) },
+    {
+      method: 'GET',
+      path: '/',
+      role: 'public',
+      handler: async ({ res }) => send(res, 'text/html; charset=utf-8', (await loadAssets()).html),
+    },
+    {
+      method: 'GET',
+      path: '/dashboard/app.js',
+      role: 'public',
+      handler: async ({ res }) => send(res, 'text/javascript; charset=utf-8', (await loadAssets()).js),
+    },
+    {
+      method: 'GET',
+      path: '/dashboard/style.css',
+      role: 'public',
+      handler: async ({ res }) => send(res, 'text/css; charset=utf-8', (await loadAssets()).css),
+    },
     {
       method: 'GET',
       path: '/v1/dashboard/me',
@@ -82,11 +99,14 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Route[] {
       role: 'viewer',
       handler: async ({ query }) => {
         const status = strParam(query, 'status');
-        if (status !== undefined && !STATUSES.has(status)) throw new HttpError(400, ERR_DASHBOARD_QUERY, 'status must be trusted, untrusted, unknown or stale');
+        if (status !== undefined && !STATUSES.has(status))
+          throw new HttpError(400, ERR_DASHBOARD_QUERY, 'status must be trusted, untrusted, unknown or stale');
         await deps.fleet.flush();
         const q = {
           ...(status ? { status: status as TrustStatus } : {}),
-          ...Object.fromEntries((['code', 'gpuModel', 'driver', 'search'] as const).map((k) => [k, strParam(query, k)]).filter(([, v]) => v !== undefined)),
+          ...Object.fromEntries(
+            (['code', 'gpuModel', 'driver', 'search'] as const).map((k) => [k, strParam(query, k)]).filter(([, v]) => v !== undefined),
+          ),
           offset: intParam(query, 'offset', 0, 10_000_000),
           limit: intParam(query, 'limit', 50, 500),
         };
@@ -113,10 +133,30 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Route[] {
         return {
           node: { ...rest, connected: deps.isConnected ? deps.isConnected(id) : null },
           trust: deps.trust?.get(id) ?? null,
-          baseline: baseline ? { inventoryDigest: baseline.inventoryDigest, approvedBy: baseline.approvedBy, reason: baseline.reason, createdAt: baseline.createdAt, pcrs: baseline.pcrs } : null,
+          baseline: baseline
+            ? {
+                inventoryDigest: baseline.inventoryDigest,
+                approvedBy: baseline.approvedBy,
+                reason: baseline.reason,
+                createdAt: baseline.createdAt,
+                pcrs: baseline.pcrs,
+              }
+            : null,
           inventory: current?.inventory ?? baseline?.inventory ?? null,
-          inventoryFrom: current ? { seq: full!.seq, receivedAt: full!.receivedAt, digest: full!.inventoryDigest } : baseline ? { baseline: true, digest: baseline.inventoryDigest } : null,
-          reports: reports.map((r) => ({ seq: r.seq, receivedAt: r.receivedAt, kind: r.kind, status: r.status, reasons: r.reasons.map((x) => ({ code: x.code, claim: x.claim, detail: x.detail })), inventoryDigest: r.inventoryDigest, pcrDigest: r.pcrDigest })),
+          inventoryFrom: current
+            ? { seq: full!.seq, receivedAt: full!.receivedAt, digest: full!.inventoryDigest }
+            : baseline
+              ? { baseline: true, digest: baseline.inventoryDigest }
+              : null,
+          reports: reports.map((r) => ({
+            seq: r.seq,
+            receivedAt: r.receivedAt,
+            kind: r.kind,
+            status: r.status,
+            reasons: r.reasons.map((x) => ({ code: x.code, claim: x.claim, detail: x.detail })),
+            inventoryDigest: r.inventoryDigest,
+            pcrDigest: r.pcrDigest,
+          })),
           changes,
           approvals,
         };

@@ -25,11 +25,25 @@ export function diffNics(before: readonly Nic[], after: readonly Nic[]): Reason[
   const out: Reason[] = [];
   for (const { before: b, after: a } of m.pairs) {
     if (b.firmwareVersion !== a.firmwareVersion) {
-      out.push(reason('nic.firmware_changed', `${nicName(a)} firmware ${arrow(b.firmwareVersion, a.firmwareVersion)}`, b.firmwareVersion, a.firmwareVersion));
+      out.push(
+        reason(
+          'nic.firmware_changed',
+          `${nicName(a)} firmware ${arrow(b.firmwareVersion, a.firmwareVersion)}`,
+          b.firmwareVersion,
+          a.firmwareVersion,
+        ),
+      );
     }
     if (b.driver !== a.driver || b.driverVersion !== a.driverVersion) {
       const show = (n: Nic) => [n.driver, n.driverVersion].filter(Boolean).join(' ') || null;
-      out.push(reason('nic.driver_changed', `${nicName(a)} driver ${arrow(show(b), show(a))}`, { driver: b.driver, version: b.driverVersion }, { driver: a.driver, version: a.driverVersion }));
+      out.push(
+        reason(
+          'nic.driver_changed',
+          `${nicName(a)} driver ${arrow(show(b), show(a))}`,
+          { driver: b.driver, version: b.driverVersion },
+          { driver: a.driver, version: a.driverVersion },
+        ),
+      );
     }
   }
   for (const b of m.removed) out.push(reason('nic.removed', `${nicName(b)} removed`, b, null));
@@ -46,7 +60,8 @@ export function diffHcas(before: readonly Hca[], after: readonly Hca[]): Reason[
   const m = matchDevices(before, after, [(h) => mac(h.nodeGuid), (h) => (mac(h.nodeGuid) === null ? h.name : null)]);
   const out: Reason[] = [];
   for (const { before: b, after: a } of m.pairs) {
-    if (b.fwVersion !== a.fwVersion) out.push(reason('hca.firmware_changed', `${hcaName(a)} firmware ${arrow(b.fwVersion, a.fwVersion)}`, b.fwVersion, a.fwVersion));
+    if (b.fwVersion !== a.fwVersion)
+      out.push(reason('hca.firmware_changed', `${hcaName(a)} firmware ${arrow(b.fwVersion, a.fwVersion)}`, b.fwVersion, a.fwVersion));
   }
   const brief = (h: Hca) => ({ name: h.name, hcaType: h.hcaType, boardId: h.boardId, fwVersion: h.fwVersion, nodeGuid: h.nodeGuid });
   for (const b of m.removed) out.push(reason('hca.removed', `${hcaName(b)} removed`, brief(b), null));
@@ -64,7 +79,14 @@ export function diffDisks(before: readonly Disk[], after: readonly Disk[]): Reas
   const out: Reason[] = [];
   for (const { before: b, after: a } of m.pairs) {
     if (b.firmwareRevision !== a.firmwareRevision) {
-      out.push(reason('disk.firmware_changed', `${diskName(a)} firmware ${arrow(b.firmwareRevision, a.firmwareRevision)}`, b.firmwareRevision, a.firmwareRevision));
+      out.push(
+        reason(
+          'disk.firmware_changed',
+          `${diskName(a)} firmware ${arrow(b.firmwareRevision, a.firmwareRevision)}`,
+          b.firmwareRevision,
+          a.firmwareRevision,
+        ),
+      );
     }
   }
   for (const b of m.removed) out.push(reason('disk.removed', `${diskName(b)} removed`, b, null));
@@ -73,7 +95,9 @@ export function diffDisks(before: readonly Disk[], after: readonly Disk[]): Reas
 }
 
 const pciIds = (p: PciDevice): string =>
-  `${p.vendor}:${p.device}` + (p.subsystemVendor || p.subsystemDevice ? ` (subsystem ${p.subsystemVendor ?? '?'}:${p.subsystemDevice ?? '?'})` : '') + ` class ${p.class}`;
+  `${p.vendor}:${p.device}` +
+  (p.subsystemVendor || p.subsystemDevice ? ` (subsystem ${p.subsystemVendor ?? '?'}:${p.subsystemDevice ?? '?'})` : '') +
+  ` class ${p.class}`;
 
 /**
  * PCI functions paired by address. `covered` holds normalised addresses already explained by
@@ -91,7 +115,9 @@ export function diffPci(before: readonly PciDevice[], after: readonly PciDevice[
       b.class === a.class;
     if (!same) out.push(reason('pci.device_changed', `PCI ${a.address} ${pciIds(b)} → ${pciIds(a)}`, b, a));
   }
-  for (const b of m.removed) if (!covered.has(pciAddr(b.address) ?? '')) out.push(reason('pci.device_removed', `PCI ${b.address} ${pciIds(b)} removed`, b, null));
-  for (const a of m.added) if (!covered.has(pciAddr(a.address) ?? '')) out.push(reason('pci.device_added', `PCI ${a.address} ${pciIds(a)} added`, null, a));
+  for (const b of m.removed)
+    if (!covered.has(pciAddr(b.address) ?? '')) out.push(reason('pci.device_removed', `PCI ${b.address} ${pciIds(b)} removed`, b, null));
+  for (const a of m.added)
+    if (!covered.has(pciAddr(a.address) ?? '')) out.push(reason('pci.device_added', `PCI ${a.address} ${pciIds(a)} added`, null, a));
   return out;
 }

@@ -33,9 +33,17 @@ function diffSameGpu(b: Gpu, a: Gpu): Reason[] {
   const out: Reason[] = [];
   const name = gpuName(a);
   if (pciAddr(b.pciBusId) !== pciAddr(a.pciBusId)) {
-    out.push(reason('gpu.moved', `${name} moved from ${b.pciBusId ?? 'unknown bus'} (serial ${a.serial ?? a.uuid ?? 'unknown'})`, b.pciBusId, a.pciBusId));
+    out.push(
+      reason(
+        'gpu.moved',
+        `${name} moved from ${b.pciBusId ?? 'unknown bus'} (serial ${a.serial ?? a.uuid ?? 'unknown'})`,
+        b.pciBusId,
+        a.pciBusId,
+      ),
+    );
   }
-  if (b.vbiosVersion !== a.vbiosVersion) out.push(reason('gpu.vbios_changed', `${name} VBIOS ${arrow(b.vbiosVersion, a.vbiosVersion)}`, b.vbiosVersion, a.vbiosVersion));
+  if (b.vbiosVersion !== a.vbiosVersion)
+    out.push(reason('gpu.vbios_changed', `${name} VBIOS ${arrow(b.vbiosVersion, a.vbiosVersion)}`, b.vbiosVersion, a.vbiosVersion));
   for (const k of ['image', 'oem', 'ecc', 'power'] as const) {
     const x = b.inforom?.[k] ?? null;
     const y = a.inforom?.[k] ?? null;
@@ -77,12 +85,35 @@ export function diffGpus(before: readonly Gpu[], after: readonly Gpu[]): Reason[
   for (const { before: b, after: a } of m.pairs) {
     if (differs(b.serial, a.serial) || differs(b.uuid, a.uuid)) {
       const what = differs(b.serial, a.serial) ? `serial ${arrow(b.serial, a.serial)}` : `UUID ${arrow(b.uuid, a.uuid)}`;
-      out.push(reason('gpu.replaced', `${gpuName(a)} replaced: ${what}`, { ...identity(b), productName: b.productName }, { ...identity(a), productName: a.productName }));
+      out.push(
+        reason(
+          'gpu.replaced',
+          `${gpuName(a)} replaced: ${what}`,
+          { ...identity(b), productName: b.productName },
+          { ...identity(a), productName: a.productName },
+        ),
+      );
       continue;
     }
     out.push(...diffSameGpu(b, a));
   }
-  for (const b of m.removed) out.push(reason('gpu.removed', `${gpuName(b)} ${b.productName ?? ''} serial ${b.serial ?? 'unknown'} removed`.replace(/\s+/g, ' '), summary(b), null));
-  for (const a of m.added) out.push(reason('gpu.added', `${gpuName(a)} ${a.productName ?? ''} serial ${a.serial ?? 'unknown'} added`.replace(/\s+/g, ' '), null, summary(a)));
+  for (const b of m.removed)
+    out.push(
+      reason(
+        'gpu.removed',
+        `${gpuName(b)} ${b.productName ?? ''} serial ${b.serial ?? 'unknown'} removed`.replace(/\s+/g, ' '),
+        summary(b),
+        null,
+      ),
+    );
+  for (const a of m.added)
+    out.push(
+      reason(
+        'gpu.added',
+        `${gpuName(a)} ${a.productName ?? ''} serial ${a.serial ?? 'unknown'} added`.replace(/\s+/g, ' '),
+        null,
+        summary(a),
+      ),
+    );
   return out;
 }

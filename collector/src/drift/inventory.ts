@@ -38,7 +38,16 @@ function capped(section: Section, rs: Reason[]): Reason[] {
   const rest = rs.slice(MAX_REASONS_PER_SECTION - 1);
   const codes = [...new Set(rest.map((r) => r.code))].sort();
   const first = rest[0]!;
-  return [...keep, { code: first.code, claim: first.claim, detail: `${rest.length} more ${section} changes not listed (${codes.join(', ')})`, before: null, after: { omitted: rest.length, codes } }];
+  return [
+    ...keep,
+    {
+      code: first.code,
+      claim: first.claim,
+      detail: `${rest.length} more ${section} changes not listed (${codes.join(', ')})`,
+      before: null,
+      after: { omitted: rest.length, codes },
+    },
+  ];
 }
 
 const ok = (inv: Inventory, name: string): boolean => (inv.sources[name]?.status ?? 'ok') === 'ok';
@@ -133,7 +142,9 @@ export function diffInventory(baseline: Inventory, current: Inventory): Reason[]
     } else if (canonicalDigest(cb[section]) === canonicalDigest(cc[section])) continue;
     const b = canonicalDigest(cb[section]);
     const a = canonicalDigest(cc[section]);
-    out.push(reason('inventory.changed', `${section} changed in fields no specific code covers`, { section, digest: b }, { section, digest: a }));
+    out.push(
+      reason('inventory.changed', `${section} changed in fields no specific code covers`, { section, digest: b }, { section, digest: a }),
+    );
   }
   return out;
 }

@@ -11,7 +11,8 @@ export interface Matched<T> {
   added: T[];
 }
 
-const PLACEHOLDER = /^(n\/a|none|unknown|not specified|to be filled by o\.e\.m\.|default string|0+|[0:-]+|0x0+|gpu-0{8}-0{4}-0{4}-0{4}-0{12})$/i;
+const PLACEHOLDER =
+  /^(n\/a|none|unknown|not specified|to be filled by o\.e\.m\.|default string|0+|[0:-]+|0x0+|gpu-0{8}-0{4}-0{4}-0{4}-0{12})$/i;
 
 /** A usable identifier: non-empty and not a well-known placeholder. */
 export function ident(v: string | null | undefined): string | null {
@@ -60,6 +61,9 @@ export function pciAddr(v: string | null | undefined): string | null {
   if (!v) return null;
   const m = /^(?:([0-9a-f]+):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])$/i.exec(v.trim());
   if (!m) return v.trim().toLowerCase();
-  const dom = (m[1] ?? '0').replace(/^0+(?=.)/, '').padStart(4, '0').toLowerCase();
+  const dom = (m[1] ?? '0')
+    .replace(/^0+(?=.)/, '')
+    .padStart(4, '0')
+    .toLowerCase();
   return `${dom}:${m[2]!.padStart(2, '0').toLowerCase()}:${m[3]!.padStart(2, '0').toLowerCase()}.${m[4]}`;
 }

@@ -16,7 +16,11 @@ export interface PcrEvidence {
  * `{ error }` with a code when the logs cannot be compared. The default is
  * `explainWithEventLogs` (shared/src/eventlog diffEventLogs); tests and callers may inject another.
  */
-export type PcrExplainer = (baselineLog: string, currentLog: string, pcrs: number[]) => { byPcr: Map<number, EventChange[]> } | { error: string };
+export type PcrExplainer = (
+  baselineLog: string,
+  currentLog: string,
+  pcrs: number[],
+) => { byPcr: Map<number, EventChange[]> } | { error: string };
 
 /** How many event changes a reason carries (the rest are counted in the detail). */
 export const MAX_EVENTS_PER_REASON = 20;
@@ -68,12 +72,31 @@ export function diffPcrs(before: PcrEvidence, after: PcrEvidence, opts: { explai
   if (bank === null) {
     const b = Object.keys(before.pcrs).sort();
     const a = Object.keys(after.pcrs).sort();
-    return [reason('tpm.pcr_changed', `quoted PCR banks changed (${b.join(',') || 'none'} → ${a.join(',') || 'none'})`, { banks: b }, { banks: a })];
+    return [
+      reason(
+        'tpm.pcr_changed',
+        `quoted PCR banks changed (${b.join(',') || 'none'} → ${a.join(',') || 'none'})`,
+        { banks: b },
+        { banks: a },
+      ),
+    ];
   }
   // A bank the baseline was quoted in must still be quoted: else a node could fall back to a weaker
   // bank (sha1) that is compared in its place while the stronger one goes unchecked.
-  const dropped = Object.keys(before.pcrs).filter((b) => !(b in after.pcrs)).sort();
-  const bankReasons = dropped.length === 0 ? [] : [reason('tpm.pcr_changed', `quoted PCR banks changed: ${dropped.join(',')} no longer quoted (${Object.keys(before.pcrs).sort().join(',')} → ${Object.keys(after.pcrs).sort().join(',')})`, { banks: Object.keys(before.pcrs).sort() }, { banks: Object.keys(after.pcrs).sort() })];
+  const dropped = Object.keys(before.pcrs)
+    .filter((b) => !(b in after.pcrs))
+    .sort();
+  const bankReasons =
+    dropped.length === 0
+      ? []
+      : [
+          reason(
+            'tpm.pcr_changed',
+            `quoted PCR banks changed: ${dropped.join(',')} no longer quoted (${Object.keys(before.pcrs).sort().join(',')} → ${Object.keys(after.pcrs).sort().join(',')})`,
+            { banks: Object.keys(before.pcrs).sort() },
+            { banks: Object.keys(after.pcrs).sort() },
+          ),
+        ];
   return [...bankReasons, ...diffBank(before, after, bank, opts)];
 }
 
@@ -94,7 +117,11 @@ function diffBank(before: PcrEvidence, after: PcrEvidence, bank: string, opts: {
     const o = old[String(pcr)] ?? null;
     const n = cur[String(pcr)] ?? null;
     let detail = `PCR ${pcr} (${bank}) ${o === null ? 'newly quoted' : n === null ? 'no longer quoted' : 'changed'}`;
-    const afterValue: { pcr: number; bank: string; value: string | null; events?: EventChange[]; explanation?: string } = { pcr, bank, value: n };
+    const afterValue: { pcr: number; bank: string; value: string | null; events?: EventChange[]; explanation?: string } = {
+      pcr,
+      bank,
+      value: n,
+    };
     if (explained === null) {
       afterValue.explanation = 'event logs not available on both sides';
     } else if ('error' in explained) {

@@ -6,8 +6,22 @@ type PlatformField = keyof Platform;
 
 /** Which platform fields belong to which code, with the label used in details. */
 const PLATFORM_GROUPS: Array<{ code: DriftCode; fields: Array<[PlatformField, string]> }> = [
-  { code: 'platform.bios_changed', fields: [['biosVendor', 'BIOS vendor'], ['biosVersion', 'BIOS version'], ['biosDate', 'BIOS date']] },
-  { code: 'platform.board_changed', fields: [['boardVendor', 'board vendor'], ['boardName', 'board'], ['boardSerial', 'board serial']] },
+  {
+    code: 'platform.bios_changed',
+    fields: [
+      ['biosVendor', 'BIOS vendor'],
+      ['biosVersion', 'BIOS version'],
+      ['biosDate', 'BIOS date'],
+    ],
+  },
+  {
+    code: 'platform.board_changed',
+    fields: [
+      ['boardVendor', 'board vendor'],
+      ['boardName', 'board'],
+      ['boardSerial', 'board serial'],
+    ],
+  },
   {
     code: 'platform.system_changed',
     fields: [
@@ -44,7 +58,8 @@ export function diffCpu(before: Cpu | null, after: Cpu | null): Reason[] {
   const model = [before?.model ?? null, after?.model ?? null] as const;
   if (model[0] !== model[1]) out.push(reason('cpu.model_changed', `CPU model ${arrow(model[0], model[1])}`, model[0], model[1]));
   const sockets = [before?.sockets ?? null, after?.sockets ?? null] as const;
-  if (sockets[0] !== sockets[1]) out.push(reason('cpu.model_changed', `CPU sockets ${arrow(sockets[0], sockets[1])}`, sockets[0], sockets[1]));
+  if (sockets[0] !== sockets[1])
+    out.push(reason('cpu.model_changed', `CPU sockets ${arrow(sockets[0], sockets[1])}`, sockets[0], sockets[1]));
   return out;
 }
 
@@ -65,6 +80,9 @@ export function diffSecureBoot(before: SecureBootState | null, after: SecureBoot
   const a = { enabled: after?.enabled ?? null, setupMode: after?.setupMode ?? null };
   if (b.enabled === a.enabled && b.setupMode === a.setupMode) return [];
   if (b.enabled === true && a.enabled !== true) return [reason('secureboot.disabled', `Secure Boot ${arrow(b.enabled, a.enabled)}`, b, a)];
-  if (b.setupMode !== true && a.setupMode === true) return [reason('secureboot.disabled', 'Secure Boot setup mode entered (keys can be replaced)', b, a)];
-  return [reason('secureboot.changed', `Secure Boot enabled ${arrow(b.enabled, a.enabled)}, setup mode ${arrow(b.setupMode, a.setupMode)}`, b, a)];
+  if (b.setupMode !== true && a.setupMode === true)
+    return [reason('secureboot.disabled', 'Secure Boot setup mode entered (keys can be replaced)', b, a)];
+  return [
+    reason('secureboot.changed', `Secure Boot enabled ${arrow(b.enabled, a.enabled)}, setup mode ${arrow(b.setupMode, a.setupMode)}`, b, a),
+  ];
 }

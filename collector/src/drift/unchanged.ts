@@ -36,7 +36,9 @@ export function createInventoryDiffer(opts: { maxEntries?: number } = {}): Inven
     if (currentDigest !== undefined && currentDigest === baseline.inventoryDigest) {
       let ok = selfEmpty.get(baseline.inventoryDigest);
       if (ok === undefined) {
-        ok = inventoryDigest(baseline.inventory) === baseline.inventoryDigest && diffInventory(baseline.inventory, baseline.inventory).length === 0;
+        ok =
+          inventoryDigest(baseline.inventory) === baseline.inventoryDigest &&
+          diffInventory(baseline.inventory, baseline.inventory).length === 0;
         if (selfEmpty.size >= max) selfEmpty.clear();
         selfEmpty.set(baseline.inventoryDigest, ok);
       }

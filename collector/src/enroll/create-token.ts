@@ -13,6 +13,19 @@ export async function createEnrollToken(
   const token = generateToken(ENROLL_TOKEN_PREFIX, o.random);
   const hash = hashToken(token);
   const expiresAt = new Date(o.now.getTime() + ttlMs).toISOString();
-  await store.createToken({ tokenHash: hash, tokenId: tokenId(hash), nodeGlob, expiresAt, usesLeft: uses, maxUses: uses, createdAt: o.now.toISOString(), createdBy: o.actor, revokedAt: null }, o.reason);
+  await store.createToken(
+    {
+      tokenHash: hash,
+      tokenId: tokenId(hash),
+      nodeGlob,
+      expiresAt,
+      usesLeft: uses,
+      maxUses: uses,
+      createdAt: o.now.toISOString(),
+      createdBy: o.actor,
+      revokedAt: null,
+    },
+    o.reason,
+  );
   return { token, tokenId: tokenId(hash), nodes: nodeGlob, expiresAt, uses };
 }

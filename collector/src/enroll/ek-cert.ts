@@ -1,7 +1,13 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EnrollError, ERR_ENROLL_CA_DIR, ERR_ENROLL_EK_CERT_MISMATCH, ERR_ENROLL_EK_CERT_PARSE, ERR_ENROLL_EK_CERT_UNTRUSTED } from './errors.js';
+import {
+  EnrollError,
+  ERR_ENROLL_CA_DIR,
+  ERR_ENROLL_EK_CERT_MISMATCH,
+  ERR_ENROLL_EK_CERT_PARSE,
+  ERR_ENROLL_EK_CERT_UNTRUSTED,
+} from './errors.js';
 
 /**
  * EK certificate checks: the certificate a TPM vendor (or swtpm's local CA in tests) issued
@@ -16,7 +22,10 @@ export async function loadEkCaDir(dir: string): Promise<X509Certificate[]> {
   try {
     names = (await readdir(dir)).filter((n) => /\.(pem|crt|cer)$/i.test(n)).sort();
   } catch (e) {
-    throw new EnrollError(ERR_ENROLL_CA_DIR, `cannot read EK CA directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new EnrollError(
+      ERR_ENROLL_CA_DIR,
+      `cannot read EK CA directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const certs: X509Certificate[] = [];
   for (const n of names) {
@@ -81,8 +90,10 @@ export interface EkCertResult {
  * both must be within their validity; the CA must be marked CA:TRUE.
  */
 export function verifyEkCertificate(cert: X509Certificate, anchors: readonly X509Certificate[], ekKey: KeyObject, now: Date): EkCertResult {
-  const untrusted = (why: string) => new EnrollError(ERR_ENROLL_EK_CERT_UNTRUSTED, `EK certificate not trusted: ${why}`, { details: { issuer: cert.issuer } });
-  if (!sameKey(cert.publicKey, ekKey)) throw new EnrollError(ERR_ENROLL_EK_CERT_MISMATCH, 'the EK certificate certifies another key than the EK presented');
+  const untrusted = (why: string) =>
+    new EnrollError(ERR_ENROLL_EK_CERT_UNTRUSTED, `EK certificate not trusted: ${why}`, { details: { issuer: cert.issuer } });
+  if (!sameKey(cert.publicKey, ekKey))
+    throw new EnrollError(ERR_ENROLL_EK_CERT_MISMATCH, 'the EK certificate certifies another key than the EK presented');
   if (!validAt(cert, now)) throw untrusted(`outside its validity (${cert.validFrom} .. ${cert.validTo})`);
   const chain: EkCertResult['chain'] = [{ subject: cert.subject, issuer: cert.issuer, fingerprint256: cert.fingerprint256 }];
   // Every certificate in the CA directory is a trust anchor, so one verified link to any of them suffices.

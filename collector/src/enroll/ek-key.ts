@@ -11,10 +11,13 @@ export function credentialKeyFromEk(ek: TpmPublic): CredentialKey {
   const attrs = ek.objectAttributes;
   const need = (['fixedTPM', 'fixedParent', 'restricted', 'decrypt'] as const).filter((a) => (attrs & TPMA_OBJECT[a]) === 0);
   if (need.length > 0 || (attrs & TPMA_OBJECT.sign) !== 0) {
-    throw new EnrollError(ERR_ENROLL_KEY_ATTRIBUTES, `the EK is not a restricted, TPM-bound decryption key (missing: ${need.join(', ') || 'none'}${(attrs & TPMA_OBJECT.sign) !== 0 ? '; has sign' : ''})`);
+    throw new EnrollError(
+      ERR_ENROLL_KEY_ATTRIBUTES,
+      `the EK is not a restricted, TPM-bound decryption key (missing: ${need.join(', ') || 'none'}${(attrs & TPMA_OBJECT.sign) !== 0 ? '; has sign' : ''})`,
+    );
   }
   const sym = ek.symmetric;
-  if (!sym || sym.alg !== 'aes' || sym.mode !== 'cfb' || ![128, 192, 256].includes(sym.keyBits)) {
+  if (sym?.alg !== 'aes' || sym.mode !== 'cfb' || ![128, 192, 256].includes(sym.keyBits)) {
     throw new EnrollError(ERR_ENROLL_KEY_ATTRIBUTES, 'the EK must carry an AES-CFB symmetric definition');
   }
   const symmetric = { algorithm: 'aes', keyBits: sym.keyBits as 128 | 192 | 256, mode: 'cfb' } as const;

@@ -1,8 +1,17 @@
 export { EnrollService, type AdmitHello, type AdmitContext, type AdmitResult, type EnrollServiceOptions } from './service.js';
 export { EnrollStore, REVOKED_REASON } from './store.js';
 export {
-  beginEnrolment, finishEnrolment, parseEnrollRequest,
-  type EnrollRequest, type EnrollAnswer, type EnrollChallenge, type EnrollPolicy, type BeginContext, type PendingEnrolment, type NodeIdentity, type EkDecision,
+  beginEnrolment,
+  finishEnrolment,
+  parseEnrollRequest,
+  type EnrollRequest,
+  type EnrollAnswer,
+  type EnrollChallenge,
+  type EnrollPolicy,
+  type BeginContext,
+  type PendingEnrolment,
+  type NodeIdentity,
+  type EkDecision,
 } from './machine.js';
 export { loadEkCaDir, parseEkCertificate, verifyEkCertificate, type EkCertResult } from './ek-cert.js';
 export { credentialKeyFromEk } from './ek-key.js';

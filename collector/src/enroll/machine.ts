@@ -121,7 +121,8 @@ export interface EnrollChallenge {
 const hexRe = /^(?:[0-9a-f]{2}){1,4096}$/;
 
 function parseKey(hex: string, what: string): TpmPublic {
-  if (typeof hex !== 'string' || !hexRe.test(hex)) throw new EnrollError(ERR_ENROLL_INPUT, `${what} must be lowercase hex of a TPM2B_PUBLIC`);
+  if (typeof hex !== 'string' || !hexRe.test(hex))
+    throw new EnrollError(ERR_ENROLL_INPUT, `${what} must be lowercase hex of a TPM2B_PUBLIC`);
   try {
     return parsePublic(Buffer.from(hex, 'hex'));
   } catch (e) {
@@ -131,7 +132,8 @@ function parseKey(hex: string, what: string): TpmPublic {
 
 /** Parse and check the request's keys; pure and cheap, so it runs before any state is looked at. */
 export async function parseEnrollRequest(req: EnrollRequest): Promise<{ ek: TpmPublic; ak: TpmPublic; ekName: string; akName: string }> {
-  if (typeof req.nodeId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(req.nodeId)) throw new EnrollError(ERR_ENROLL_INPUT, 'node id is not a valid host name');
+  if (typeof req.nodeId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(req.nodeId))
+    throw new EnrollError(ERR_ENROLL_INPUT, 'node id is not a valid host name');
   const ek = parseKey(req.ekPublic, 'ekPublic');
   const ak = parseKey(req.akPublic, 'akPublic');
   try {
@@ -150,11 +152,17 @@ export async function parseEnrollRequest(req: EnrollRequest): Promise<{ ek: TpmP
   return { ek, ak, ekName: tpmName(ek).toString('hex'), akName: tpmName(ak).toString('hex') };
 }
 
-export async function beginEnrolment(req: EnrollRequest, policy: EnrollPolicy, ctx: BeginContext): Promise<{ challenge: EnrollChallenge; pending: PendingEnrolment }> {
+export async function beginEnrolment(
+  req: EnrollRequest,
+  policy: EnrollPolicy,
+  ctx: BeginContext,
+): Promise<{ challenge: EnrollChallenge; pending: PendingEnrolment }> {
   const { ek, ak, ekName, akName } = await parseEnrollRequest(req);
 
   if (ctx.identity && ctx.identity.revokedAt === null && ctx.identity.ekName !== ekName) {
-    throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${req.nodeId} is enrolled with another TPM; an operator must revoke it first`, { details: { nodeId: req.nodeId } });
+    throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${req.nodeId} is enrolled with another TPM; an operator must revoke it first`, {
+      details: { nodeId: req.nodeId },
+    });
   }
 
   let via: NodeIdentity['enrolledVia'];
@@ -177,9 +185,13 @@ export async function beginEnrolment(req: EnrollRequest, policy: EnrollPolicy, c
     decision = ctx.ekDecision;
     via = 'operator';
   } else if (!policy.allowTofu) {
-    throw new EnrollError(ERR_ENROLL_EK_CERT_MISSING, `the TPM of ${req.nodeId} has no EK certificate: an operator must decide for EK ${ekName} (POST /v1/nodes/${req.nodeId}/ek-decision)`, {
-      details: { nodeId: req.nodeId, ekName },
-    });
+    throw new EnrollError(
+      ERR_ENROLL_EK_CERT_MISSING,
+      `the TPM of ${req.nodeId} has no EK certificate: an operator must decide for EK ${ekName} (POST /v1/nodes/${req.nodeId}/ek-decision)`,
+      {
+        details: { nodeId: req.nodeId, ekName },
+      },
+    );
   }
 
   if (ctx.credential.length !== 32) throw new EnrollError(ERR_ENROLL_INPUT, 'credential must be 32 octets');
@@ -187,14 +199,27 @@ export async function beginEnrolment(req: EnrollRequest, policy: EnrollPolicy, c
   const pending: PendingEnrolment = {
     challengeId: ctx.challengeId,
     nodeId: req.nodeId,
-    identity: { nodeId: req.nodeId, ekName, ekPublic: req.ekPublic, ekCertIssuer, akPublic: req.akPublic, akName, kid: req.kid, jwk: req.jwk, enrolledVia: via },
+    identity: {
+      nodeId: req.nodeId,
+      ekName,
+      ekPublic: req.ekPublic,
+      ekCertIssuer,
+      akPublic: req.akPublic,
+      akName,
+      kid: req.kid,
+      jwk: req.jwk,
+      enrolledVia: via,
+    },
     tokenHash: via === 'token' ? ctx.tokenRow!.tokenHash : null,
     tokenId: via === 'token' ? ctx.tokenRow!.tokenId : null,
     decision,
     credentialHash: createHash('sha256').update(ctx.credential).digest('hex'),
     expiresAt: new Date(ctx.now.getTime() + policy.challengeTtlMs).toISOString(),
   };
-  return { challenge: { challengeId: ctx.challengeId, credentialBlob: credentialBlob.toString('hex'), secret: secret.toString('hex') }, pending };
+  return {
+    challenge: { challengeId: ctx.challengeId, credentialBlob: credentialBlob.toString('hex'), secret: secret.toString('hex') },
+    pending,
+  };
 }
 
 export interface EnrollAnswer {
@@ -209,13 +234,21 @@ export interface EnrollAnswer {
  * discard the pending enrolment whatever the outcome: one answer per challenge.
  */
 export function finishEnrolment(pending: PendingEnrolment | undefined, answer: EnrollAnswer, now: Date): NodeIdentity {
-  if (!pending || pending.challengeId !== answer.challengeId) throw new EnrollError(ERR_ENROLL_REPLAY, 'no open enrolment challenge with this id on this connection');
-  if (Date.parse(pending.expiresAt) <= now.getTime()) throw new EnrollError(ERR_ENROLL_CHALLENGE_EXPIRED, 'the enrolment challenge expired');
-  if (typeof answer.credential !== 'string' || !/^[0-9a-f]{64}$/.test(answer.credential)) throw new EnrollError(ERR_ENROLL_ACTIVATION, 'the activation answer is not the credential');
+  if (!pending || pending.challengeId !== answer.challengeId)
+    throw new EnrollError(ERR_ENROLL_REPLAY, 'no open enrolment challenge with this id on this connection');
+  if (Date.parse(pending.expiresAt) <= now.getTime())
+    throw new EnrollError(ERR_ENROLL_CHALLENGE_EXPIRED, 'the enrolment challenge expired');
+  if (typeof answer.credential !== 'string' || !/^[0-9a-f]{64}$/.test(answer.credential))
+    throw new EnrollError(ERR_ENROLL_ACTIVATION, 'the activation answer is not the credential');
   const got = createHash('sha256').update(Buffer.from(answer.credential, 'hex')).digest();
   if (!timingSafeEqual(got, Buffer.from(pending.credentialHash, 'hex'))) {
     throw new EnrollError(ERR_ENROLL_ACTIVATION, 'the activation answer is not the credential: the AK and the EK are not in one TPM');
   }
-  const by = pending.identity.enrolledVia === 'token' ? `enroll-token:${pending.tokenId}` : pending.identity.enrolledVia === 'operator' ? pending.decision!.actor : 'tofu';
+  const by =
+    pending.identity.enrolledVia === 'token'
+      ? `enroll-token:${pending.tokenId}`
+      : pending.identity.enrolledVia === 'operator'
+        ? pending.decision!.actor
+        : 'tofu';
   return { ...pending.identity, enrolledAt: now.toISOString(), enrolledBy: by, revokedAt: null };
 }

@@ -19,11 +19,14 @@ export interface KeyRotation {
 }
 
 export async function checkKeyRotation(pinnedKid: string, verifiedWithKid: string, announced: unknown): Promise<KeyRotation> {
-  if (verifiedWithKid !== pinnedKid) throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'a key rotation must be announced in a report signed by the pinned key');
-  if (announced === null || typeof announced !== 'object' || Array.isArray(announced)) throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'the announced key must be {jwk, kid}');
+  if (verifiedWithKid !== pinnedKid)
+    throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'a key rotation must be announced in a report signed by the pinned key');
+  if (announced === null || typeof announced !== 'object' || Array.isArray(announced))
+    throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'the announced key must be {jwk, kid}');
   const a = announced as Record<string, unknown>;
   const extra = Object.keys(a).filter((k) => k !== 'jwk' && k !== 'kid');
-  if (extra.length || typeof a.kid !== 'string' || a.kid.length > 100) throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'the announced key must be {jwk, kid}');
+  if (extra.length || typeof a.kid !== 'string' || a.kid.length > 100)
+    throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'the announced key must be {jwk, kid}');
   try {
     importPublicJwk(a.jwk);
   } catch (e) {
@@ -33,13 +36,17 @@ export async function checkKeyRotation(pinnedKid: string, verifiedWithKid: strin
   const kid = await thumbprint(jwk as JWK);
   if (kid !== a.kid) throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'the announced kid is not the thumbprint of the announced key');
   if (kid === pinnedKid) throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'the announced key is the pinned key');
-  const pub: Record<string, unknown> = jwk.kty === 'EC' ? { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y } : { kty: 'OKP', crv: jwk.crv, x: jwk.x };
+  const pub: Record<string, unknown> =
+    jwk.kty === 'EC' ? { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y } : { kty: 'OKP', crv: jwk.crv, x: jwk.x };
   return { jwk: pub, kid };
 }
 
 /** Refuses evidence from an AK other than the one pinned by activation (hex TPM2B_PUBLIC, compared exactly). */
 export function checkAkUnchanged(pinnedAkPublic: string | null, reportedAkPublic: string): void {
   if (pinnedAkPublic !== null && pinnedAkPublic.toLowerCase() !== reportedAkPublic.toLowerCase()) {
-    throw new EnrollError(ERR_ENROLL_AK_CHANGED, 'the report quotes with an attestation key that was not activated for this node; enrol again');
+    throw new EnrollError(
+      ERR_ENROLL_AK_CHANGED,
+      'the report quotes with an attestation key that was not activated for this node; enrol again',
+    );
   }
 }

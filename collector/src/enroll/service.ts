@@ -4,8 +4,22 @@ import { isNodesealError } from '../../../shared/src/errors.js';
 import { hashToken, isTokenShaped, ENROLL_TOKEN_PREFIX } from '../auth/token.js';
 import type { AgentMessage } from '../../../shared/src/report/types.js';
 import type { NodeRecord } from '../store/store.js';
-import { EnrollError, ERR_ENROLL_INPUT, ERR_ENROLL_NODE_CLAIMED, ERR_ENROLL_NOT_ENROLLED, ERR_ENROLL_REVOKED, ERR_ENROLL_TOKEN_INVALID } from './errors.js';
-import { beginEnrolment, finishEnrolment, parseEnrollRequest, type EnrollAnswer, type EnrollChallenge, type EnrollRequest } from './machine.js';
+import {
+  EnrollError,
+  ERR_ENROLL_INPUT,
+  ERR_ENROLL_NODE_CLAIMED,
+  ERR_ENROLL_NOT_ENROLLED,
+  ERR_ENROLL_REVOKED,
+  ERR_ENROLL_TOKEN_INVALID,
+} from './errors.js';
+import {
+  beginEnrolment,
+  finishEnrolment,
+  parseEnrollRequest,
+  type EnrollAnswer,
+  type EnrollChallenge,
+  type EnrollRequest,
+} from './machine.js';
 import type { EnrollStore } from './store.js';
 import { checkKeyRotation } from './rotation.js';
 
@@ -55,7 +69,14 @@ export class EnrollService {
     try {
       return await this.run(hello, ctx);
     } catch (e) {
-      this.opts.log?.warn({ nodeId: hello.nodeId, code: isNodesealError(e) ? e.code : 'internal', ...(isNodesealError(e) && e.details ? { details: e.details } : {}) }, 'enrolment refused');
+      this.opts.log?.warn(
+        {
+          nodeId: hello.nodeId,
+          code: isNodesealError(e) ? e.code : 'internal',
+          ...(isNodesealError(e) && e.details ? { details: e.details } : {}),
+        },
+        'enrolment refused',
+      );
       throw e;
     }
   }
@@ -73,13 +94,19 @@ export class EnrollService {
     const identity = await store.getIdentity(hello.nodeId);
     const revoked = ctx.node?.revokedAt != null || (identity !== null && identity.revokedAt !== null);
     const hasTpm = hello.ekPublic !== undefined && hello.akPublic !== undefined;
-    if (revoked && hello.enrollToken === undefined) throw new EnrollError(ERR_ENROLL_REVOKED, `node ${hello.nodeId} was revoked; it must enrol again with a new token`);
-    if (identity && !revoked && !hasTpm) throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${hello.nodeId} is enrolled with another key`);
+    if (revoked && hello.enrollToken === undefined)
+      throw new EnrollError(ERR_ENROLL_REVOKED, `node ${hello.nodeId} was revoked; it must enrol again with a new token`);
+    if (identity && !revoked && !hasTpm)
+      throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${hello.nodeId} is enrolled with another key`);
     // A node pinned without a TPM identity (trust on first use) keeps its key: only a revocation frees its id.
-    if (!identity && !revoked && ctx.node?.kid && ctx.node.kid !== hello.kid) throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${hello.nodeId} is pinned to another key`);
+    if (!identity && !revoked && ctx.node?.kid && ctx.node.kid !== hello.kid)
+      throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${hello.nodeId} is pinned to another key`);
     if (!hasTpm) {
       if (this.opts.allowTofu && hello.enrollToken === undefined && !revoked) return { enrolledVia: 'tofu' };
-      throw new EnrollError(hello.enrollToken === undefined ? ERR_ENROLL_NOT_ENROLLED : ERR_ENROLL_INPUT, 'enrolment needs the TPM endorsement key, its certificate and an attestation key');
+      throw new EnrollError(
+        hello.enrollToken === undefined ? ERR_ENROLL_NOT_ENROLLED : ERR_ENROLL_INPUT,
+        'enrolment needs the TPM endorsement key, its certificate and an attestation key',
+      );
     }
     if (!ctx.ask) throw new EnrollError(ERR_ENROLL_INPUT, 'this connection cannot carry a credential challenge');
     if (hello.jwk === undefined) throw new EnrollError(ERR_ENROLL_INPUT, 'enrolment needs the JWS public key (jwk)');
@@ -96,7 +123,8 @@ export class EnrollService {
     const { ekName } = await parseEnrollRequest(req);
     let tokenRow = null;
     if (req.enrollToken !== null) {
-      if (!isTokenShaped(req.enrollToken, ENROLL_TOKEN_PREFIX)) throw new EnrollError(ERR_ENROLL_TOKEN_INVALID, 'the enrolment token is not valid');
+      if (!isTokenShaped(req.enrollToken, ENROLL_TOKEN_PREFIX))
+        throw new EnrollError(ERR_ENROLL_TOKEN_INVALID, 'the enrolment token is not valid');
       tokenRow = await store.findToken(hashToken(req.enrollToken));
     }
     const ekDecision = req.ekCert === null ? await store.findEkDecision(req.nodeId, ekName) : null;

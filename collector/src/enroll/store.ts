@@ -47,7 +47,14 @@ function identityFromRow(r: Record<string, unknown>): NodeIdentity {
 }
 
 function decisionFromRow(r: Record<string, unknown>): EkDecision {
-  return { nodeId: String(r.node_id), ekName: String(r.ek_name), actor: String(r.actor), reason: String(r.reason), at: String(r.at), usedAt: r.used_at == null ? null : String(r.used_at) };
+  return {
+    nodeId: String(r.node_id),
+    ekName: String(r.ek_name),
+    actor: String(r.actor),
+    reason: String(r.reason),
+    at: String(r.at),
+    usedAt: r.used_at == null ? null : String(r.used_at),
+  };
 }
 
 async function getNodeTx(tx: SqlExecutor, nodeId: string): Promise<NodeRecord | null> {
@@ -70,7 +77,14 @@ export class EnrollStore {
         'INSERT INTO enroll_tokens (token_hash, token_id, node_glob, expires_at, uses_left, max_uses, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         [t.tokenHash, t.tokenId, t.nodeGlob, t.expiresAt, t.usesLeft, t.maxUses, t.createdAt, t.createdBy],
       );
-      await appendAudit(tx, { at: t.createdAt, actor: t.createdBy, action: 'enroll-token.create', target: `enroll-token:${t.tokenId}`, reason, details: { nodes: t.nodeGlob, expiresAt: t.expiresAt, uses: t.maxUses } });
+      await appendAudit(tx, {
+        at: t.createdAt,
+        actor: t.createdBy,
+        action: 'enroll-token.create',
+        target: `enroll-token:${t.tokenId}`,
+        reason,
+        details: { nodes: t.nodeGlob, expiresAt: t.expiresAt, uses: t.maxUses },
+      });
     });
   }
 
@@ -85,7 +99,10 @@ export class EnrollStore {
 
   async revokeToken(tokenIdValue: string, actor: string, reason: string, at: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const { changes } = await tx.run('UPDATE enroll_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL', [at, tokenIdValue]);
+      const { changes } = await tx.run('UPDATE enroll_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL', [
+        at,
+        tokenIdValue,
+      ]);
       if (changes === 0) return false;
       await appendAudit(tx, { at, actor, action: 'enroll-token.revoke', target: `enroll-token:${tokenIdValue}`, reason, details: null });
       return true;
@@ -104,7 +121,14 @@ export class EnrollStore {
          ON CONFLICT (node_id, ek_name) DO UPDATE SET actor = excluded.actor, reason = excluded.reason, at = excluded.at, used_at = NULL`,
         [d.nodeId, d.ekName, d.actor, d.reason, d.at],
       );
-      await appendAudit(tx, { at: d.at, actor: d.actor, action: 'node.ek-decision', target: `node:${d.nodeId}`, reason: d.reason, details: { ekName: d.ekName, decision: 'enrol without EK certificate' } });
+      await appendAudit(tx, {
+        at: d.at,
+        actor: d.actor,
+        action: 'node.ek-decision',
+        target: `node:${d.nodeId}`,
+        reason: d.reason,
+        details: { ekName: d.ekName, decision: 'enrol without EK certificate' },
+      });
     });
   }
 
@@ -124,7 +148,10 @@ export class EnrollStore {
     const at = identity.enrolledAt;
     return this.db.transaction(async (tx) => {
       if (pending.tokenHash !== null) {
-        const { changes } = await tx.run('UPDATE enroll_tokens SET uses_left = uses_left - 1 WHERE token_hash = ? AND uses_left > 0 AND revoked_at IS NULL AND expires_at > ?', [pending.tokenHash, at]);
+        const { changes } = await tx.run(
+          'UPDATE enroll_tokens SET uses_left = uses_left - 1 WHERE token_hash = ? AND uses_left > 0 AND revoked_at IS NULL AND expires_at > ?',
+          [pending.tokenHash, at],
+        );
         if (changes !== 1) throw new EnrollError(ERR_ENROLL_TOKEN_USED, 'the enrolment token was used up, expired or revoked meanwhile');
       }
       const current = await tx.get('SELECT ek_name, revoked_at FROM node_identities WHERE node_id = ?', [identity.nodeId]);
@@ -132,12 +159,25 @@ export class EnrollStore {
         throw new EnrollError(ERR_ENROLL_NODE_CLAIMED, `node ${identity.nodeId} is enrolled with another TPM`);
       }
       if (pending.decision) {
-        const { changes } = await tx.run('UPDATE ek_decisions SET used_at = ? WHERE node_id = ? AND ek_name = ? AND used_at IS NULL', [at, identity.nodeId, identity.ekName]);
+        const { changes } = await tx.run('UPDATE ek_decisions SET used_at = ? WHERE node_id = ? AND ek_name = ? AND used_at IS NULL', [
+          at,
+          identity.nodeId,
+          identity.ekName,
+        ]);
         if (changes !== 1) throw new EnrollError(ERR_ENROLL_REPLAY, 'the operator decision for this EK was already used');
       }
       await tx.run(UPSERT_IDENTITY, [
-        identity.nodeId, identity.ekName, identity.ekPublic, identity.ekCertIssuer, identity.akPublic, identity.akName,
-        identity.kid, JSON.stringify(identity.jwk), at, identity.enrolledVia, identity.enrolledBy,
+        identity.nodeId,
+        identity.ekName,
+        identity.ekPublic,
+        identity.ekCertIssuer,
+        identity.akPublic,
+        identity.akName,
+        identity.kid,
+        JSON.stringify(identity.jwk),
+        at,
+        identity.enrolledVia,
+        identity.enrolledBy,
       ]);
       const prev = await getNodeTx(tx, identity.nodeId);
       const wasRevoked = prev?.revokedAt != null;
@@ -162,8 +202,21 @@ export class EnrollStore {
         actor: identity.enrolledBy,
         action: 'node.enrol',
         target: `node:${identity.nodeId}`,
-        reason: identity.enrolledVia === 'token' ? 'enrolment token and credential activation' : identity.enrolledVia === 'operator' ? `operator decision: ${pending.decision!.reason}` : 'trust on first use (lab setting)',
-        details: { ekName: identity.ekName, akName: identity.akName, kid: identity.kid, via: identity.enrolledVia, tokenId: pending.tokenId, ekCertIssuer: identity.ekCertIssuer, reenrolment: prev !== null },
+        reason:
+          identity.enrolledVia === 'token'
+            ? 'enrolment token and credential activation'
+            : identity.enrolledVia === 'operator'
+              ? `operator decision: ${pending.decision!.reason}`
+              : 'trust on first use (lab setting)',
+        details: {
+          ekName: identity.ekName,
+          akName: identity.akName,
+          kid: identity.kid,
+          via: identity.enrolledVia,
+          tokenId: pending.tokenId,
+          ekCertIssuer: identity.ekCertIssuer,
+          reenrolment: prev !== null,
+        },
       });
       return node;
     });
@@ -173,14 +226,38 @@ export class EnrollStore {
    * Revokes a node: its identity and node record are marked revoked (status untrusted with
    * node.revoked) until it enrols again with a new token. Null when the node is unknown.
    */
-  async revokeNode(nodeId: string, actor: string, reason: string, at: string): Promise<{ node: NodeRecord; from: NodeRecord['status'] | null } | null> {
+  async revokeNode(
+    nodeId: string,
+    actor: string,
+    reason: string,
+    at: string,
+  ): Promise<{ node: NodeRecord; from: NodeRecord['status'] | null } | null> {
     return this.db.transaction(async (tx) => {
       const prev = await getNodeTx(tx, nodeId);
       const ident = await tx.run('UPDATE node_identities SET revoked_at = ? WHERE node_id = ? AND revoked_at IS NULL', [at, nodeId]);
       if (!prev && ident.changes === 0) return null;
       const node: NodeRecord = prev
-        ? { ...prev, status: 'untrusted', reasons: [REVOKED_REASON, ...prev.reasons.filter((r) => r.code !== REVOKED_REASON.code)], revokedAt: prev.revokedAt ?? at }
-        : { nodeId, jwk: null, kid: null, akPublic: null, lastSeq: -1, status: 'untrusted', reasons: [REVOKED_REASON], firstSeenAt: at, lastSeenAt: null, verifiedAt: null, enrolledVia: null, revokedAt: at, summary: null };
+        ? {
+            ...prev,
+            status: 'untrusted',
+            reasons: [REVOKED_REASON, ...prev.reasons.filter((r) => r.code !== REVOKED_REASON.code)],
+            revokedAt: prev.revokedAt ?? at,
+          }
+        : {
+            nodeId,
+            jwk: null,
+            kid: null,
+            akPublic: null,
+            lastSeq: -1,
+            status: 'untrusted',
+            reasons: [REVOKED_REASON],
+            firstSeenAt: at,
+            lastSeenAt: null,
+            verifiedAt: null,
+            enrolledVia: null,
+            revokedAt: at,
+            summary: null,
+          };
       await tx.run(UPSERT_NODE, nodeParams(node));
       await appendAudit(tx, { at, actor, action: 'node.revoke', target: `node:${nodeId}`, reason, details: null });
       return { node, from: prev?.status ?? null };
@@ -191,11 +268,19 @@ export class EnrollStore {
   async rotateKey(nodeId: string, oldKid: string, jwk: Record<string, unknown>, kid: string, at: string): Promise<NodeRecord> {
     return this.db.transaction(async (tx) => {
       const prev = await getNodeTx(tx, nodeId);
-      if (!prev || prev.kid !== oldKid || prev.revokedAt !== null) throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'the pinned key changed or the node was revoked meanwhile');
+      if (!prev || prev.kid !== oldKid || prev.revokedAt !== null)
+        throw new EnrollError(ERR_ENROLL_KEY_ROTATION, 'the pinned key changed or the node was revoked meanwhile');
       await tx.run('UPDATE node_identities SET kid = ?, jwk = ? WHERE node_id = ? AND kid = ?', [kid, JSON.stringify(jwk), nodeId, oldKid]);
       const node: NodeRecord = { ...prev, jwk, kid };
       await tx.run(UPSERT_NODE, nodeParams(node));
-      await appendAudit(tx, { at, actor: `node:${nodeId}`, action: 'node.key-rotate', target: `node:${nodeId}`, reason: 'key rotation announced in a report signed by the old key', details: { oldKid, kid } });
+      await appendAudit(tx, {
+        at,
+        actor: `node:${nodeId}`,
+        action: 'node.key-rotate',
+        target: `node:${nodeId}`,
+        reason: 'key rotation announced in a report signed by the old key',
+        details: { oldKid, kid },
+      });
       return node;
     });
   }

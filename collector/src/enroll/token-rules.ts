@@ -1,4 +1,11 @@
-import { EnrollError, ERR_ENROLL_TOKEN_EXPIRED, ERR_ENROLL_TOKEN_INPUT, ERR_ENROLL_TOKEN_INVALID, ERR_ENROLL_TOKEN_NODE, ERR_ENROLL_TOKEN_USED } from './errors.js';
+import {
+  EnrollError,
+  ERR_ENROLL_TOKEN_EXPIRED,
+  ERR_ENROLL_TOKEN_INPUT,
+  ERR_ENROLL_TOKEN_INVALID,
+  ERR_ENROLL_TOKEN_NODE,
+  ERR_ENROLL_TOKEN_USED,
+} from './errors.js';
 
 /**
  * Enrolment-token rules as pure functions: TTL parsing, node-name globs, and the check a
@@ -34,7 +41,8 @@ export function parseTtl(s: string): number {
 }
 
 export function parseUses(s: string): number {
-  if (!/^\d{1,6}$/.test(s) || Number(s) < 1 || Number(s) > MAX_USES) throw new EnrollError(ERR_ENROLL_TOKEN_INPUT, `uses must be a whole number from 1 to ${MAX_USES}`);
+  if (!/^\d{1,6}$/.test(s) || Number(s) < 1 || Number(s) > MAX_USES)
+    throw new EnrollError(ERR_ENROLL_TOKEN_INPUT, `uses must be a whole number from 1 to ${MAX_USES}`);
   return Number(s);
 }
 
@@ -42,7 +50,10 @@ const globChars = /^[A-Za-z0-9._\-*?,]{1,1024}$/;
 
 export function checkGlob(glob: string): string {
   if (!globChars.test(glob) || glob.split(',').some((p) => p === '')) {
-    throw new EnrollError(ERR_ENROLL_TOKEN_INPUT, 'node glob may hold letters, digits, . _ - and the wildcards * ?, alternatives separated by commas');
+    throw new EnrollError(
+      ERR_ENROLL_TOKEN_INPUT,
+      'node glob may hold letters, digits, . _ - and the wildcards * ?, alternatives separated by commas',
+    );
   }
   return glob;
 }
@@ -50,7 +61,10 @@ export function checkGlob(glob: string): string {
 /** True when `nodeId` matches one comma-separated alternative of `glob` in full. */
 export function globMatch(glob: string, nodeId: string): boolean {
   return glob.split(',').some((alt) => {
-    const re = alt.replace(/[.+^${}()|\\[\]-]/g, (c) => `\\${c}`).replace(/\*/g, '.*').replace(/\?/g, '.');
+    const re = alt
+      .replace(/[.+^${}()|\\[\]-]/g, (c) => `\\${c}`)
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     return new RegExp(`^${re}$`).test(nodeId);
   });
 }
@@ -58,7 +72,12 @@ export function globMatch(glob: string, nodeId: string): boolean {
 /** Throws the coded reason why `row` does not admit `nodeId` at `now`; returns when it does. */
 export function checkEnrollToken(row: EnrollTokenRecord | null, nodeId: string, now: Date): void {
   if (!row || row.revokedAt !== null) throw new EnrollError(ERR_ENROLL_TOKEN_INVALID, 'the enrolment token is not valid');
-  if (Date.parse(row.expiresAt) <= now.getTime()) throw new EnrollError(ERR_ENROLL_TOKEN_EXPIRED, `the enrolment token expired at ${row.expiresAt}`, { details: { tokenId: row.tokenId } });
-  if (row.usesLeft <= 0) throw new EnrollError(ERR_ENROLL_TOKEN_USED, 'the enrolment token has been used up', { details: { tokenId: row.tokenId } });
-  if (!globMatch(row.nodeGlob, nodeId)) throw new EnrollError(ERR_ENROLL_TOKEN_NODE, `the enrolment token is not for node ${nodeId}`, { details: { tokenId: row.tokenId } });
+  if (Date.parse(row.expiresAt) <= now.getTime())
+    throw new EnrollError(ERR_ENROLL_TOKEN_EXPIRED, `the enrolment token expired at ${row.expiresAt}`, {
+      details: { tokenId: row.tokenId },
+    });
+  if (row.usesLeft <= 0)
+    throw new EnrollError(ERR_ENROLL_TOKEN_USED, 'the enrolment token has been used up', { details: { tokenId: row.tokenId } });
+  if (!globMatch(row.nodeGlob, nodeId))
+    throw new EnrollError(ERR_ENROLL_TOKEN_NODE, `the enrolment token is not for node ${nodeId}`, { details: { tokenId: row.tokenId } });
 }

@@ -58,7 +58,8 @@ export class JsonReply {
 
 /** `return reply(202, body)` from a handler: the router sends `body` as JSON with `status`. */
 export function reply(status: number, body: unknown): JsonReply {
-  if (!Number.isInteger(status) || status < 200 || status > 299) throw new RangeError(`reply status must be 2xx, not ${status}: errors are thrown as HttpError`);
+  if (!Number.isInteger(status) || status < 200 || status > 299)
+    throw new RangeError(`reply status must be 2xx, not ${status}: errors are thrown as HttpError`);
   return new JsonReply(status, body);
 }
 
@@ -106,7 +107,11 @@ export class Router {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 

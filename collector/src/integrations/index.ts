@@ -9,7 +9,15 @@ import type { TrustModule } from '../trust/index.js';
 import { execRunner, type CommandRunner } from './exec-runner.js';
 import { SlurmIntegration, type SlurmMode } from './slurm.js';
 
-export { SlurmIntegration, drainReason, parseSinfoNode, REASON_PREFIX, type SlurmMode, type SlurmOptions, type SlurmCounters } from './slurm.js';
+export {
+  SlurmIntegration,
+  drainReason,
+  parseSinfoNode,
+  REASON_PREFIX,
+  type SlurmMode,
+  type SlurmOptions,
+  type SlurmCounters,
+} from './slurm.js';
 export { K8sSync, kubeNodesApi, planNode, type NodesApi, type K8sSyncOptions } from './k8s.js';
 export { execRunner, type CommandRunner, type CommandResult } from './exec-runner.js';
 
@@ -45,12 +53,15 @@ export function parseSchedulerSettings(sections: Record<string, unknown>, db: st
   };
   const slurm = obj('slurm');
   const trust = obj('trust');
-  for (const k of Object.keys(slurm)) if (!['mode', 'drainOn', 'timeoutSec', 'reconcileSec', 'scontrol', 'sinfo'].includes(k)) problems.push(`slurm: unknown option ${JSON.stringify(k).slice(0, 40)}`);
+  for (const k of Object.keys(slurm))
+    if (!['mode', 'drainOn', 'timeoutSec', 'reconcileSec', 'scontrol', 'sinfo'].includes(k))
+      problems.push(`slurm: unknown option ${JSON.stringify(k).slice(0, 40)}`);
   for (const k of Object.keys(trust)) if (k !== 'stateDir') problems.push(`trust: unknown option ${JSON.stringify(k).slice(0, 40)}`);
   const mode = env.NODESEAL_SLURM_MODE ?? slurm.mode ?? 'off';
   if (mode !== 'off' && mode !== 'drain' && mode !== 'report-only') problems.push('slurm.mode must be off, drain or report-only');
   const drainOn = slurm.drainOn ?? ['untrusted', 'stale'];
-  if (!Array.isArray(drainOn) || drainOn.some((s) => !STATUSES.includes(s as string) || s === 'trusted')) problems.push('slurm.drainOn must list untrusted, stale and/or unknown');
+  if (!Array.isArray(drainOn) || drainOn.some((s) => !STATUSES.includes(s as string) || s === 'trusted'))
+    problems.push('slurm.drainOn must list untrusted, stale and/or unknown');
   const secs = (v: unknown, def: number, name: string, min: number) => {
     if (v === undefined) return def;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > 86_400) {
@@ -101,7 +112,16 @@ export async function startSchedulerFeatures(deps: {
   let slurm: SlurmIntegration | null = null;
   if (deps.settings.slurm.mode !== 'off') {
     const s = deps.settings.slurm;
-    slurm = new SlurmIntegration({ mode: s.mode, runner: deps.runner ?? execRunner(), logger: deps.logger, drainOn: s.drainOn, timeoutMs: s.timeoutMs, reconcileMs: s.reconcileMs, scontrol: s.scontrol, sinfo: s.sinfo });
+    slurm = new SlurmIntegration({
+      mode: s.mode,
+      runner: deps.runner ?? execRunner(),
+      logger: deps.logger,
+      drainOn: s.drainOn,
+      timeoutMs: s.timeoutMs,
+      reconcileMs: s.reconcileMs,
+      scontrol: s.scontrol,
+      sinfo: s.sinfo,
+    });
     void slurm.attach(deps.trust.cache);
     deps.logger.info({ mode: s.mode }, 'slurm integration on');
   }

@@ -50,7 +50,11 @@ export interface NodePlan {
 
 /** A label/taint value: at most 63 of [A-Za-z0-9._-], starting and ending alphanumeric. */
 export function labelValue(s: string): string {
-  const v = s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63).replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
+  const v = s
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .replace(/[^A-Za-z0-9]+$/, '');
   return v || 'unknown';
 }
 
@@ -60,7 +64,12 @@ function seg(s: string): string {
 }
 
 function parseManaged(a: string | undefined): Set<string> {
-  return new Set((a ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  return new Set(
+    (a ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }
 
 export function planNode(node: KubeNode, view: TrustView, opts: PlanOptions): NodePlan {
@@ -120,7 +129,12 @@ export function planNode(node: KubeNode, view: TrustView, opts: PlanOptions): No
   if ((oldManaged ?? '') !== managedText) {
     if (managedText === '') patch.push({ op: 'remove', path: `/metadata/annotations/${seg(MANAGED_ANNOTATION)}` });
     else if (!node.annotations) patch.push({ op: 'add', path: '/metadata/annotations', value: { [MANAGED_ANNOTATION]: managedText } });
-    else patch.push({ op: oldManaged === undefined ? 'add' : 'replace', path: `/metadata/annotations/${seg(MANAGED_ANNOTATION)}`, value: managedText });
+    else
+      patch.push({
+        op: oldManaged === undefined ? 'add' : 'replace',
+        path: `/metadata/annotations/${seg(MANAGED_ANNOTATION)}`,
+        value: managedText,
+      });
   }
   if (patch.length === 0) return { patch, changes };
   // Optimistic concurrency: the patch applies only to the node version it was computed from.

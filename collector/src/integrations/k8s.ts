@@ -4,7 +4,18 @@ import type { TrustStatus } from '../../../shared/src/report/types.js';
 import type { TrustView } from '../trust/cache.js';
 import { planNode, type JsonPatchOp, type KubeNode, type TaintEffect } from './k8s-plan.js';
 
-export { planNode, labelValue, TRUST_LABEL, TAINT_KEY, MANAGED_ANNOTATION, type KubeNode, type Taint, type TaintEffect, type JsonPatchOp, type NodePlan } from './k8s-plan.js';
+export {
+  planNode,
+  labelValue,
+  TRUST_LABEL,
+  TAINT_KEY,
+  MANAGED_ANNOTATION,
+  type KubeNode,
+  type Taint,
+  type TaintEffect,
+  type JsonPatchOp,
+  type NodePlan,
+} from './k8s-plan.js';
 
 /**
  * Kubernetes sync: labels every node `nodeseal.io/trust=<status>` and taints untrusted ones
@@ -120,16 +131,26 @@ export class K8sSync {
 
 /** Shape-checks a node object from the API server. */
 export function toKubeNode(o: unknown): KubeNode {
-  const n = o as { metadata?: { name?: unknown; resourceVersion?: unknown; labels?: unknown; annotations?: unknown }; spec?: { taints?: unknown } };
+  const n = o as {
+    metadata?: { name?: unknown; resourceVersion?: unknown; labels?: unknown; annotations?: unknown };
+    spec?: { taints?: unknown };
+  };
   const md = n?.metadata;
-  if (!md || typeof md.name !== 'string' || typeof md.resourceVersion !== 'string') throw new NodesealError(ERR_K8S_API, 'API server returned a node without name or resourceVersion');
+  if (!md || typeof md.name !== 'string' || typeof md.resourceVersion !== 'string')
+    throw new NodesealError(ERR_K8S_API, 'API server returned a node without name or resourceVersion');
   const strMap = (m: unknown): Record<string, string> | null => {
     if (m === undefined || m === null) return null;
-    if (typeof m !== 'object' || Array.isArray(m) || Object.values(m).some((v) => typeof v !== 'string')) throw new NodesealError(ERR_K8S_API, 'node labels/annotations are malformed');
+    if (typeof m !== 'object' || Array.isArray(m) || Object.values(m).some((v) => typeof v !== 'string'))
+      throw new NodesealError(ERR_K8S_API, 'node labels/annotations are malformed');
     return m as Record<string, string>;
   };
   const taints = n.spec?.taints;
-  if (taints !== undefined && taints !== null && (!Array.isArray(taints) || taints.some((t) => !t || typeof (t as { key?: unknown }).key !== 'string' || typeof (t as { effect?: unknown }).effect !== 'string'))) {
+  if (
+    taints !== undefined &&
+    taints !== null &&
+    (!Array.isArray(taints) ||
+      taints.some((t) => !t || typeof (t as { key?: unknown }).key !== 'string' || typeof (t as { effect?: unknown }).effect !== 'string'))
+  ) {
     throw new NodesealError(ERR_K8S_API, 'node taints are malformed');
   }
   return {
@@ -163,7 +184,11 @@ export async function kubeNodesApi(opts: { kubeconfig?: string; context?: string
       } catch (e) {
         if (status(e) === 404) return null;
         if (e instanceof NodesealError) throw e;
-        throw new NodesealError(ERR_K8S_API, `GET node ${name}: ${typeof status(e) === 'number' ? `HTTP ${String(status(e))}` : (e as Error).message}`, { cause: e });
+        throw new NodesealError(
+          ERR_K8S_API,
+          `GET node ${name}: ${typeof status(e) === 'number' ? `HTTP ${String(status(e))}` : (e as Error).message}`,
+          { cause: e },
+        );
       }
     },
     async patchNode(name, patch) {
@@ -171,8 +196,13 @@ export async function kubeNodesApi(opts: { kubeconfig?: string; context?: string
         await core.patchNode({ name, body: patch }, patchOpts);
       } catch (e) {
         // A failed `test` op is 422 (Invalid) on current API servers, 409 on some older ones.
-        if (status(e) === 409 || status(e) === 422) throw new NodesealError(ERR_K8S_CONFLICT, `node ${name} changed while patching`, { cause: e });
-        throw new NodesealError(ERR_K8S_API, `PATCH node ${name}: ${typeof status(e) === 'number' ? `HTTP ${String(status(e))}` : (e as Error).message}`, { cause: e });
+        if (status(e) === 409 || status(e) === 422)
+          throw new NodesealError(ERR_K8S_CONFLICT, `node ${name} changed while patching`, { cause: e });
+        throw new NodesealError(
+          ERR_K8S_API,
+          `PATCH node ${name}: ${typeof status(e) === 'number' ? `HTTP ${String(status(e))}` : (e as Error).message}`,
+          { cause: e },
+        );
       }
     },
   };

@@ -78,7 +78,11 @@ export function drainReason(view: TrustView): string {
   const r = view.reasons[0];
   const more = view.reasons.length > 1 ? ` (+${view.reasons.length - 1} more)` : '';
   const text = r ? `${r.code} ${r.detail}${more}` : view.status;
-  const clean = text.replace(/[^\x20-\x7e]/g, ' ').replace(/["'`\\]/g, '').replace(/\s+/g, ' ').trim();
+  const clean = text
+    .replace(/[^\x20-\x7e]/g, ' ')
+    .replace(/["'`\\]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   return `${REASON_PREFIX} ${clean}`.slice(0, 200);
 }
 
@@ -126,8 +130,11 @@ export class SlurmIntegration {
     if (!cache || this.opts.mode === 'off') return;
     let listing: Map<string, NodeState>;
     try {
-      const r = await this.opts.runner.run([this.opts.sinfo ?? 'sinfo', '-h', '-N', '-o', '%N|%T|%E'], { timeoutMs: this.opts.timeoutMs ?? 10_000 });
-      if (r.exitCode !== 0) throw new NodesealError(ERR_INTEGRATION_COMMAND, `sinfo exited ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`);
+      const r = await this.opts.runner.run([this.opts.sinfo ?? 'sinfo', '-h', '-N', '-o', '%N|%T|%E'], {
+        timeoutMs: this.opts.timeoutMs ?? 10_000,
+      });
+      if (r.exitCode !== 0)
+        throw new NodesealError(ERR_INTEGRATION_COMMAND, `sinfo exited ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`);
       listing = new Map();
       for (const line of r.stdout.split('\n')) {
         const bar = line.indexOf('|');
@@ -137,7 +144,10 @@ export class SlurmIntegration {
       }
     } catch (e) {
       this.counters.errors++;
-      this.opts.logger.error({ integration: 'slurm', code: (e as NodesealError).code ?? 'ERR_INTERNAL', err: (e as Error).message }, 'slurm reconcile failed');
+      this.opts.logger.error(
+        { integration: 'slurm', code: (e as NodesealError).code ?? 'ERR_INTERNAL', err: (e as Error).message },
+        'slurm reconcile failed',
+      );
       return;
     }
     const work: Promise<void>[] = [];
@@ -158,7 +168,12 @@ export class SlurmIntegration {
   submit(view: TrustView): Promise<void> {
     if (this.opts.mode === 'off') return Promise.resolve();
     const inGrace = view.status === 'stale' && Date.now() < this.graceUntil;
-    const wanted: Wanted = this.drainOn.has(view.status) && !inGrace ? { action: 'drain', reason: drainReason(view) } : view.status === 'trusted' ? { action: 'resume' } : { action: 'none' };
+    const wanted: Wanted =
+      this.drainOn.has(view.status) && !inGrace
+        ? { action: 'drain', reason: drainReason(view) }
+        : view.status === 'trusted'
+          ? { action: 'resume' }
+          : { action: 'none' };
     const name = this.nameOf(view.nodeId);
     if (!/^[A-Za-z0-9._-]{1,253}$/.test(name)) {
       this.counters.errors++;
@@ -238,13 +253,16 @@ export class SlurmIntegration {
   }
 
   private async query(name: string): Promise<NodeState | null> {
-    const r = await this.opts.runner.run([this.opts.sinfo ?? 'sinfo', '-h', '-N', '-n', name, '-o', '%T|%E'], { timeoutMs: this.opts.timeoutMs ?? 10_000 });
+    const r = await this.opts.runner.run([this.opts.sinfo ?? 'sinfo', '-h', '-N', '-n', name, '-o', '%T|%E'], {
+      timeoutMs: this.opts.timeoutMs ?? 10_000,
+    });
     if (r.exitCode !== 0) throw new NodesealError(ERR_INTEGRATION_COMMAND, `sinfo exited ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`);
     return parseSinfoNode(r.stdout);
   }
 
   private async scontrol(args: string[]): Promise<void> {
     const r = await this.opts.runner.run([this.opts.scontrol ?? 'scontrol', ...args], { timeoutMs: this.opts.timeoutMs ?? 10_000 });
-    if (r.exitCode !== 0) throw new NodesealError(ERR_INTEGRATION_COMMAND, `scontrol exited ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`);
+    if (r.exitCode !== 0)
+      throw new NodesealError(ERR_INTEGRATION_COMMAND, `scontrol exited ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`);
   }
 }

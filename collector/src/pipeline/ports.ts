@@ -34,7 +34,8 @@ export function measuredSecureBoot(log: VerifiedEventLog): boolean | null {
  */
 export function replayEventLogFull(b64: string, quoted: QuoteOutcome): MeasuredBoot {
   const bytes = Buffer.from(b64, 'base64');
-  if (bytes.length === 0 || bytes.toString('base64') !== b64) throw new NodesealError(ERR_EVENTLOG_BASE64, 'event log is not canonical base64');
+  if (bytes.length === 0 || bytes.toString('base64') !== b64)
+    throw new NodesealError(ERR_EVENTLOG_BASE64, 'event log is not canonical base64');
   const r = replay(parseEventLog(bytes), quoted.pcrs);
   if (!r.ok) throw r.error;
   return { secureBoot: measuredSecureBoot(r.log) };
@@ -46,7 +47,10 @@ export function replayEventLogFull(b64: string, quoted: QuoteOutcome): MeasuredB
  * unchanged node's every report) is looked up by sha256 of both instead of parsed again.
  * Failures are never cached (they are recomputed, and throw the same coded error).
  */
-export function createReplayCache(max = REPLAY_CACHE_MAX): { replay(b64: string, quoted: QuoteOutcome): MeasuredBoot; readonly hits: number } {
+export function createReplayCache(max = REPLAY_CACHE_MAX): {
+  replay(b64: string, quoted: QuoteOutcome): MeasuredBoot;
+  readonly hits: number;
+} {
   const ok = new Map<string, MeasuredBoot>();
   let hits = 0;
   return {
@@ -82,7 +86,13 @@ export function createEvidencePorts(): EvidencePorts {
   const diffInventory = createInventoryDiffer();
   return {
     verifyQuote(input): QuoteOutcome {
-      const v = verifyQuote({ attest: input.attest, signature: input.signature, akPublic: input.akPublic, nonce: input.nonce ?? new Uint8Array(0), pcrs: input.pcrs });
+      const v = verifyQuote({
+        attest: input.attest,
+        signature: input.signature,
+        akPublic: input.akPublic,
+        nonce: input.nonce ?? new Uint8Array(0),
+        pcrs: input.pcrs,
+      });
       // Only the PCRs the signed quote selected are trusted from here on.
       const pcrs: Record<string, Record<string, string>> = {};
       for (const sel of v.attest.pcrSelect) {

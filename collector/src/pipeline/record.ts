@@ -55,7 +55,18 @@ export function buildReportWrites(v: VerifiedReport, node: NodeRecord, hadBaseli
   // A change row is written when a drift reason first appears, not on every report that still shows it.
   const known = new Set(node.reasons.map(reasonKey));
   const changes = fresh
-    ? v.drift.filter((r) => !known.has(reasonKey(r))).map((r) => ({ nodeId: p.nodeId, seq: p.seq, at, code: r.code, claim: r.claim, detail: r.detail, before: r.before ?? null, after: r.after ?? null }))
+    ? v.drift
+        .filter((r) => !known.has(reasonKey(r)))
+        .map((r) => ({
+          nodeId: p.nodeId,
+          seq: p.seq,
+          at,
+          code: r.code,
+          claim: r.claim,
+          detail: r.detail,
+          before: r.before ?? null,
+          after: r.after ?? null,
+        }))
     : [];
   const next: NodeRecord = {
     ...node,
@@ -84,6 +95,10 @@ export function buildReportWrites(v: VerifiedReport, node: NodeRecord, hadBaseli
           createdAt: at,
         }
       : null;
-  const statusChanged = fresh && (node.verifiedAt === null || node.status !== next.status || JSON.stringify(node.reasons.map(reasonKey)) !== JSON.stringify(next.reasons.map(reasonKey)));
+  const statusChanged =
+    fresh &&
+    (node.verifiedAt === null ||
+      node.status !== next.status ||
+      JSON.stringify(node.reasons.map(reasonKey)) !== JSON.stringify(next.reasons.map(reasonKey)));
   return { report, changes, node: next, baseline, statusBefore: node.verifiedAt === null ? null : node.status, statusChanged };
 }

@@ -1,5 +1,13 @@
 import { verify, type KeyObject } from 'node:crypto';
-import { ERR_JWS_ALG, ERR_JWS_KID, ERR_JWS_MALFORMED, ERR_JWS_SIGNATURE, JwsError, parseCompactJws, type JwsAlg } from '../../../shared/src/jws/index.js';
+import {
+  ERR_JWS_ALG,
+  ERR_JWS_KID,
+  ERR_JWS_MALFORMED,
+  ERR_JWS_SIGNATURE,
+  JwsError,
+  parseCompactJws,
+  type JwsAlg,
+} from '../../../shared/src/jws/index.js';
 
 /**
  * The report JWS check of the pipeline, with node:crypto's one-shot verify instead of jose's
@@ -12,9 +20,14 @@ import { ERR_JWS_ALG, ERR_JWS_KID, ERR_JWS_MALFORMED, ERR_JWS_SIGNATURE, JwsErro
  * as jose decodes them (a length of 1 mod 4 is malformed). test/collector/pipeline/report-jws.test.ts
  * compares it with verifyCompact on valid and hostile inputs.
  */
-export function verifyReportJws(jws: unknown, key: KeyObject, opts: { typ: string; kid: string; alg: JwsAlg; maxBytes?: number }): { payload: Buffer } {
+export function verifyReportJws(
+  jws: unknown,
+  key: KeyObject,
+  opts: { typ: string; kid: string; alg: JwsAlg; maxBytes?: number },
+): { payload: Buffer } {
   const parsed = parseCompactJws(jws, { typ: opts.typ, ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}) });
-  if (parsed.header.alg !== opts.alg) throw new JwsError(ERR_JWS_ALG, `JWS alg ${parsed.header.alg} does not match the pinned key (${opts.alg})`);
+  if (parsed.header.alg !== opts.alg)
+    throw new JwsError(ERR_JWS_ALG, `JWS alg ${parsed.header.alg} does not match the pinned key (${opts.alg})`);
   if (parsed.header.kid !== opts.kid) throw new JwsError(ERR_JWS_KID, 'JWS kid does not match the pinned key');
   // jose refuses a key of another type than the alg's as an unsupported algorithm: same code.
   if (!keyFits(key, opts.alg)) throw new JwsError(ERR_JWS_ALG, 'JWS algorithm not allowed for the pinned key');
@@ -25,7 +38,8 @@ export function verifyReportJws(jws: unknown, key: KeyObject, opts: { typ: strin
   const input = Buffer.from(`${parsed.protectedB64}.${parsed.payloadB64}`, 'latin1');
   let ok: boolean;
   try {
-    ok = opts.alg === 'ES256' ? verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature) : verify(null, input, key, signature);
+    ok =
+      opts.alg === 'ES256' ? verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature) : verify(null, input, key, signature);
   } catch {
     ok = false;
   }

@@ -53,7 +53,13 @@ export function decideVerdict(input: VerdictPolicyInput): Verdict {
   const drift = input.reasons.filter(isDrift);
   const status = input.reasons.filter((r) => !isDrift(r));
   if (input.revoked) {
-    return { status: 'untrusted', reasons: [{ code: STATUS_REASON.revoked, claim: 'instance-identity', detail: 'the node was revoked by an operator' }, ...input.reasons] };
+    return {
+      status: 'untrusted',
+      reasons: [
+        { code: STATUS_REASON.revoked, claim: 'instance-identity', detail: 'the node was revoked by an operator' },
+        ...input.reasons,
+      ],
+    };
   }
   if (drift.length > 0) return { status: 'untrusted', reasons: [...drift, ...status] };
   if (input.tpm === 'unavailable') {
@@ -63,12 +69,22 @@ export function decideVerdict(input: VerdictPolicyInput): Verdict {
     return { status: 'unknown', reasons: r };
   }
   if (input.baseline === null && input.allowFirstUse === false) {
-    return { status: 'unknown', reasons: [{ code: STATUS_REASON.noBaseline, claim: 'configuration', detail: 'no approved baseline for this node yet' }, ...status] };
+    return {
+      status: 'unknown',
+      reasons: [{ code: STATUS_REASON.noBaseline, claim: 'configuration', detail: 'no approved baseline for this node yet' }, ...status],
+    };
   }
   if ((input.kind ?? 'fresh') === 'history') {
     return {
       status: 'unknown',
-      reasons: [{ code: STATUS_REASON.history, claim: 'instance-identity', detail: 'report made without a collector nonce (offline or spooled): history, not fresh proof' }, ...status],
+      reasons: [
+        {
+          code: STATUS_REASON.history,
+          claim: 'instance-identity',
+          detail: 'report made without a collector nonce (offline or spooled): history, not fresh proof',
+        },
+        ...status,
+      ],
     };
   }
   return { status: 'trusted', reasons: status };
@@ -100,13 +116,24 @@ export interface VerifiedEvidence {
  * measured state. An absent claim (null: efivars unreadable) is no contradiction and is left as
  * reported, so it compares with a baseline taken from the same kind of reports.
  */
-export function verifiedSecureBoot(inventory: Inventory, measured: boolean | null | undefined): { inventory: Inventory; reasons: Reason[]; changed: boolean } {
+export function verifiedSecureBoot(
+  inventory: Inventory,
+  measured: boolean | null | undefined,
+): { inventory: Inventory; reasons: Reason[]; changed: boolean } {
   const claimed = inventory.secureBoot?.enabled ?? null;
-  if (measured === null || measured === undefined || claimed === null || claimed === measured) return { inventory, reasons: [], changed: false };
+  if (measured === null || measured === undefined || claimed === null || claimed === measured)
+    return { inventory, reasons: [], changed: false };
   // A root-on-node agent can claim anything in the inventory; PCR7 is what the TPM quoted.
   const word = (on: boolean) => (on ? 'enabled' : 'disabled');
   const secureBoot = { enabled: measured, setupMode: inventory.secureBoot?.setupMode ?? null };
-  const reasons = [reason('secureboot.claim_mismatch', `the node claims Secure Boot ${word(claimed)}, the measured boot (PCR7) has it ${word(measured)}`, { enabled: measured }, { enabled: claimed })];
+  const reasons = [
+    reason(
+      'secureboot.claim_mismatch',
+      `the node claims Secure Boot ${word(claimed)}, the measured boot (PCR7) has it ${word(measured)}`,
+      { enabled: measured },
+      { enabled: claimed },
+    ),
+  ];
   return { inventory: { ...inventory, secureBoot }, reasons, changed: true };
 }
 
@@ -134,11 +161,19 @@ export function evaluate(input: EvaluateInput): Verdict & { drift: Reason[] } {
   if (baseline) {
     // The digest is the reported inventory's: with the measured Secure Boot in its place it no longer applies.
     const digest = sb.changed ? undefined : ev.inventoryDigest;
-    drift.push(...(input.diffInventory ? input.diffInventory(baseline, sb.inventory, digest) : diffInventory(baseline.inventory, sb.inventory)));
+    drift.push(
+      ...(input.diffInventory ? input.diffInventory(baseline, sb.inventory, digest) : diffInventory(baseline.inventory, sb.inventory)),
+    );
     if (ev.pcrs) {
       // A baseline taken without TPM evidence has no PCRs: TPM evidence appearing later is a
       // change to approve (else the boot chain would never be compared), reported as banks none → x.
-      drift.push(...diffPcrs({ pcrs: baseline.pcrs ?? {}, eventLog: baseline.eventLog }, { pcrs: ev.pcrs, eventLog: ev.eventLog }, input.explain ? { explain: input.explain } : {}));
+      drift.push(
+        ...diffPcrs(
+          { pcrs: baseline.pcrs ?? {}, eventLog: baseline.eventLog },
+          { pcrs: ev.pcrs, eventLog: ev.eventLog },
+          input.explain ? { explain: input.explain } : {},
+        ),
+      );
     }
   }
   const v = decideVerdict({
@@ -172,16 +207,41 @@ export function isStale(node: Pick<NodeRecord, 'verifiedAt'>, now: Date | string
  * trusted but past its TTL → stale. Untrusted and unknown nodes keep their status and reasons
  * (an unapproved drift does not fade into "stale").
  */
-export function effectiveVerdict(node: Pick<NodeRecord, 'status' | 'reasons' | 'verifiedAt' | 'revokedAt'>, now: Date | string | number, ttlSec: number): Verdict {
+export function effectiveVerdict(
+  node: Pick<NodeRecord, 'status' | 'reasons' | 'verifiedAt' | 'revokedAt'>,
+  now: Date | string | number,
+  ttlSec: number,
+): Verdict {
   if (node.revokedAt !== null) {
-    return { status: 'untrusted', reasons: [{ code: STATUS_REASON.revoked, claim: 'instance-identity', detail: `the node was revoked by an operator at ${node.revokedAt}` }, ...node.reasons.filter((r) => r.code !== STATUS_REASON.revoked)] };
+    return {
+      status: 'untrusted',
+      reasons: [
+        { code: STATUS_REASON.revoked, claim: 'instance-identity', detail: `the node was revoked by an operator at ${node.revokedAt}` },
+        ...node.reasons.filter((r) => r.code !== STATUS_REASON.revoked),
+      ],
+    };
   }
   if (node.verifiedAt === null) {
-    return { status: 'unknown', reasons: [{ code: STATUS_REASON.neverVerified, claim: 'instance-identity', detail: 'no verified report from this node yet' }, ...node.reasons] };
+    return {
+      status: 'unknown',
+      reasons: [
+        { code: STATUS_REASON.neverVerified, claim: 'instance-identity', detail: 'no verified report from this node yet' },
+        ...node.reasons,
+      ],
+    };
   }
   const status: TrustStatus = node.status;
   if (status === 'trusted' && isStale(node, now, ttlSec)) {
-    return { status: 'stale', reasons: [{ code: STATUS_REASON.stale, claim: 'instance-identity', detail: `no fresh verified report within ${ttlSec} s (last at ${node.verifiedAt})` }] };
+    return {
+      status: 'stale',
+      reasons: [
+        {
+          code: STATUS_REASON.stale,
+          claim: 'instance-identity',
+          detail: `no fresh verified report within ${ttlSec} s (last at ${node.verifiedAt})`,
+        },
+      ],
+    };
   }
   return { status, reasons: node.reasons };
 }

@@ -59,7 +59,8 @@ export function createVerifierPool(size: number): ReportVerifier {
       pending.delete(m.id);
       slot.busy--;
       if ('ok' in m) p.resolve({ ...m.ok, jws: p.jws });
-      else if (m.error.coded) p.reject(new NodesealError(m.error.code, m.error.message, m.error.details ? { details: m.error.details } : {}));
+      else if (m.error.coded)
+        p.reject(new NodesealError(m.error.code, m.error.message, m.error.details ? { details: m.error.details } : {}));
       else p.reject(Object.assign(new Error(m.error.message), { stack: m.error.stack }));
     });
     w.on('error', (e) => {

@@ -35,7 +35,13 @@ export interface MeasuredBoot {
 
 export interface EvidencePorts {
   /** Throws a coded error when the quote does not verify; returns the quoted PCR values. */
-  verifyQuote(input: { attest: string; signature: string; akPublic: string; nonce: string | null; pcrs: Record<string, Record<string, string>> }): QuoteOutcome;
+  verifyQuote(input: {
+    attest: string;
+    signature: string;
+    akPublic: string;
+    nonce: string | null;
+    pcrs: Record<string, Record<string, string>>;
+  }): QuoteOutcome;
   /** Throws a coded error when the event log does not replay to the quoted PCRs; returns what it measured. */
   replayEventLog(eventLogB64: string, quoted: QuoteOutcome): MeasuredBoot;
   /** Drift against the baseline (inventory, PCRs explained by the event log, AK) and the verdict. */
@@ -105,15 +111,23 @@ export async function authenticateReport(jws: string, ctx: Pick<ReportContext, '
 }
 
 /** Freshness: node id matches hello, seq strictly increasing, nonce issued here and unused. */
-export function checkFreshness(p: ReportPayload, ctx: Pick<ReportContext, 'helloNodeId' | 'node' | 'issuedNonces' | 'usedNonces'>): 'fresh' | 'history' {
+export function checkFreshness(
+  p: ReportPayload,
+  ctx: Pick<ReportContext, 'helloNodeId' | 'node' | 'issuedNonces' | 'usedNonces'>,
+): 'fresh' | 'history' {
   if (p.nodeId !== ctx.helloNodeId) {
-    throw new ReportError(ERR_REPORT_NODE_MISMATCH, 'report is for another node than this connection said hello as', { details: { hello: ctx.helloNodeId, report: p.nodeId } });
+    throw new ReportError(ERR_REPORT_NODE_MISMATCH, 'report is for another node than this connection said hello as', {
+      details: { hello: ctx.helloNodeId, report: p.nodeId },
+    });
   }
   if (p.seq <= ctx.node.lastSeq) {
-    throw new ReportError(ERR_REPORT_SEQ, `seq ${p.seq} is not greater than the last accepted seq ${ctx.node.lastSeq}`, { details: { seq: p.seq, lastSeq: ctx.node.lastSeq } });
+    throw new ReportError(ERR_REPORT_SEQ, `seq ${p.seq} is not greater than the last accepted seq ${ctx.node.lastSeq}`, {
+      details: { seq: p.seq, lastSeq: ctx.node.lastSeq },
+    });
   }
   if (p.nonce === null) return 'history';
-  if (ctx.usedNonces.has(p.nonce)) throw new ReportError(ERR_REPORT_NONCE_REUSED, 'nonce was already used on this connection', { details: { seq: p.seq } });
+  if (ctx.usedNonces.has(p.nonce))
+    throw new ReportError(ERR_REPORT_NONCE_REUSED, 'nonce was already used on this connection', { details: { seq: p.seq } });
   // A nonce never issued to this connection (an earlier connection's, spooled across a reconnect)
   // still binds the quote to the payload, but proves nothing about now: history.
   return ctx.issuedNonces.has(p.nonce) ? 'fresh' : 'history';
@@ -128,7 +142,9 @@ export async function verifyReport(jws: string, ctx: ReportContext, ports: Evide
   const kind = checkFreshness(payload, ctx);
   // The digest decides what the store keeps in full and what approval re-reads: it must be the inventory's.
   if (inventoryDigest(payload.inventory) !== payload.inventoryDigest) {
-    throw new ReportError(ERR_REPORT_DIGEST, 'inventoryDigest is not the digest of the canonical inventory', { details: { seq: payload.seq } });
+    throw new ReportError(ERR_REPORT_DIGEST, 'inventoryDigest is not the digest of the canonical inventory', {
+      details: { seq: payload.seq },
+    });
   }
   let pcrs: Record<string, Record<string, string>> | null = null;
   let akPublic: string | null = null;
@@ -136,14 +152,29 @@ export async function verifyReport(jws: string, ctx: ReportContext, ports: Evide
   let measuredSecureBoot: boolean | null = null;
   if (payload.tpm.status === 'ok') {
     const tpm: TpmEvidenceOk = payload.tpm;
-    const quoted = ports.verifyQuote({ attest: tpm.quote.attest, signature: tpm.quote.signature, akPublic: tpm.akPublic, nonce: payload.nonce, pcrs: tpm.pcrs });
+    const quoted = ports.verifyQuote({
+      attest: tpm.quote.attest,
+      signature: tpm.quote.signature,
+      akPublic: tpm.akPublic,
+      nonce: payload.nonce,
+      pcrs: tpm.pcrs,
+    });
     if (tpm.eventLog !== null) measuredSecureBoot = ports.replayEventLog(tpm.eventLog, quoted).secureBoot;
     pcrs = quoted.pcrs;
     akPublic = tpm.akPublic;
     eventLog = tpm.eventLog;
   }
   const { drift, ...verdict } = ports.evaluate({
-    evidence: { kind, inventory: payload.inventory, pcrs, eventLog, akPublic, tpm: payload.tpm, inventoryDigest: payload.inventoryDigest, measuredSecureBoot },
+    evidence: {
+      kind,
+      inventory: payload.inventory,
+      pcrs,
+      eventLog,
+      akPublic,
+      tpm: payload.tpm,
+      inventoryDigest: payload.inventoryDigest,
+      measuredSecureBoot,
+    },
     baseline: ctx.baseline,
     node: ctx.node,
   });

@@ -15,7 +15,12 @@ parentPort!.on('message', (req: WorkerRequest) => {
         id: req.id,
         error: isNodesealError(e)
           ? { coded: true, code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }
-          : { coded: false, code: '', message: (e as Error)?.message ?? String(e), ...((e as Error)?.stack ? { stack: (e as Error).stack } : {}) },
+          : {
+              coded: false,
+              code: '',
+              message: (e as Error)?.message ?? String(e),
+              ...((e as Error)?.stack ? { stack: (e as Error).stack } : {}),
+            },
       } satisfies WorkerReply),
   );
 });

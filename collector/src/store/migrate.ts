@@ -25,7 +25,11 @@ export function checkMigrations(list: readonly Migration[]): void {
  * SQLite serialises through BEGIN IMMEDIATE, PostgreSQL through an advisory lock.
  * Returns the ids applied by this call.
  */
-export async function runMigrations(db: SqlDb, list: readonly Migration[], now: () => string = () => new Date().toISOString()): Promise<string[]> {
+export async function runMigrations(
+  db: SqlDb,
+  list: readonly Migration[],
+  now: () => string = () => new Date().toISOString(),
+): Promise<string[]> {
   checkMigrations(list);
   await db.transaction(async (tx) => {
     if (tx.dialect === 'postgres') await tx.run(`SELECT pg_advisory_xact_lock(${PG_LOCK_KEY})`);

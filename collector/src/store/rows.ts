@@ -61,10 +61,10 @@ ON CONFLICT (node_id) DO UPDATE SET jwk = excluded.jwk, kid = excluded.kid, ak_p
  * meanwhile (EnrollStore.revokeNode, outside the node's report lock) is kept, and the node stays
  * untrusted. Only an enrolment (EnrollStore.commitEnrolment, with UPSERT_NODE) clears it.
  */
-export const UPSERT_NODE_KEEP_REVOKED = UPSERT_NODE.replace('status = excluded.status', "status = CASE WHEN nodes.revoked_at IS NOT NULL THEN 'untrusted' ELSE excluded.status END").replace(
-  'revoked_at = excluded.revoked_at',
-  'revoked_at = COALESCE(nodes.revoked_at, excluded.revoked_at)',
-);
+export const UPSERT_NODE_KEEP_REVOKED = UPSERT_NODE.replace(
+  'status = excluded.status',
+  "status = CASE WHEN nodes.revoked_at IS NOT NULL THEN 'untrusted' ELSE excluded.status END",
+).replace('revoked_at = excluded.revoked_at', 'revoked_at = COALESCE(nodes.revoked_at, excluded.revoked_at)');
 
 export function nodeParams(n: NodeRecord): Array<string | number | null> {
   return [

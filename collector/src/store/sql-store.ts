@@ -1,5 +1,15 @@
 import type { TrustStatus } from '../../../shared/src/report/types.js';
-import type { ApprovalRecord, Baseline, ChangeRecord, NodeKeyRecord, NodeQuery, NodeRecord, ReportRecord, ReportWrite, Store } from './store.js';
+import type {
+  ApprovalRecord,
+  Baseline,
+  ChangeRecord,
+  NodeKeyRecord,
+  NodeQuery,
+  NodeRecord,
+  ReportRecord,
+  ReportWrite,
+  Store,
+} from './store.js';
 import type { SqlDb, SqlExecutor, SqlValue } from './sql.js';
 import { likeEscape, num } from './sql.js';
 import { MIGRATIONS } from './migrations.js';
@@ -102,10 +112,16 @@ async function writeReport(tx: SqlExecutor, w: ReportWrite): Promise<void> {
     throw e;
   }
   for (const c of changes) {
-    await tx.run(
-      'INSERT INTO changes (node_id, seq, at, code, claim, detail, before_value, after_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      [c.nodeId, c.seq, c.at, c.code, c.claim, c.detail, JSON.stringify(c.before ?? null), JSON.stringify(c.after ?? null)],
-    );
+    await tx.run('INSERT INTO changes (node_id, seq, at, code, claim, detail, before_value, after_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      c.nodeId,
+      c.seq,
+      c.at,
+      c.code,
+      c.claim,
+      c.detail,
+      JSON.stringify(c.before ?? null),
+      JSON.stringify(c.after ?? null),
+    ]);
   }
   await writeNode(tx, node);
   if (w.baseline) await writeBaseline(tx, w.baseline, null);
@@ -226,10 +242,10 @@ export function createSqlStore(db: SqlDb, migrations: readonly Migration[] = MIG
 
     async latestFullReport(nodeId, opts = {}) {
       const r = opts.kind
-        ? await db.get(`SELECT ${REPORT_COLUMNS} FROM reports WHERE node_id = ? AND jws IS NOT NULL AND kind = ? ORDER BY seq DESC LIMIT 1`, [
-            nodeId,
-            opts.kind,
-          ])
+        ? await db.get(
+            `SELECT ${REPORT_COLUMNS} FROM reports WHERE node_id = ? AND jws IS NOT NULL AND kind = ? ORDER BY seq DESC LIMIT 1`,
+            [nodeId, opts.kind],
+          )
         : await db.get(`SELECT ${REPORT_COLUMNS} FROM reports WHERE node_id = ? AND jws IS NOT NULL ORDER BY seq DESC LIMIT 1`, [nodeId]);
       return r ? reportFromRow(r) : null;
     },
@@ -244,7 +260,9 @@ export function createSqlStore(db: SqlDb, migrations: readonly Migration[] = MIG
     },
 
     async listApprovals(nodeId) {
-      const rows = await db.all('SELECT node_id, actor, reason, at, inventory_digest FROM approvals WHERE node_id = ? ORDER BY id', [nodeId]);
+      const rows = await db.all('SELECT node_id, actor, reason, at, inventory_digest FROM approvals WHERE node_id = ? ORDER BY id', [
+        nodeId,
+      ]);
       return rows.map(approvalFromRow);
     },
 
@@ -256,7 +274,9 @@ export function createSqlStore(db: SqlDb, migrations: readonly Migration[] = MIG
     },
 
     async listKeys(nodeId): Promise<NodeKeyRecord[]> {
-      const rows = await db.all('SELECT node_id, kid, jwk, ak_public, first_seen_at FROM node_keys WHERE node_id = ? ORDER BY id', [nodeId]);
+      const rows = await db.all('SELECT node_id, kid, jwk, ak_public, first_seen_at FROM node_keys WHERE node_id = ? ORDER BY id', [
+        nodeId,
+      ]);
       return rows.map(keyFromRow);
     },
   };

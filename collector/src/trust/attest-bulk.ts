@@ -20,7 +20,13 @@ export interface Challenger {
 /** The nodes API's code for a challenge that got no answer in time. */
 const TIMEOUT_CODE = 'ERR_ATTEST_TIMEOUT';
 
-export function bulkAttestRoutes(deps: { challenger: Challenger; cache: TrustCache; maxWaitSec: number; maxNodes?: number; hostlistLimits?: Partial<HostlistLimits> }): Route[] {
+export function bulkAttestRoutes(deps: {
+  challenger: Challenger;
+  cache: TrustCache;
+  maxWaitSec: number;
+  maxNodes?: number;
+  hostlistLimits?: Partial<HostlistLimits>;
+}): Route[] {
   const maxNodes = deps.maxNodes ?? 1024;
   return [
     {
@@ -32,7 +38,8 @@ export function bulkAttestRoutes(deps: { challenger: Challenger; cache: TrustCac
         if (!names || names.length === 0) throw new HttpError(400, ERR_TRUST_QUERY, 'nodes=LIST is required');
         const wait = query.get('wait');
         const waitSec = wait === null ? 10 : Number(wait);
-        if (!Number.isFinite(waitSec) || waitSec <= 0 || waitSec > deps.maxWaitSec) throw new HttpError(400, ERR_TRUST_QUERY, `wait must be more than 0 and at most ${deps.maxWaitSec} seconds`);
+        if (!Number.isFinite(waitSec) || waitSec <= 0 || waitSec > deps.maxWaitSec)
+          throw new HttpError(400, ERR_TRUST_QUERY, `wait must be more than 0 and at most ${deps.maxWaitSec} seconds`);
         const waitMs = Math.round(waitSec * 1000);
         const nodes = await Promise.all(
           names.map(async (nodeId): Promise<TrustView & { fresh: boolean; error?: string }> => {

@@ -140,7 +140,17 @@ export class TrustCache extends EventEmitter<TrustCacheEvents> {
 
   /** Like get, but a never-seen node reads as `unknown` (bulk answers list every name asked for). */
   getOrUnknown(nodeId: string): TrustView {
-    return this.get(nodeId) ?? { nodeId, status: 'unknown', reasons: [{ code: STATUS_REASON.neverVerified, claim: 'instance-identity', detail: 'the collector has never heard from this node' }], verifiedAt: null, expiresAt: null };
+    return (
+      this.get(nodeId) ?? {
+        nodeId,
+        status: 'unknown',
+        reasons: [
+          { code: STATUS_REASON.neverVerified, claim: 'instance-identity', detail: 'the collector has never heard from this node' },
+        ],
+        verifiedAt: null,
+        expiresAt: null,
+      }
+    );
   }
 
   /** Every node, in insertion order. */
@@ -155,7 +165,14 @@ export class TrustCache extends EventEmitter<TrustCacheEvents> {
     // node, full views only for the few that just expired.
     const now = this.now();
     for (const e of this.entries.values()) {
-      if (e.status === 'trusted' && e.revokedAt === null && e.verifiedAtMs !== null && now >= e.verifiedAtMs + this.ttlMs && !e.published?.startsWith('stale ')) this.publishIfChanged(e);
+      if (
+        e.status === 'trusted' &&
+        e.revokedAt === null &&
+        e.verifiedAtMs !== null &&
+        now >= e.verifiedAtMs + this.ttlMs &&
+        !e.published?.startsWith('stale ')
+      )
+        this.publishIfChanged(e);
     }
   }
 

@@ -52,7 +52,8 @@ export function trustRoutes(deps: TrustRoutesDeps): Route[] {
       handler: ({ query }) => {
         const names = parseNodesParam(query, deps.hostlistLimits);
         const status = query.get('status');
-        if (status !== null && !statuses.has(status)) throw new HttpError(400, ERR_TRUST_QUERY, 'status must be trusted, untrusted, unknown or stale');
+        if (status !== null && !statuses.has(status))
+          throw new HttpError(400, ERR_TRUST_QUERY, 'status must be trusted, untrusted, unknown or stale');
         let nodes: TrustView[] = names ? names.map((n) => cache.getOrUnknown(n)) : cache.all();
         if (status) nodes = nodes.filter((n) => n.status === status);
         const counts = { trusted: 0, untrusted: 0, unknown: 0, stale: 0 };

@@ -59,7 +59,8 @@ export class TrustWatchHub {
 
   /** Takes over the response; resolves at once (the stream stays open until the client leaves). `owner`: the principal's name. */
   open(res: ServerResponse, filter: Set<string> | null, snapshot: boolean, owner: string | null = null): void {
-    if (this.watchers.size >= this.maxWatchers) throw new HttpError(503, ERR_TRUST_WATCH_LIMIT, `too many trust watchers (limit ${this.maxWatchers})`);
+    if (this.watchers.size >= this.maxWatchers)
+      throw new HttpError(503, ERR_TRUST_WATCH_LIMIT, `too many trust watchers (limit ${this.maxWatchers})`);
     if (owner !== null && (this.byOwner.get(owner) ?? 0) >= this.maxPerOwner) {
       throw new HttpError(503, ERR_TRUST_WATCH_LIMIT, `too many trust watchers for this token (limit ${this.maxPerOwner})`);
     }

@@ -116,13 +116,16 @@ export class OnDemandChallenges {
     if (d.timer) clearTimeout(d.timer);
     const t = this.now();
     const at = Math.max(this.lastSentAt + this.o.spacingMs, this.outstanding === null ? -Infinity : this.lastSentAt + this.o.answerMs);
-    d.timer = setTimeout(() => {
-      if (this.deferred !== d || this.closed) return;
-      if (!this.canSend()) return this.schedule();
-      this.deferred = null;
-      const nonce = this.send();
-      for (const w of d.waiters) this.addWaiter(nonce, w);
-    }, Math.max(0, at - t));
+    d.timer = setTimeout(
+      () => {
+        if (this.deferred !== d || this.closed) return;
+        if (!this.canSend()) return this.schedule();
+        this.deferred = null;
+        const nonce = this.send();
+        for (const w of d.waiters) this.addWaiter(nonce, w);
+      },
+      Math.max(0, at - t),
+    );
   }
 
   private addWaiter(nonce: string, w: Waiter): void {

@@ -20,14 +20,22 @@ export const MAX_UNPROVEN_PER_NODE = 4;
 /** Enrolment hook called at hello for a node with no pinned key; throw a coded error to refuse. */
 export interface EnrollHook {
   admit(
-    hello: { nodeId: string; kid: string; jwk?: Record<string, unknown>; enrollToken?: string; ekPublic?: string; ekCert?: string | null; akPublic?: string },
+    hello: {
+      nodeId: string;
+      kid: string;
+      jwk?: Record<string, unknown>;
+      enrollToken?: string;
+      ekPublic?: string;
+      ekCert?: string | null;
+      akPublic?: string;
+    },
     ctx: {
       node: NodeRecord | null;
       req: IncomingMessage;
       /** Sends a credential-activation challenge on this connection and resolves with the agent's answer. */
       ask?: (c: { challengeId: string; credentialBlob: string; secret: string }) => Promise<{ challengeId: string; credential: string }>;
     },
-  ): Promise<{ enrolledVia: 'tofu' | 'token' | 'operator'; /** The node as the enrolment committed it (pinned AK). */ node?: NodeRecord }>;
+  ): Promise<{ enrolledVia: 'tofu' | 'token' | 'operator' /** The node as the enrolment committed it (pinned AK). */; node?: NodeRecord }>;
   /**
    * JWS key rotation announced in a verified fresh report signed by the pinned key: checks the
    * announcement, pins the new key (audited) and returns the node; throws a coded error to refuse.
@@ -37,7 +45,14 @@ export interface EnrollHook {
 
 export type HubConfig = Pick<
   CollectorConfig,
-  'intervalSec' | 'heartbeatSec' | 'helloTimeoutMs' | 'rateLimitPerSec' | 'rateLimitBurst' | 'maxErrorsPerConnection' | 'maxPayloadBytes' | 'maxConnections'
+  | 'intervalSec'
+  | 'heartbeatSec'
+  | 'helloTimeoutMs'
+  | 'rateLimitPerSec'
+  | 'rateLimitBurst'
+  | 'maxErrorsPerConnection'
+  | 'maxPayloadBytes'
+  | 'maxConnections'
 > &
   /** Nonces expire after this (default 3 × intervalSec; at least 2 × intervalSec): an older one makes its report history. */
   Partial<Pick<CollectorConfig, 'freshnessTtlSec'>>;
@@ -194,7 +209,11 @@ export class AgentHub {
     let all = ready(this.byNode);
     const proven = all.length > 0;
     if (!proven) all = ready(this.unproven);
-    const notConnected = () => new NodesealError(ERR_NODE_NOT_CONNECTED, `node ${nodeId} is not connected${all.length > 0 ? ` (${all.length} unproven connection(s) challenged)` : ''}`);
+    const notConnected = () =>
+      new NodesealError(
+        ERR_NODE_NOT_CONNECTED,
+        `node ${nodeId} is not connected${all.length > 0 ? ` (${all.length} unproven connection(s) challenged)` : ''}`,
+      );
     if (all.length === 0) throw notConnected();
     // Every connection claiming the node is challenged: one that merely knows the node's (public)
     // kid cannot absorb the challenge; the first verified answer wins.

@@ -6,11 +6,24 @@ import { parseAgentMessage, parseJsonFrame } from '../../../shared/src/report/sc
 import type { AgentMessage, CollectorMessage, Verdict } from '../../../shared/src/report/types.js';
 import { ERR_REPORT_REPLAY, ERR_REPORT_SEQ, ReportError } from '../pipeline/report-errors.js';
 import { buildReportWrites } from '../pipeline/record.js';
-import type { PinnedKey } from '../pipeline/verify-report.js';
+import type { PinnedKey, VerifiedReport } from '../pipeline/verify-report.js';
 import type { NodeRecord } from '../store/store.js';
 import {
-  CLOSE_INTERNAL, CLOSE_POLICY, CLOSE_TOO_BIG, ERR_HELLO_KEY, ERR_HELLO_KEY_MISMATCH, ERR_HELLO_REPEATED, ERR_HELLO_REQUIRED, ERR_HELLO_TIMEOUT,
-  ERR_NODE_REVOKED, ERR_WS_BINARY, ERR_WS_FRAME_TOO_LARGE, ERR_WS_RATE_LIMIT, ERR_WS_TOO_MANY_ERRORS, ERR_WS_UNPROVEN_LIMIT, ERR_WS_UNPROVEN_TIMEOUT,
+  CLOSE_INTERNAL,
+  CLOSE_POLICY,
+  CLOSE_TOO_BIG,
+  ERR_HELLO_KEY,
+  ERR_HELLO_KEY_MISMATCH,
+  ERR_HELLO_REPEATED,
+  ERR_HELLO_REQUIRED,
+  ERR_HELLO_TIMEOUT,
+  ERR_NODE_REVOKED,
+  ERR_WS_BINARY,
+  ERR_WS_FRAME_TOO_LARGE,
+  ERR_WS_RATE_LIMIT,
+  ERR_WS_TOO_MANY_ERRORS,
+  ERR_WS_UNPROVEN_LIMIT,
+  ERR_WS_UNPROVEN_TIMEOUT,
 } from './errors.js';
 import { MAX_UNPROVEN_PER_NODE, type AgentHub, type ChallengeOutcome } from './hub.js';
 import { ERR_ENROLL_CHALLENGE_EXPIRED, ERR_ENROLL_REPLAY } from '../enroll/errors.js';
@@ -77,7 +90,12 @@ export class AgentSession {
   private helloTimer: NodeJS.Timeout | null;
   private queue: Promise<void> = Promise.resolve();
   /** The open enrolment challenge of this connection (at most one, during hello). */
-  private enrollWaiter: { challengeId: string; resolve(a: EnrollAnswerMessage): void; reject(e: Error): void; timer: NodeJS.Timeout } | null = null;
+  private enrollWaiter: {
+    challengeId: string;
+    resolve(a: EnrollAnswerMessage): void;
+    reject(e: Error): void;
+    timer: NodeJS.Timeout;
+  } | null = null;
 
   constructor(
     private readonly hub: AgentHub,
@@ -87,7 +105,11 @@ export class AgentSession {
     const c = hub.deps.config;
     this.bucket = new TokenBucket(c.rateLimitPerSec, c.rateLimitBurst);
     // Half the connection's message budget for answers to on-demand challenges; one outstanding at a time.
-    this.demand = new OnDemandChallenges({ issue: () => this.issue(false), spacingMs: 2000 / c.rateLimitPerSec, answerMs: ON_DEMAND_ANSWER_MS });
+    this.demand = new OnDemandChallenges({
+      issue: () => this.issue(false),
+      spacingMs: 2000 / c.rateLimitPerSec,
+      answerMs: ON_DEMAND_ANSWER_MS,
+    });
     this.helloTimer = setTimeout(() => this.fail(ERR_HELLO_TIMEOUT, 'no hello within the handshake timeout', true), c.helloTimeoutMs);
     ws.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     ws.on('pong', () => (this.alive = true));
@@ -159,12 +181,20 @@ export class AgentSession {
     }
     if (isBinary) return this.fail(ERR_WS_BINARY, 'binary frames are not part of the protocol');
     if (this.state !== 'ready' && frameBytes(data) > MAX_PRE_HELLO_FRAME_BYTES) {
-      return this.fail(ERR_WS_FRAME_TOO_LARGE, `frames before the hello is accepted are limited to ${MAX_PRE_HELLO_FRAME_BYTES} bytes`, true);
+      return this.fail(
+        ERR_WS_FRAME_TOO_LARGE,
+        `frames before the hello is accepted are limited to ${MAX_PRE_HELLO_FRAME_BYTES} bytes`,
+        true,
+      );
     }
     let msg: AgentMessage;
     try {
       // A Buffer (ws's default) is decoded in place; Buffer.from(buffer) would copy the whole frame first.
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.isBuffer(data)
+          ? data.toString('utf8')
+          : Buffer.from(data).toString('utf8');
       msg = parseAgentMessage(parseJsonFrame(text));
     } catch (e) {
       const err = e as NodesealError;
@@ -174,13 +204,16 @@ export class AgentSession {
     if (msg.type === 'enroll-answer') return this.onEnrollAnswer(msg);
     const m = msg;
     // Messages of one connection are handled strictly in order.
-    this.queue = this.queue.then(() => (m.type === 'hello' ? this.onHello(m) : this.onReport(m.jws))).catch((e: unknown) => this.internal(e));
+    this.queue = this.queue
+      .then(() => (m.type === 'hello' ? this.onHello(m) : this.onReport(m.jws)))
+      .catch((e: unknown) => this.internal(e));
   }
 
   /** The answer to this connection's open enrolment challenge; any other is a replay. */
   private onEnrollAnswer(msg: EnrollAnswerMessage): void {
     const w = this.enrollWaiter;
-    if (!w || w.challengeId !== msg.challengeId) return this.fail(ERR_ENROLL_REPLAY, 'no open enrolment challenge with this id on this connection', true);
+    if (!w || w.challengeId !== msg.challengeId)
+      return this.fail(ERR_ENROLL_REPLAY, 'no open enrolment challenge with this id on this connection', true);
     this.enrollWaiter = null;
     clearTimeout(w.timer);
     w.resolve({ challengeId: msg.challengeId, credential: msg.credential });
@@ -220,10 +253,11 @@ export class AgentSession {
         this.pinned = { kid: node.kid, ...importPublicJwk(node.jwk) };
       } else {
         if (!hello.jwk) return this.fail(ERR_HELLO_KEY, 'first contact must carry the public key (jwk)', true);
-        let imported;
+        let imported: ReturnType<typeof importPublicJwk>;
         try {
           imported = importPublicJwk(hello.jwk);
-          if ((await thumbprint(hello.jwk as JWK)) !== hello.kid) return this.fail(ERR_HELLO_KEY, 'kid is not the RFC 7638 thumbprint of the jwk', true);
+          if ((await thumbprint(hello.jwk as JWK)) !== hello.kid)
+            return this.fail(ERR_HELLO_KEY, 'kid is not the RFC 7638 thumbprint of the jwk', true);
         } catch (e) {
           return this.fail(isNodesealError(e) ? e.code : ERR_HELLO_KEY, (e as Error).message, true);
         }
@@ -233,7 +267,9 @@ export class AgentSession {
           try {
             const admitted = await enroll.admit(
               {
-                nodeId: hello.nodeId, kid: hello.kid, jwk: hello.jwk as Record<string, unknown>,
+                nodeId: hello.nodeId,
+                kid: hello.kid,
+                jwk: hello.jwk as Record<string, unknown>,
                 ...(hello.enrollToken !== undefined ? { enrollToken: hello.enrollToken } : {}),
                 ...(hello.ekPublic !== undefined ? { ekPublic: hello.ekPublic } : {}),
                 ...(hello.ekCert !== undefined ? { ekCert: hello.ekCert } : {}),
@@ -249,11 +285,26 @@ export class AgentSession {
         }
         const at = this.hub.now().toISOString();
         const publicJwk = { ...(hello.jwk as Record<string, unknown>) };
-        if (enrolledNode) node = enrolledNode; // committed by the enrolment, with the activated AK pinned
+        if (enrolledNode)
+          node = enrolledNode; // committed by the enrolment, with the activated AK pinned
         else {
           node = node
             ? { ...node, jwk: publicJwk, kid: hello.kid, enrolledVia }
-            : { nodeId: hello.nodeId, jwk: publicJwk, kid: hello.kid, akPublic: null, lastSeq: 0, status: 'unknown', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: null, enrolledVia, revokedAt: null, summary: null };
+            : {
+                nodeId: hello.nodeId,
+                jwk: publicJwk,
+                kid: hello.kid,
+                akPublic: null,
+                lastSeq: 0,
+                status: 'unknown',
+                reasons: [],
+                firstSeenAt: at,
+                lastSeenAt: at,
+                verifiedAt: null,
+                enrolledVia,
+                revokedAt: null,
+                summary: null,
+              };
           await store.upsertNode(node);
         }
         logger.info({ nodeId: hello.nodeId, kid: hello.kid, enrolledVia }, 'pinned the key of a new node');
@@ -262,11 +313,19 @@ export class AgentSession {
       if ((this.state as State) === 'closed') return;
       if (this.helloTimer) clearTimeout(this.helloTimer);
       this.helloTimer = null;
-      this.hub.register(hello.nodeId, this)?.evict(ERR_WS_UNPROVEN_LIMIT, `a newer connection for this node arrived while ${MAX_UNPROVEN_PER_NODE} had not delivered a verified report; this, the oldest, is closed`);
+      this.hub
+        .register(hello.nodeId, this)
+        ?.evict(
+          ERR_WS_UNPROVEN_LIMIT,
+          `a newer connection for this node arrived while ${MAX_UNPROVEN_PER_NODE} had not delivered a verified report; this, the oldest, is closed`,
+        );
       this.nodeId = hello.nodeId;
       this.state = 'ready';
       const ms = unprovenTimeoutMs(this.hub.deps.config);
-      this.proofTimer = setTimeout(() => this.fail(ERR_WS_UNPROVEN_TIMEOUT, `no report verified with the node's key within ${ms / 1000} s of hello`, true), ms);
+      this.proofTimer = setTimeout(
+        () => this.fail(ERR_WS_UNPROVEN_TIMEOUT, `no report verified with the node's key within ${ms / 1000} s of hello`, true),
+        ms,
+      );
       // Its first challenge: it needs a nonce to prove possession of the key.
       void this.sendChallenge(false, 0);
     });
@@ -329,9 +388,17 @@ export class AgentSession {
       if (!node) return this.fail(ERR_HELLO_REQUIRED, 'node record vanished; reconnect', true);
       const baseline = await store.getBaseline(nodeId);
       this.expireNonces();
-      let v;
+      let v: VerifiedReport;
       try {
-        v = await this.hub.verifier.verify(jws, { helloNodeId: nodeId, pinned, node, baseline, issuedNonces: new Set(this.issued.keys()), usedNonces: this.used, maxJwsBytes: this.hub.deps.config.maxPayloadBytes });
+        v = await this.hub.verifier.verify(jws, {
+          helloNodeId: nodeId,
+          pinned,
+          node,
+          baseline,
+          issuedNonces: new Set(this.issued.keys()),
+          usedNonces: this.used,
+          maxJwsBytes: this.hub.deps.config.maxPayloadBytes,
+        });
       } catch (e) {
         if (!isNodesealError(e)) throw e;
         let err: NodesealError = e;
@@ -360,9 +427,17 @@ export class AgentSession {
       const at = writes.report.receivedAt;
       const fresh = v.kind === 'fresh';
       const verdict: Verdict = v.verdict;
-      if (fresh && writes.statusChanged) events.emit('status-changed', { nodeId, from: writes.statusBefore, to: verdict.status, reasons: verdict.reasons, at });
+      if (fresh && writes.statusChanged)
+        events.emit('status-changed', { nodeId, from: writes.statusBefore, to: verdict.status, reasons: verdict.reasons, at });
       if (fresh && v.drift.length > 0) events.emit('drift', { nodeId, seq: v.payload.seq, reasons: v.drift, at });
-      events.emit('report-verified', { nodeId, seq: v.payload.seq, status: verdict.status, latencyMs: performance.now() - started, fresh, spoolBacklog: v.payload.spoolBacklog ?? null });
+      events.emit('report-verified', {
+        nodeId,
+        seq: v.payload.seq,
+        status: verdict.status,
+        latencyMs: performance.now() - started,
+        fresh,
+        spoolBacklog: v.payload.spoolBacklog ?? null,
+      });
       if (fresh) this.send({ type: 'verdict', seq: v.payload.seq, status: verdict.status, reasons: verdict.reasons });
       else this.send({ type: 'ack', seq: v.payload.seq });
       this.settle(v.payload.nonce, { verdict, seq: v.payload.seq });

@@ -12,7 +12,16 @@ export type UpgradeCheck = (req: IncomingMessage) => Promise<void> | void;
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
-  const reason = status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Bad Request';
+  const reason =
+    status === 404
+      ? 'Not Found'
+      : status === 403
+        ? 'Forbidden'
+        : status === 401
+          ? 'Unauthorized'
+          : status === 503
+            ? 'Service Unavailable'
+            : 'Bad Request';
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -39,7 +48,9 @@ export function createUpgradeHandler(hub: AgentHub, opts: { maxPayloadBytes: num
     void (async () => {
       const path = (req.url ?? '').split('?')[0];
       if (path !== WS_PATH) return refuse(socket, 404, ERR_WS_PATH, `no WebSocket endpoint at this path (use ${WS_PATH})`);
-      const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim());
       if (!protocols.includes(WS_SUBPROTOCOL)) return refuse(socket, 400, ERR_WS_SUBPROTOCOL, `subprotocol ${WS_SUBPROTOCOL} required`);
       if (req.headers.origin !== undefined) return refuse(socket, 403, ERR_WS_ORIGIN, 'browser origins may not open agent connections');
       if (hub.connectionCount >= opts.maxConnections) return refuse(socket, 503, ERR_WS_CAPACITY, 'too many agent connections');

@@ -21,11 +21,7 @@ export interface Verb {
  * parseArgs with our conventions: unknown flags and missing values are user errors with
  * ERR_USAGE, printed as one line by the dispatcher together with the verb's usage.
  */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
-  argv: string[],
-  options: T,
-  allowPositionals = false,
-) {
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
   try {
     return parseArgs({ args: joinNegativeValues(argv, options), allowPositionals, options, strict: true });
   } catch (e) {

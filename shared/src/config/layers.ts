@@ -61,7 +61,8 @@ export function applyConfigLayers<S extends OptionSpec>(
       problems.push(`config file ${file}: ${(e as Error).message}`);
     }
     if (parsed !== undefined) {
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) problems.push(`config file ${file}: must be a JSON object`);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        problems.push(`config file ${file}: must be a JSON object`);
       else
         for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
           const spec = specs.find((s) => s.key === k);
@@ -89,7 +90,8 @@ export function coerceScalar(spec: OptionSpec<string, ScalarKind>, raw: unknown,
   if (spec.kind === 'string') return typeof raw === 'string' && raw.length > 0 ? raw : bad('must be a non-empty string');
   if (spec.kind === 'nstring') return raw === null || raw === '' ? null : typeof raw === 'string' ? raw : bad('must be a string');
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n))) return bad(`must be ${spec.kind === 'int' ? 'an integer' : 'a number'}`);
+  if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n)))
+    return bad(`must be ${spec.kind === 'int' ? 'an integer' : 'a number'}`);
   if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}`);
   if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}`);
   return n;

@@ -51,7 +51,7 @@ export function variableData(guid: string, name: string, value: Uint8Array): Buf
 
 /** UEFI_IMAGE_LOAD_EVENT with a device path holding one file-path node. */
 export function imageLoadData(file: string): Buffer {
-  const pathStr = Buffer.from(file + '\0', 'utf16le');
+  const pathStr = Buffer.from(`${file}\0`, 'utf16le');
   const node = Buffer.concat([Buffer.from([4, 4]), u16le(4 + pathStr.length), pathStr]);
   const end = Buffer.from([0x7f, 0xff, 4, 0]);
   const path = Buffer.concat([node, end]);
@@ -60,7 +60,14 @@ export function imageLoadData(file: string): Buffer {
 
 function specIdEvent(banks: HashName[]): Buffer {
   const algs = Buffer.concat(banks.map((b) => Buffer.concat([u16le(hashAlgId(b)), u16le(hashAlg(hashAlgId(b))!.size)])));
-  const data = Buffer.concat([Buffer.from('Spec ID Event03\0', 'latin1'), u32le(0), Buffer.from([0, 2, 0, 2]), u32le(banks.length), algs, Buffer.from([0])]);
+  const data = Buffer.concat([
+    Buffer.from('Spec ID Event03\0', 'latin1'),
+    u32le(0),
+    Buffer.from([0, 2, 0, 2]),
+    u32le(banks.length),
+    algs,
+    Buffer.from([0]),
+  ]);
   return Buffer.concat([u32le(0), u32le(EV.NO_ACTION), Buffer.alloc(20), u32le(data.length), data]);
 }
 
@@ -69,12 +76,20 @@ export function buildEventLog(events: BuildEvent[], opts: { banks?: HashName[]; 
   const banks = opts.banks ?? ['sha1', 'sha256'];
   const parts: Buffer[] = [specIdEvent(banks)];
   const all: BuildEvent[] = [];
-  if (opts.startupLocality !== undefined) all.push({ pcr: 0, type: EV.NO_ACTION, data: Buffer.concat([Buffer.from('StartupLocality\0', 'latin1'), Buffer.from([opts.startupLocality])]) });
+  if (opts.startupLocality !== undefined)
+    all.push({
+      pcr: 0,
+      type: EV.NO_ACTION,
+      data: Buffer.concat([Buffer.from('StartupLocality\0', 'latin1'), Buffer.from([opts.startupLocality])]),
+    });
   all.push(...events);
   const state = new Map<string, Buffer>();
   for (const e of all) {
     const digests = banks.map((b) => {
-      const d = e.type === EV.NO_ACTION ? Buffer.alloc(hashAlg(hashAlgId(b))!.size) : Buffer.from(e.digests?.[b] ?? createHash(b).update(e.data).digest());
+      const d =
+        e.type === EV.NO_ACTION
+          ? Buffer.alloc(hashAlg(hashAlgId(b))!.size)
+          : Buffer.from(e.digests?.[b] ?? createHash(b).update(e.data).digest());
       return { b, d };
     });
     parts.push(u32le(e.pcr), u32le(e.type), u32le(banks.length));
@@ -106,15 +121,39 @@ export function simulatedBootLog(n: number, opts: { secureBoot?: boolean; varian
   const ev: BuildEvent[] = [];
   ev.push({ pcr: 0, type: EV.S_CRTM_VERSION, data: Buffer.from('nodeseal sim firmware 1.0\0', 'utf16le') });
   ev.push({ pcr: 0, type: EV.EFI_PLATFORM_FIRMWARE_BLOB, data: Buffer.concat([u64le(0xfff00000), u64le(0x100000)]) });
-  ev.push({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: variableData(EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([opts.secureBoot === false ? 0 : 1])) });
+  ev.push({
+    pcr: 7,
+    type: EV.EFI_VARIABLE_DRIVER_CONFIG,
+    data: variableData(EFI_GLOBAL_VARIABLE, 'SecureBoot', Buffer.from([opts.secureBoot === false ? 0 : 1])),
+  });
   ev.push({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: variableData(EFI_GLOBAL_VARIABLE, 'PK', Buffer.from('pk-certificate')) });
   ev.push({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: variableData(EFI_GLOBAL_VARIABLE, 'KEK', Buffer.from('kek-certificate')) });
-  ev.push({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: variableData(EFI_IMAGE_SECURITY_DATABASE, 'db', Buffer.from('db-certificate')) });
-  ev.push({ pcr: 7, type: EV.EFI_VARIABLE_DRIVER_CONFIG, data: variableData(EFI_IMAGE_SECURITY_DATABASE, 'dbx', Buffer.from('dbx-hashes')) });
+  ev.push({
+    pcr: 7,
+    type: EV.EFI_VARIABLE_DRIVER_CONFIG,
+    data: variableData(EFI_IMAGE_SECURITY_DATABASE, 'db', Buffer.from('db-certificate')),
+  });
+  ev.push({
+    pcr: 7,
+    type: EV.EFI_VARIABLE_DRIVER_CONFIG,
+    data: variableData(EFI_IMAGE_SECURITY_DATABASE, 'dbx', Buffer.from('dbx-hashes')),
+  });
   for (let pcr = 0; pcr <= 7; pcr++) ev.push({ pcr, type: EV.SEPARATOR, data: Buffer.alloc(4) });
-  const grub = createHash('sha256').update(`grubx64.efi ${opts.variant ?? ''}`).digest();
+  const grub = createHash('sha256')
+    .update(`grubx64.efi ${opts.variant ?? ''}`)
+    .digest();
   ev.push({ pcr: 4, type: EV.EFI_BOOT_SERVICES_APPLICATION, data: imageLoadData('\\EFI\\BOOT\\BOOTX64.EFI') });
-  ev.push({ pcr: 4, type: EV.EFI_BOOT_SERVICES_APPLICATION, data: imageLoadData('\\EFI\\ubuntu\\grubx64.efi'), digests: { sha1: createHash('sha1').update(grub).digest(), sha256: grub, sha384: createHash('sha384').update(grub).digest(), sha512: createHash('sha512').update(grub).digest() } });
+  ev.push({
+    pcr: 4,
+    type: EV.EFI_BOOT_SERVICES_APPLICATION,
+    data: imageLoadData('\\EFI\\ubuntu\\grubx64.efi'),
+    digests: {
+      sha1: createHash('sha1').update(grub).digest(),
+      sha256: grub,
+      sha384: createHash('sha384').update(grub).digest(),
+      sha512: createHash('sha512').update(grub).digest(),
+    },
+  });
   ev.push({ pcr: 5, type: EV.EFI_ACTION, data: Buffer.from('Exit Boot Services Invocation') });
   for (let i = 0; ev.length < n; i++) ev.push({ pcr: 8, type: EV.IPL, data: Buffer.from(`grub_cmd: set option_${i}=${i}\0`) });
   return buildEventLog(ev, { startupLocality: 0, ...(opts.banks ? { banks: opts.banks } : {}) });

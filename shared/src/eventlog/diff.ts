@@ -35,7 +35,8 @@ function lcsPairs(a: string[], b: string[]): Array<[number, number]> {
   const dp = new Uint32Array((n + 1) * (m + 1));
   for (let i = n - 1; i >= 0; i--)
     for (let j = m - 1; j >= 0; j--)
-      dp[i * (m + 1) + j] = a[i] === b[j] ? dp[(i + 1) * (m + 1) + j + 1]! + 1 : Math.max(dp[(i + 1) * (m + 1) + j]!, dp[i * (m + 1) + j + 1]!);
+      dp[i * (m + 1) + j] =
+        a[i] === b[j] ? dp[(i + 1) * (m + 1) + j + 1]! + 1 : Math.max(dp[(i + 1) * (m + 1) + j]!, dp[i * (m + 1) + j + 1]!);
   const pairs: Array<[number, number]> = [];
   let i = 0;
   let j = 0;
@@ -52,7 +53,11 @@ function pickBank(a: AnyEventLog, b: AnyEventLog, bank?: string): string {
   const common = a.banks.filter((x) => b.banks.includes(x));
   if (bank && common.includes(bank)) return bank;
   if (!bank && common.length > 0) return common.includes('sha256') ? 'sha256' : common[0]!;
-  throw new EventLogError(ERR_EVENTLOG_NO_COMMON_BANK, `the two logs share no bank${bank ? ` ${bank}` : ''} (${a.banks.join(',')} vs ${b.banks.join(',')})`, { details: { baseline: a.banks, current: b.banks } });
+  throw new EventLogError(
+    ERR_EVENTLOG_NO_COMMON_BANK,
+    `the two logs share no bank${bank ? ` ${bank}` : ''} (${a.banks.join(',')} vs ${b.banks.join(',')})`,
+    { details: { baseline: a.banks, current: b.banks } },
+  );
 }
 
 /**
@@ -61,13 +66,21 @@ function pickBank(a: AnyEventLog, b: AnyEventLog, bank?: string): string {
  * added, removed, or changed (same position, same type, new digest). Uses sha256 when both
  * logs carry it, else the first common bank (or `opts.bank`). Pure.
  */
-export function diffEventLogs(baseline: AnyEventLog, current: AnyEventLog, pcrIndices: number[], opts: { bank?: string } = {}): EventLogDiff {
+export function diffEventLogs(
+  baseline: AnyEventLog,
+  current: AnyEventLog,
+  pcrIndices: number[],
+  opts: { bank?: string } = {},
+): EventLogDiff {
   const bank = pickBank(baseline, current, opts.bank);
   const out: EventLogDiff = { bank, pcrs: [] };
   for (const pcr of [...new Set(pcrIndices)].sort((x, y) => x - y)) {
     const a = baseline.events.filter((e) => e.pcr === pcr && isExtended(e));
     const b = current.events.filter((e) => e.pcr === pcr && isExtended(e));
-    const pairs = lcsPairs(a.map((e) => key(e, bank)), b.map((e) => key(e, bank)));
+    const pairs = lcsPairs(
+      a.map((e) => key(e, bank)),
+      b.map((e) => key(e, bank)),
+    );
     pairs.push([a.length, b.length]);
     const changes: EventChange[] = [];
     let i = 0;
@@ -80,11 +93,40 @@ export function diffEventLogs(baseline: AnyEventLog, current: AnyEventLog, pcrIn
         const o = removed[k];
         const c = added[k];
         if (o && c && o.type === c.type) {
-          changes.push({ kind: 'changed', pcr, oldIndex: o.index, newIndex: c.index, eventType: c.typeName, oldDigest: hex(o, bank), newDigest: hex(c, bank), description: describeEvent(c) });
+          changes.push({
+            kind: 'changed',
+            pcr,
+            oldIndex: o.index,
+            newIndex: c.index,
+            eventType: c.typeName,
+            oldDigest: hex(o, bank),
+            newDigest: hex(c, bank),
+            description: describeEvent(c),
+          });
           continue;
         }
-        if (o) changes.push({ kind: 'removed', pcr, oldIndex: o.index, newIndex: null, eventType: o.typeName, oldDigest: hex(o, bank), newDigest: null, description: describeEvent(o) });
-        if (c) changes.push({ kind: 'added', pcr, oldIndex: null, newIndex: c.index, eventType: c.typeName, oldDigest: null, newDigest: hex(c, bank), description: describeEvent(c) });
+        if (o)
+          changes.push({
+            kind: 'removed',
+            pcr,
+            oldIndex: o.index,
+            newIndex: null,
+            eventType: o.typeName,
+            oldDigest: hex(o, bank),
+            newDigest: null,
+            description: describeEvent(o),
+          });
+        if (c)
+          changes.push({
+            kind: 'added',
+            pcr,
+            oldIndex: null,
+            newIndex: c.index,
+            eventType: c.typeName,
+            oldDigest: null,
+            newDigest: hex(c, bank),
+            description: describeEvent(c),
+          });
       }
       i = pi + 1;
       j = pj + 1;

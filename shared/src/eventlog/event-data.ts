@@ -58,7 +58,10 @@ export function decodeEventData(type: number, data: Buffer): EventData {
     case EV.COMPACT_HASH:
     case EV.EFI_PLATFORM_FIRMWARE_BLOB2:
     case EV.EFI_HANDOFF_TABLES2: {
-      const text = type === EV.EFI_PLATFORM_FIRMWARE_BLOB2 || type === EV.EFI_HANDOFF_TABLES2 ? ascii(data.subarray(1, 1 + (data[0] ?? 0))) : ascii(data);
+      const text =
+        type === EV.EFI_PLATFORM_FIRMWARE_BLOB2 || type === EV.EFI_HANDOFF_TABLES2
+          ? ascii(data.subarray(1, 1 + (data[0] ?? 0)))
+          : ascii(data);
       return text !== null && text.length > 0 ? { kind: 'text', text } : { kind: 'raw', malformed: false };
     }
     default:
@@ -73,9 +76,12 @@ export function describeEvent(e: { typeName: string; decoded: EventData; data: B
     case 'variable':
       return `${d.variable.name} {${d.variable.guid}} (${d.variable.dataLength} bytes, sha256 ${d.variable.dataSha256.slice(0, 16)}…)`;
     case 'image':
-      return d.image.file ?? `image at ${d.image.locationInMemory}, device path ${d.image.devicePath.slice(0, 64)}${d.image.devicePath.length > 64 ? '…' : ''}`;
+      return (
+        d.image.file ??
+        `image at ${d.image.locationInMemory}, device path ${d.image.devicePath.slice(0, 64)}${d.image.devicePath.length > 64 ? '…' : ''}`
+      );
     case 'text':
-      return d.text.length > 200 ? d.text.slice(0, 200) + '…' : d.text;
+      return d.text.length > 200 ? `${d.text.slice(0, 200)}…` : d.text;
     case 'separator':
       return `separator 0x${d.value.toString(16)}`;
     case 'startupLocality':

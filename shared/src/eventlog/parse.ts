@@ -47,7 +47,8 @@ function parseSpecId(data: Buffer, offset: number): SpecId {
     const id = r.u16le('algorithmId');
     const digestSize = r.u16le('digestSize');
     const known = hashAlg(id);
-    if (known && known.size !== digestSize) throw specError(`${known.name} declared with digest size ${digestSize}, not ${known.size}`, offset);
+    if (known && known.size !== digestSize)
+      throw specError(`${known.name} declared with digest size ${digestSize}, not ${known.size}`, offset);
     if (digestSize === 0 || digestSize > MAX_DIGEST) throw specError(`algorithm ${algName(id)} digest size ${digestSize}`, offset);
     if (algorithms.some((a) => a.id === id)) throw specError(`algorithm ${algName(id)} declared twice`, offset);
     algorithms.push({ id, name: known ? known.name : algName(id), digestSize });
@@ -56,7 +57,15 @@ function parseSpecId(data: Buffer, offset: number): SpecId {
   const vendorInfo = r.bytes(vendorSize, 'vendorInfo');
   r.done('end');
   if (major !== 2) throw specError(`spec version ${major}.${minor}, expected 2.x`, offset);
-  return { signature: signature.replace(/\0+$/, ''), platformClass, specVersion: `${major}.${minor}`, specErrata, uintnSize, algorithms, vendorInfo };
+  return {
+    signature: signature.replace(/\0+$/, ''),
+    platformClass,
+    specVersion: `${major}.${minor}`,
+    specErrata,
+    uintnSize,
+    algorithms,
+    vendorInfo,
+  };
 }
 
 /** An event whose data is decoded on first read (most callers only replay digests). */
@@ -81,7 +90,12 @@ class ParsedEvent implements EventLogEvent {
 }
 
 function checkPcr(pcr: number, offset: number): void {
-  if (pcr > MAX_PCR) throw new EventLogError(ERR_EVENTLOG_PCR_INDEX, `event at offset ${offset} names PCR ${pcr} (0..${MAX_PCR}): not an event log, or corrupt`, { details: { offset, pcr } });
+  if (pcr > MAX_PCR)
+    throw new EventLogError(
+      ERR_EVENTLOG_PCR_INDEX,
+      `event at offset ${offset} names PCR ${pcr} (0..${MAX_PCR}): not an event log, or corrupt`,
+      { details: { offset, pcr } },
+    );
 }
 
 /**
@@ -106,7 +120,10 @@ function fillStart(buf: Uint8Array): number {
 export function parseEventLog(bytes: Uint8Array, opts: ParseOptions = {}): UnverifiedEventLog {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxEvents = opts.maxEvents ?? DEFAULT_MAX_EVENTS;
-  if (bytes.length > maxBytes) throw new EventLogError(ERR_EVENTLOG_TOO_LARGE, `event log is ${bytes.length} bytes, the limit is ${maxBytes}`, { details: { size: bytes.length, maxBytes } });
+  if (bytes.length > maxBytes)
+    throw new EventLogError(ERR_EVENTLOG_TOO_LARGE, `event log is ${bytes.length} bytes, the limit is ${maxBytes}`, {
+      details: { size: bytes.length, maxBytes },
+    });
   if (bytes.length === 0) throw new EventLogError(ERR_EVENTLOG_TRUNCATED, 'event log is empty', { details: { offset: 0 } });
   const r = new Reader(bytes, truncated);
   const fillFrom = fillStart(bytes);
@@ -114,7 +131,8 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseOptions = {}): Unver
   let startupLocality: number | null = null;
 
   const push = (e: { offset: number; pcr: number; type: number; digests: Record<string, Buffer>; data: Buffer }) => {
-    if (events.length >= maxEvents) throw new EventLogError(ERR_EVENTLOG_TOO_LARGE, `event log has more than ${maxEvents} events`, { details: { maxEvents } });
+    if (events.length >= maxEvents)
+      throw new EventLogError(ERR_EVENTLOG_TOO_LARGE, `event log has more than ${maxEvents} events`, { details: { maxEvents } });
     const ev = new ParsedEvent(events.length, e.offset, e.pcr, e.type, e.digests, e.data);
     if (e.type === EV.NO_ACTION && e.pcr === 0 && startupLocality === null) {
       const d = ev.decoded;
@@ -158,14 +176,26 @@ export function parseEventLog(bytes: Uint8Array, opts: ParseOptions = {}): Unver
     checkPcr(pcr, offset);
     const count = r.u32le('digests.count');
     if (count === 0 || count > specId.algorithms.length) {
-      throw new EventLogError(ERR_EVENTLOG_DIGEST, `event at offset ${offset} has ${count} digests, the Spec ID event declares ${specId.algorithms.length} algorithms`, { details: { offset, count } });
+      throw new EventLogError(
+        ERR_EVENTLOG_DIGEST,
+        `event at offset ${offset} has ${count} digests, the Spec ID event declares ${specId.algorithms.length} algorithms`,
+        { details: { offset, count } },
+      );
     }
     const digests: Record<string, Buffer> = {};
     for (let i = 0; i < count; i++) {
       const id = r.u16le('digests.hashAlg');
       const alg = specId.algorithms.find((a) => a.id === id);
-      if (!alg) throw new EventLogError(ERR_EVENTLOG_DIGEST, `event at offset ${offset} has a digest of ${algName(id)}, which the Spec ID event does not declare`, { details: { offset, alg: id } });
-      if (digests[alg.name]) throw new EventLogError(ERR_EVENTLOG_DIGEST, `event at offset ${offset} has two ${alg.name} digests`, { details: { offset, alg: id } });
+      if (!alg)
+        throw new EventLogError(
+          ERR_EVENTLOG_DIGEST,
+          `event at offset ${offset} has a digest of ${algName(id)}, which the Spec ID event does not declare`,
+          { details: { offset, alg: id } },
+        );
+      if (digests[alg.name])
+        throw new EventLogError(ERR_EVENTLOG_DIGEST, `event at offset ${offset} has two ${alg.name} digests`, {
+          details: { offset, alg: id },
+        });
       digests[alg.name] = r.bytes(alg.digestSize, 'digests.digest');
     }
     const size = r.u32le('eventSize');

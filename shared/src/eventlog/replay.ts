@@ -22,15 +22,19 @@ export function computePcrs(log: AnyEventLog): Record<string, Record<string, str
   return out;
 }
 
-function compare(log: AnyEventLog, events: readonly EventLogEvent[], quoted: Record<string, Record<string, string>>): Record<string, BankReplay> {
+function compare(
+  log: AnyEventLog,
+  events: readonly EventLogEvent[],
+  quoted: Record<string, Record<string, string>>,
+): Record<string, BankReplay> {
   const banks: Record<string, BankReplay> = {};
   for (const bank of log.banks) {
-    const q = Object.prototype.hasOwnProperty.call(quoted, bank) ? quoted[bank] : undefined;
+    const q = Object.hasOwn(quoted, bank) ? quoted[bank] : undefined;
     if (!q) continue;
     const replayed = replayBank(bank as HashName, events, log.startupLocality);
     const res: BankReplay = { matched: [], differed: [], notQuoted: [] };
     for (const [k, v] of Object.entries(replayed)) {
-      const qv = Object.prototype.hasOwnProperty.call(q, k) ? q[k] : undefined;
+      const qv = Object.hasOwn(q, k) ? q[k] : undefined;
       if (typeof qv !== 'string') res.notQuoted.push(Number(k));
       else if (qv.toLowerCase() === v) res.matched.push(Number(k));
       else res.differed.push({ pcr: Number(k), replayed: v, quoted: qv.toLowerCase() });
@@ -46,13 +50,24 @@ function differing(banks: Record<string, BankReplay>): Record<string, number[]> 
   return out;
 }
 
-function verified(log: AnyEventLog, events: readonly EventLogEvent[], banks: Record<string, BankReplay>, workaround: Workaround | null): VerifiedEventLog {
+function verified(
+  log: AnyEventLog,
+  events: readonly EventLogEvent[],
+  banks: Record<string, BankReplay>,
+  workaround: Workaround | null,
+): VerifiedEventLog {
   const verifiedPcrs: Record<string, number[]> = {};
   for (const [b, r] of Object.entries(banks)) verifiedPcrs[b] = [...r.matched].sort((x, y) => x - y);
   // An event is trusted only when its PCR matched in every bank that was compared.
   const ok = (pcr: number) => Object.values(verifiedPcrs).every((list) => list.includes(pcr));
   const kept = events.filter((e) => isExtended(e) && ok(e.pcr));
-  return { ...log, events: kept, trust: 'verified', verifiedPcrs, workaround: workaround ? workaround.id : null } as unknown as VerifiedEventLog;
+  return {
+    ...log,
+    events: kept,
+    trust: 'verified',
+    verifiedPcrs,
+    workaround: workaround ? workaround.id : null,
+  } as unknown as VerifiedEventLog;
 }
 
 /**
@@ -69,9 +84,13 @@ export function replay(log: UnverifiedEventLog | VerifiedEventLog, quotedPcrs: R
     return {
       ok: false,
       banks,
-      error: new EventLogError(ERR_EVENTLOG_NO_COMMON_BANK, `no PCR of the log's banks (${log.banks.join(', ')}) is in the quote (${Object.keys(quotedPcrs).join(', ') || 'none'})`, {
-        details: { logBanks: log.banks, quotedBanks: Object.keys(quotedPcrs) },
-      }),
+      error: new EventLogError(
+        ERR_EVENTLOG_NO_COMMON_BANK,
+        `no PCR of the log's banks (${log.banks.join(', ')}) is in the quote (${Object.keys(quotedPcrs).join(', ') || 'none'})`,
+        {
+          details: { logBanks: log.banks, quotedBanks: Object.keys(quotedPcrs) },
+        },
+      ),
     };
   }
   const diff = differing(banks);
@@ -81,13 +100,20 @@ export function replay(log: UnverifiedEventLog | VerifiedEventLog, quotedPcrs: R
     if (!extra) continue;
     const events = [...log.events, ...extra];
     const again = compare(log, events, quotedPcrs);
-    if (Object.keys(differing(again)).length === 0) return { ok: true, log: verified(log, events, again, w), banks: again, workaround: w.id };
+    if (Object.keys(differing(again)).length === 0)
+      return { ok: true, log: verified(log, events, again, w), banks: again, workaround: w.id };
   }
   return {
     ok: false,
     banks,
-    error: new EventLogError(ERR_EVENTLOG_REPLAY, `event log does not replay to the quoted PCRs: ${Object.entries(diff).map(([b, p]) => `${b}:${p.join(',')}`).join(' ')}`, {
-      details: { differing: diff },
-    }),
+    error: new EventLogError(
+      ERR_EVENTLOG_REPLAY,
+      `event log does not replay to the quoted PCRs: ${Object.entries(diff)
+        .map(([b, p]) => `${b}:${p.join(',')}`)
+        .join(' ')}`,
+      {
+        details: { differing: diff },
+      },
+    ),
   };
 }

@@ -14,12 +14,27 @@ export interface SecureBootFromLog {
   db: boolean;
   dbx: boolean;
   /** EV_EFI_VARIABLE_AUTHORITY events: which db entries authorised loaded images. */
-  authorities: Array<{ name: string; guid: string; dataSha256: string; /** digest == H(event data); shim logs some authorities otherwise. */ dataBound: boolean }>;
+  authorities: Array<{
+    name: string;
+    guid: string;
+    dataSha256: string /** digest == H(event data); shim logs some authorities otherwise. */;
+    dataBound: boolean;
+  }>;
 }
 
 /** Whether the event data is what was measured: its digest equals H(data) in every verified bank. */
 function dataBound(e: EventLogEvent, banks: string[]): boolean {
-  return banks.length > 0 && banks.every((b) => e.digests[b] !== undefined && createHash(b as HashName).update(e.data).digest().equals(e.digests[b]!));
+  return (
+    banks.length > 0 &&
+    banks.every(
+      (b) =>
+        e.digests[b] !== undefined &&
+        createHash(b as HashName)
+          .update(e.data)
+          .digest()
+          .equals(e.digests[b]!),
+    )
+  );
 }
 
 /**
@@ -28,7 +43,9 @@ function dataBound(e: EventLogEvent, banks: string[]): boolean {
  */
 export function secureBootState(log: VerifiedEventLog): SecureBootFromLog {
   if (log.trust !== 'verified' || !Object.values(log.verifiedPcrs).some((pcrs) => pcrs.includes(7))) {
-    throw new EventLogError(ERR_EVENTLOG_UNVERIFIED, 'Secure Boot state needs PCR7 verified against a quote', { details: { verifiedPcrs: log.verifiedPcrs } });
+    throw new EventLogError(ERR_EVENTLOG_UNVERIFIED, 'Secure Boot state needs PCR7 verified against a quote', {
+      details: { verifiedPcrs: log.verifiedPcrs },
+    });
   }
   // The replay binds digests, not data: a variable's data is trusted only when it hashes to its digest.
   const banks = Object.keys(log.verifiedPcrs).filter((b) => log.verifiedPcrs[b]!.includes(7));
@@ -42,7 +59,11 @@ export function secureBootState(log: VerifiedEventLog): SecureBootFromLog {
     }
     if (e.type !== EV.EFI_VARIABLE_DRIVER_CONFIG) continue;
     if (!dataBound(e, banks)) {
-      throw new EventLogError(ERR_EVENTLOG_EVENT_DATA, `PCR7 event ${e.index} (${v.name}): the event data does not hash to its measured digest`, { details: { index: e.index, variable: v.name } });
+      throw new EventLogError(
+        ERR_EVENTLOG_EVENT_DATA,
+        `PCR7 event ${e.index} (${v.name}): the event data does not hash to its measured digest`,
+        { details: { index: e.index, variable: v.name } },
+      );
     }
     const present = v.dataLength > 0;
     if (v.guid === EFI_GLOBAL_VARIABLE && v.name === 'SecureBoot') out.enabled = v.dataLength > 0 && v.data[0] === 1;

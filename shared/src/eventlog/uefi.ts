@@ -38,7 +38,10 @@ export function decodeVariable(data: Buffer): UefiVariable | null {
     const nameLen = r.u64leNumber('UnicodeNameLength');
     const dataLen = r.u64leNumber('VariableDataLength');
     if (nameLen > r.remaining / 2) return null;
-    const name = r.bytes(nameLen * 2, 'UnicodeName').toString('utf16le').replace(/\0+$/, '');
+    const name = r
+      .bytes(nameLen * 2, 'UnicodeName')
+      .toString('utf16le')
+      .replace(/\0+$/, '');
     const value = r.bytes(dataLen, 'VariableData');
     return { guid, name, dataLength: dataLen, dataSha256: createHash('sha256').update(value).digest('hex'), data: value };
   } catch (e) {
@@ -96,8 +99,14 @@ export function decodeImageLoad(data: Buffer): UefiImageLoad | null {
     const link = r.bytes(8, 'ImageLinkTimeAddress');
     const pathLen = r.u64leNumber('LengthOfDevicePath');
     const path = r.bytes(pathLen, 'DevicePath');
-    const hex = (b: Buffer) => '0x' + Buffer.from(b).reverse().toString('hex');
-    return { locationInMemory: hex(location), lengthInMemory: length, linkTimeAddress: hex(link), devicePath: path.toString('hex'), file: devicePathFile(path) };
+    const hex = (b: Buffer) => `0x${Buffer.from(b).reverse().toString('hex')}`;
+    return {
+      locationInMemory: hex(location),
+      lengthInMemory: length,
+      linkTimeAddress: hex(link),
+      devicePath: path.toString('hex'),
+      file: devicePathFile(path),
+    };
   } catch (e) {
     if (e instanceof Malformed) return null;
     throw e;

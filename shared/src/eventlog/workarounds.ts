@@ -23,11 +23,30 @@ export interface Workaround {
 const EBS_INVOCATION = 'Exit Boot Services Invocation';
 const EBS_SUCCESS = 'Exit Boot Services Returned with Success';
 
-function actionEvent(log: { events: readonly EventLogEvent[]; banks: string[] }, pcr: number, text: string, id: string, n: number): EventLogEvent {
+function actionEvent(
+  log: { events: readonly EventLogEvent[]; banks: string[] },
+  pcr: number,
+  text: string,
+  id: string,
+  n: number,
+): EventLogEvent {
   const data = Buffer.from(text, 'ascii');
   const digests: Record<string, Buffer> = {};
-  for (const b of log.banks) digests[b] = createHash(b as HashName).update(data).digest();
-  return { index: log.events.length + n, pcr, type: EV.EFI_ACTION, typeName: eventTypeName(EV.EFI_ACTION), digests, data, offset: -1, decoded: decodeEventData(EV.EFI_ACTION, data), synthetic: id };
+  for (const b of log.banks)
+    digests[b] = createHash(b as HashName)
+      .update(data)
+      .digest();
+  return {
+    index: log.events.length + n,
+    pcr,
+    type: EV.EFI_ACTION,
+    typeName: eventTypeName(EV.EFI_ACTION),
+    digests,
+    data,
+    offset: -1,
+    decoded: decodeEventData(EV.EFI_ACTION, data),
+    synthetic: id,
+  };
 }
 
 export const WORKAROUNDS: readonly Workaround[] = [

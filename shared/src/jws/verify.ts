@@ -19,9 +19,14 @@ export interface VerifyJwsOptions {
  * checked before any crypto; jose then verifies with the allow-list narrowed to the pinned alg.
  * Returns the verified payload bytes and header.
  */
-export async function verifyCompact(jws: unknown, key: KeyObject, opts: VerifyJwsOptions): Promise<{ payload: Uint8Array; header: JwsHeader }> {
+export async function verifyCompact(
+  jws: unknown,
+  key: KeyObject,
+  opts: VerifyJwsOptions,
+): Promise<{ payload: Uint8Array; header: JwsHeader }> {
   const parsed = parseCompactJws(jws, { typ: opts.typ, ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}) });
-  if (parsed.header.alg !== opts.alg) throw new JwsError(ERR_JWS_ALG, `JWS alg ${parsed.header.alg} does not match the pinned key (${opts.alg})`);
+  if (parsed.header.alg !== opts.alg)
+    throw new JwsError(ERR_JWS_ALG, `JWS alg ${parsed.header.alg} does not match the pinned key (${opts.alg})`);
   if (parsed.header.kid !== opts.kid) throw new JwsError(ERR_JWS_KID, 'JWS kid does not match the pinned key');
   if (!(ALLOWED_ALGS as readonly string[]).includes(opts.alg)) throw new JwsError(ERR_JWS_ALG, 'pinned alg not allowed');
   try {

@@ -14,39 +14,88 @@ export const ERR_MSG_JSON = 'ERR_MSG_JSON';
 
 const str = (max = 512) => z.string().max(max);
 const nstr = (max = 512) => z.string().max(max).nullable();
-const hex = (max: number) => z.string().max(max).regex(/^[0-9a-f]*$/);
+const hex = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[0-9a-f]*$/);
 const list = <T extends z.ZodType>(item: T, max = 4096) => z.array(item).max(max);
 const stringMap = (valueSchema: z.ZodType, maxKeys = 256) =>
   z.record(str(128), valueSchema).refine((r) => Object.keys(r).length <= maxKeys, { message: `at most ${maxKeys} keys` });
 
-const sourceStatus = z.strictObject({ status: z.enum(['ok', 'unavailable', 'error']), reason: str(2048).optional(), code: str(64).optional() });
+const sourceStatus = z.strictObject({
+  status: z.enum(['ok', 'unavailable', 'error']),
+  reason: str(2048).optional(),
+  code: str(64).optional(),
+});
 
 const gpu = z.strictObject({
   index: z.number().int().min(0).max(4096),
-  uuid: nstr(), serial: nstr(), productName: nstr(), productBrand: nstr(), architecture: nstr(),
-  pciBusId: nstr(), pciDeviceId: nstr(), pciSubsystemId: nstr(), boardPartNumber: nstr(), boardId: nstr(),
-  gpuPartNumber: nstr(), vbiosVersion: nstr(),
+  uuid: nstr(),
+  serial: nstr(),
+  productName: nstr(),
+  productBrand: nstr(),
+  architecture: nstr(),
+  pciBusId: nstr(),
+  pciDeviceId: nstr(),
+  pciSubsystemId: nstr(),
+  boardPartNumber: nstr(),
+  boardId: nstr(),
+  gpuPartNumber: nstr(),
+  vbiosVersion: nstr(),
   inforom: z.strictObject({ image: nstr(), oem: nstr(), ecc: nstr(), power: nstr() }),
-  gspFirmwareVersion: nstr(), driverVersion: nstr(), cudaVersion: nstr(), migMode: nstr(), eccMode: nstr(), persistenceMode: nstr(),
+  gspFirmwareVersion: nstr(),
+  driverVersion: nstr(),
+  cudaVersion: nstr(),
+  migMode: nstr(),
+  eccMode: nstr(),
+  persistenceMode: nstr(),
   confidentialCompute: stringMap(str(1024)).nullable(),
   fabric: stringMap(str(1024)).nullable(),
 });
 
 const platform = z.strictObject({
-  systemVendor: nstr(), systemProduct: nstr(), systemSerial: nstr(), systemUuid: nstr(), boardVendor: nstr(), boardName: nstr(),
-  boardSerial: nstr(), biosVendor: nstr(), biosVersion: nstr(), biosDate: nstr(), chassisType: nstr(), chassisSerial: nstr(), bmcFirmware: nstr(),
+  systemVendor: nstr(),
+  systemProduct: nstr(),
+  systemSerial: nstr(),
+  systemUuid: nstr(),
+  boardVendor: nstr(),
+  boardName: nstr(),
+  boardSerial: nstr(),
+  biosVendor: nstr(),
+  biosVersion: nstr(),
+  biosDate: nstr(),
+  chassisType: nstr(),
+  chassisSerial: nstr(),
+  bmcFirmware: nstr(),
 });
 const cpu = z.strictObject({ model: nstr(), microcode: nstr(), sockets: z.number().int().min(0).max(1024).nullable() });
 const kernel = z.strictObject({ release: nstr(), cmdlineDigest: nstr(80), nvidiaModuleVersion: nstr() });
 const secureBoot = z.strictObject({ enabled: z.boolean().nullable(), setupMode: z.boolean().nullable() });
-const nic = z.strictObject({ name: str(64), driver: nstr(), driverVersion: nstr(), firmwareVersion: nstr(), busInfo: nstr(), permanentMac: nstr(64) });
+const nic = z.strictObject({
+  name: str(64),
+  driver: nstr(),
+  driverVersion: nstr(),
+  firmwareVersion: nstr(),
+  busInfo: nstr(),
+  permanentMac: nstr(64),
+});
 const hca = z.strictObject({
-  name: str(64), hcaType: nstr(), boardId: nstr(), fwVersion: nstr(), nodeGuid: nstr(),
+  name: str(64),
+  hcaType: nstr(),
+  boardId: nstr(),
+  fwVersion: nstr(),
+  nodeGuid: nstr(),
   ports: list(z.strictObject({ port: z.number().int().min(0).max(1024), linkLayer: nstr(), state: nstr() }), 64),
 });
 const disk = z.strictObject({ name: str(64), model: nstr(), serial: nstr(), firmwareRevision: nstr() });
 const pci = z.strictObject({
-  address: str(32), vendor: str(16), device: str(16), subsystemVendor: nstr(16), subsystemDevice: nstr(16), class: str(16),
+  address: str(32),
+  vendor: str(16),
+  device: str(16),
+  subsystemVendor: nstr(16),
+  subsystemDevice: nstr(16),
+  class: str(16),
 });
 
 export const inventorySchema = z.strictObject({
@@ -70,12 +119,20 @@ const tpmOk = z.strictObject({
   quote: z.strictObject({ attest: hex(4096), signature: hex(4096) }),
   akPublic: hex(4096),
   /** Event logs are at most a few hundred KiB; 3 MiB of base64 stays under the 4 MiB frame cap. */
-  eventLog: z.string().max(3 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/).nullable(),
+  eventLog: z
+    .string()
+    .max(3 * 1024 * 1024)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+    .nullable(),
   eventLogStatus: sourceStatus.optional(),
 });
 const tpmUnavailable = z.strictObject({ status: z.enum(['unavailable', 'error']), reason: str(2048), code: str(64) });
 
-export const nodeIdSchema = z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'node id: letters, digits, dot, dash, underscore');
+export const nodeIdSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'node id: letters, digits, dot, dash, underscore');
 export const nonceSchema = z.string().regex(/^[0-9a-f]{32,128}$/, 'nonce: 32 to 128 lowercase hex digits');
 
 export const reportPayloadSchema = z.strictObject({
@@ -83,7 +140,10 @@ export const reportPayloadSchema = z.strictObject({
   nodeId: nodeIdSchema,
   seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   nonce: nonceSchema.nullable(),
-  collectedAt: z.string().max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'collectedAt: RFC 3339 time'),
+  collectedAt: z
+    .string()
+    .max(64)
+    .refine((s) => !Number.isNaN(Date.parse(s)), 'collectedAt: RFC 3339 time'),
   inventory: inventorySchema,
   inventoryDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   tpm: z.discriminatedUnion('status', [tpmOk, tpmUnavailable]),
@@ -91,7 +151,11 @@ export const reportPayloadSchema = z.strictObject({
   nextKey: z
     .strictObject({
       jwk: z.record(str(16), z.unknown()).refine((r) => Object.keys(r).length <= 16, 'jwk: at most 16 members'),
-      kid: z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/),
+      kid: z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[A-Za-z0-9_-]+$/),
     })
     .optional(),
 });
@@ -109,23 +173,56 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('hello'),
     nodeId: nodeIdSchema,
     agentVersion: str(64),
-    kid: z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/),
-    jwk: z.record(str(16), z.unknown()).refine((r) => Object.keys(r).length <= 16, 'jwk: at most 16 members').optional(),
+    kid: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9_-]+$/),
+    jwk: z
+      .record(str(16), z.unknown())
+      .refine((r) => Object.keys(r).length <= 16, 'jwk: at most 16 members')
+      .optional(),
     enrollToken: str(4096).optional(),
     ekPublic: hex(2048).optional(),
-    ekCert: z.string().max(22_000).regex(/^[A-Za-z0-9+/]*={0,2}$/).nullable().optional(),
+    ekCert: z
+      .string()
+      .max(22_000)
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+      .nullable()
+      .optional(),
     akPublic: hex(2048).optional(),
   }),
-  z.strictObject({ type: z.literal('report'), jws: z.string().min(1).max(8 * 1024 * 1024) }),
+  z.strictObject({
+    type: z.literal('report'),
+    jws: z
+      .string()
+      .min(1)
+      .max(8 * 1024 * 1024),
+  }),
   z.strictObject({ type: z.literal('enroll-answer'), challengeId: z.string().regex(/^[0-9a-f]{32}$/), credential: hex(128) }),
 ]);
 
 export const collectorMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('challenge'), nonce: nonceSchema, intervalSec: z.number().min(0.1).max(86_400), next: z.boolean().optional() }),
-  z.strictObject({ type: z.literal('verdict'), seq: z.number().int().min(0), status: z.enum(['trusted', 'untrusted', 'unknown', 'stale']), reasons: list(reason, 1024) }),
+  z.strictObject({
+    type: z.literal('challenge'),
+    nonce: nonceSchema,
+    intervalSec: z.number().min(0.1).max(86_400),
+    next: z.boolean().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('verdict'),
+    seq: z.number().int().min(0),
+    status: z.enum(['trusted', 'untrusted', 'unknown', 'stale']),
+    reasons: list(reason, 1024),
+  }),
   z.strictObject({ type: z.literal('ack'), seq: z.number().int().min(0) }),
   z.strictObject({ type: z.literal('error'), code: z.string().max(64), message: str(4096), seq: z.number().int().min(0).optional() }),
-  z.strictObject({ type: z.literal('enroll-challenge'), challengeId: z.string().regex(/^[0-9a-f]{32}$/), credentialBlob: hex(4096), secret: hex(4096) }),
+  z.strictObject({
+    type: z.literal('enroll-challenge'),
+    challengeId: z.string().regex(/^[0-9a-f]{32}$/),
+    credentialBlob: hex(4096),
+    secret: hex(4096),
+  }),
 ]);
 
 function fail(code: string, what: string, err: z.ZodError): NodesealError {

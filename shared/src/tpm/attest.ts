@@ -44,7 +44,10 @@ export function readPcrSelection(r: Reader): PcrSelection[] {
   for (let i = 0; i < count; i++) {
     const hashId = r.u16be('pcrSelect.hash');
     const h = hashAlg(hashId);
-    if (!h) throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMS_ATTEST pcrSelect bank ${algName(hashId)} is not supported`, { details: { field: 'pcrSelect.hash', alg: hashId } });
+    if (!h)
+      throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMS_ATTEST pcrSelect bank ${algName(hashId)} is not supported`, {
+        details: { field: 'pcrSelect.hash', alg: hashId },
+      });
     const size = r.u8('pcrSelect.sizeofSelect');
     if (size > MAX_SELECT_BYTES) throw fail('pcrSelect.sizeofSelect', r.offset - 1, `${size} bytes, at most ${MAX_SELECT_BYTES}`);
     const bitmap = r.bytes(size, 'pcrSelect.pcrSelect');
@@ -63,11 +66,17 @@ export function parseQuoteAttest(bytes: Uint8Array): QuoteAttest {
   const r = new Reader(bytes, fail);
   const magic = r.u32be('magic');
   if (magic !== TPM_GENERATED_VALUE) {
-    throw new TpmError(ERR_TPM_QUOTE_MAGIC, `TPMS_ATTEST.magic is 0x${magic.toString(16)}, not TPM_GENERATED_VALUE 0xff544347: not made by a TPM`, { details: { magic } });
+    throw new TpmError(
+      ERR_TPM_QUOTE_MAGIC,
+      `TPMS_ATTEST.magic is 0x${magic.toString(16)}, not TPM_GENERATED_VALUE 0xff544347: not made by a TPM`,
+      { details: { magic } },
+    );
   }
   const type = r.u16be('type');
   if (type !== TPM_ST_ATTEST_QUOTE) {
-    throw new TpmError(ERR_TPM_QUOTE_TYPE, `TPMS_ATTEST.type is 0x${type.toString(16)}, not TPM_ST_ATTEST_QUOTE (0x8018)`, { details: { type } });
+    throw new TpmError(ERR_TPM_QUOTE_TYPE, `TPMS_ATTEST.type is 0x${type.toString(16)}, not TPM_ST_ATTEST_QUOTE (0x8018)`, {
+      details: { type },
+    });
   }
   const qualifiedSigner = r.tpm2b('qualifiedSigner', 2 + 64);
   const extraData = r.tpm2b('extraData', 64);
@@ -80,5 +89,14 @@ export function parseQuoteAttest(bytes: Uint8Array): QuoteAttest {
   const pcrSelect = readPcrSelection(r);
   const pcrDigest = r.tpm2b('pcrDigest', 64);
   r.done('end');
-  return { magic, type, qualifiedSigner, extraData, clockInfo: { clock, resetCount, restartCount, safe: safe === 1 }, firmwareVersion, pcrSelect, pcrDigest };
+  return {
+    magic,
+    type,
+    qualifiedSigner,
+    extraData,
+    clockInfo: { clock, resetCount, restartCount, safe: safe === 1 },
+    firmwareVersion,
+    pcrSelect,
+    pcrDigest,
+  };
 }

@@ -30,7 +30,12 @@ function tpm2b(b: Uint8Array): Buffer {
 
 /** Attributes of an AK as tpm2_createak makes it. */
 export const AK_ATTRIBUTES =
-  TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | TPMA_OBJECT.sensitiveDataOrigin | TPMA_OBJECT.userWithAuth | TPMA_OBJECT.restricted | TPMA_OBJECT.sign;
+  TPMA_OBJECT.fixedTPM |
+  TPMA_OBJECT.fixedParent |
+  TPMA_OBJECT.sensitiveDataOrigin |
+  TPMA_OBJECT.userWithAuth |
+  TPMA_OBJECT.restricted |
+  TPMA_OBJECT.sign;
 
 export interface BuildPublicOptions {
   /** Defaults to AK_ATTRIBUTES. */
@@ -51,12 +56,26 @@ export function buildTpmtPublic(key: KeyObject, opts: BuildPublicOptions = {}): 
   const nameAlg = hashAlgId(opts.nameAlg ?? 'sha256');
   const isEc = jwk.kty === 'EC';
   const scheme = opts.scheme ?? { alg: isEc ? 'ecdsa' : 'rsassa', hash: 'sha256' };
-  const schemeBytes = scheme.alg === 'null' ? u16(TPM_ALG.NULL) : Buffer.concat([u16(schemeIds[scheme.alg]), u16(hashAlgId(scheme.hash ?? 'sha256'))]);
-  const head = Buffer.concat([u16(isEc ? TPM_ALG.ECC : TPM_ALG.RSA), u16(nameAlg), u32(attrs), tpm2b(Buffer.alloc(0)), u16(TPM_ALG.NULL), schemeBytes]);
+  const schemeBytes =
+    scheme.alg === 'null' ? u16(TPM_ALG.NULL) : Buffer.concat([u16(schemeIds[scheme.alg]), u16(hashAlgId(scheme.hash ?? 'sha256'))]);
+  const head = Buffer.concat([
+    u16(isEc ? TPM_ALG.ECC : TPM_ALG.RSA),
+    u16(nameAlg),
+    u32(attrs),
+    tpm2b(Buffer.alloc(0)),
+    u16(TPM_ALG.NULL),
+    schemeBytes,
+  ]);
   if (isEc) {
     const curve = curveIds[jwk.crv!];
     if (curve === undefined) throw new RangeError(`unsupported curve ${jwk.crv}`);
-    return Buffer.concat([head, u16(curve), u16(TPM_ALG.NULL), tpm2b(Buffer.from(jwk.x!, 'base64url')), tpm2b(Buffer.from(jwk.y!, 'base64url'))]);
+    return Buffer.concat([
+      head,
+      u16(curve),
+      u16(TPM_ALG.NULL),
+      tpm2b(Buffer.from(jwk.x!, 'base64url')),
+      tpm2b(Buffer.from(jwk.y!, 'base64url')),
+    ]);
   }
   const n = Buffer.from(jwk.n!, 'base64url');
   const e = Buffer.from(jwk.e!, 'base64url');
@@ -117,7 +136,12 @@ export function buildQuoteAttest(o: BuildQuoteAttestOptions): Buffer {
 }
 
 /** TPMT_SIGNATURE over `data` with a software key: ECDSA (r,s), RSASSA-PKCS1-v1_5 or RSA-PSS. */
-export function buildSignature(privateKey: KeyObject, data: Uint8Array, alg: 'ecdsa' | 'rsassa' | 'rsapss', hash: HashName = 'sha256'): Buffer {
+export function buildSignature(
+  privateKey: KeyObject,
+  data: Uint8Array,
+  alg: 'ecdsa' | 'rsassa' | 'rsapss',
+  hash: HashName = 'sha256',
+): Buffer {
   const head = Buffer.concat([u16(schemeIds[alg]), u16(hashAlgId(hash))]);
   if (alg === 'ecdsa') {
     const p1363 = sign(hash, data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
@@ -156,6 +180,12 @@ export function softwareQuote(opts: {
   const digest = pcrDigest(hash, opts.selection, opts.pcrs);
   const akPublic = buildPublic(key, { scheme: { alg, hash } });
   const name = Buffer.concat([u16(TPM_ALG.SHA256), createHash('sha256').update(akPublic.subarray(2)).digest()]);
-  const attest = buildQuoteAttest({ nonce: opts.nonce, selection: opts.selection, pcrDigest: digest, qualifiedSigner: name, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) });
+  const attest = buildQuoteAttest({
+    nonce: opts.nonce,
+    selection: opts.selection,
+    pcrDigest: digest,
+    qualifiedSigner: name,
+    ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+  });
   return { attest, signature: buildSignature(key, attest, alg, hash), akPublic };
 }

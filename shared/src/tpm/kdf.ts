@@ -36,7 +36,14 @@ function truncateBits(buf: Buffer, bits: number): Buffer {
  * KDFa(hashAlg, key, label, contextU, contextV, bits):
  * concatenates HMAC_key(counter || label || 0x00 || contextU || contextV || bits) for counter = 1, 2, ...
  */
-export function kdfa(hashAlg: TpmHashAlg, key: Uint8Array, label: string, contextU: Uint8Array, contextV: Uint8Array, bits: number): Buffer {
+export function kdfa(
+  hashAlg: TpmHashAlg,
+  key: Uint8Array,
+  label: string,
+  contextU: Uint8Array,
+  contextV: Uint8Array,
+  bits: number,
+): Buffer {
   if (!Number.isInteger(bits) || bits <= 0 || bits > 8 * 1024 * 8) throw new RangeError(`kdfa: bad bit count ${bits}`);
   const fixed = Buffer.concat([labelBytes(label), contextU, contextV, u32(bits)]);
   const parts: Buffer[] = [];
@@ -54,7 +61,14 @@ export function kdfa(hashAlg: TpmHashAlg, key: Uint8Array, label: string, contex
  * concatenates H(counter || Z || label || 0x00 || partyUInfo || partyVInfo) for counter = 1, 2, ...
  * Z is the x coordinate of the ECDH shared point; partyU is the ephemeral key's x, partyV the EK's x.
  */
-export function kdfe(hashAlg: TpmHashAlg, z: Uint8Array, label: string, partyUInfo: Uint8Array, partyVInfo: Uint8Array, bits: number): Buffer {
+export function kdfe(
+  hashAlg: TpmHashAlg,
+  z: Uint8Array,
+  label: string,
+  partyUInfo: Uint8Array,
+  partyVInfo: Uint8Array,
+  bits: number,
+): Buffer {
   if (!Number.isInteger(bits) || bits <= 0 || bits > 8 * 1024 * 8) throw new RangeError(`kdfe: bad bit count ${bits}`);
   const rest = Buffer.concat([z, labelBytes(label), partyUInfo, partyVInfo]);
   const parts: Buffer[] = [];

@@ -1,4 +1,14 @@
-import { createCipheriv, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, constants, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createHmac,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  publicEncrypt,
+  randomBytes,
+  constants,
+  type KeyObject,
+} from 'node:crypto';
 import { NodesealError } from '../errors.js';
 import { digestSize, kdfa, kdfe, type TpmHashAlg } from './kdf.js';
 
@@ -79,7 +89,9 @@ function checkInput(input: MakeCredentialInput): void {
   if (credential.length < 1 || credential.length > digestSize[ek.nameAlg]) {
     throw new NodesealError(ERR_CREDENTIAL_INPUT, `credential must be 1..${digestSize[ek.nameAlg]} octets`);
   }
-  const nameHash = Object.entries({ sha1: 0x0004, sha256: 0x000b, sha384: 0x000c, sha512: 0x000d } as const).find(([, id]) => objectName.length >= 2 && ((objectName[0]! << 8) | objectName[1]!) === id);
+  const nameHash = Object.entries({ sha1: 0x0004, sha256: 0x000b, sha384: 0x000c, sha512: 0x000d } as const).find(
+    ([, id]) => objectName.length >= 2 && ((objectName[0]! << 8) | objectName[1]!) === id,
+  );
   if (!nameHash || objectName.length !== 2 + digestSize[nameHash[0] as TpmHashAlg]) {
     throw new NodesealError(ERR_CREDENTIAL_INPUT, 'object name must be a hash algorithm id followed by its digest');
   }
@@ -100,7 +112,10 @@ function protectSeed(input: MakeCredentialInput): { seed: Buffer; secret: Buffer
     } catch (cause) {
       throw new NodesealError(ERR_CREDENTIAL_KEY, 'EK RSA public key is not usable', { cause });
     }
-    const encrypted = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: ek.nameAlg, oaepLabel: Buffer.from('IDENTITY\0', 'ascii') }, seed);
+    const encrypted = publicEncrypt(
+      { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: ek.nameAlg, oaepLabel: Buffer.from('IDENTITY\0', 'ascii') },
+      seed,
+    );
     return { seed, secret: tpm2b(encrypted) };
   }
   const n = curveBytes[ek.curve];

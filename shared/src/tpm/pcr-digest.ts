@@ -16,12 +16,16 @@ const digestSizes: Record<HashName, number> = { sha1: 20, sha256: 32, sha384: 48
 export function pcrDigest(hash: HashName, selection: PcrSelection[], pcrs: PcrValues): Buffer {
   const h = createHash(hash);
   for (const sel of selection) {
-    const bank = Object.prototype.hasOwnProperty.call(pcrs, sel.bank) ? pcrs[sel.bank] : undefined;
+    const bank = Object.hasOwn(pcrs, sel.bank) ? pcrs[sel.bank] : undefined;
     for (const index of sel.pcrs) {
-      const hex = bank && Object.prototype.hasOwnProperty.call(bank, String(index)) ? bank[String(index)] : undefined;
+      const hex = bank && Object.hasOwn(bank, String(index)) ? bank[String(index)] : undefined;
       const size = digestSizes[sel.bank];
       if (typeof hex !== 'string' || hex.length !== size * 2 || !/^[0-9a-fA-F]+$/.test(hex)) {
-        throw new TpmError(ERR_TPM_QUOTE_PCR_MISSING, `quote selects ${sel.bank} PCR ${index} but no ${size}-byte hex value was given for it`, { details: { bank: sel.bank, pcr: index } });
+        throw new TpmError(
+          ERR_TPM_QUOTE_PCR_MISSING,
+          `quote selects ${sel.bank} PCR ${index} but no ${size}-byte hex value was given for it`,
+          { details: { bank: sel.bank, pcr: index } },
+        );
       }
       h.update(Buffer.from(hex, 'hex'));
     }

@@ -81,7 +81,10 @@ export function parseTpmtPublic(bytes: Uint8Array): TpmPublic {
   const type = r.u16be('type');
   const nameAlgId = r.u16be('nameAlg');
   const nameHash = hashAlg(nameAlgId);
-  if (!nameHash) throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_PUBLIC.nameAlg ${algName(nameAlgId)} is not supported`, { details: { field: 'nameAlg', alg: nameAlgId } });
+  if (!nameHash)
+    throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_PUBLIC.nameAlg ${algName(nameAlgId)} is not supported`, {
+      details: { field: 'nameAlg', alg: nameAlgId },
+    });
   const objectAttributes = r.u32be('objectAttributes');
   const authPolicy = r.tpm2b('authPolicy', 64);
   const attributes = (Object.keys(TPMA_OBJECT) as ObjectAttributeName[]).filter((k) => (objectAttributes & TPMA_OBJECT[k]) !== 0);
@@ -94,23 +97,52 @@ export function parseTpmtPublic(bytes: Uint8Array): TpmPublic {
     const modulus = r.tpm2b('unique.rsa', 512);
     r.done('end');
     if (modulus.length * 8 !== keyBits) throw fail('unique.rsa', 0, `modulus is ${modulus.length * 8} bits, keyBits says ${keyBits}`);
-    return { type: 'rsa', nameAlg: nameHash.name, objectAttributes, attributes, authPolicy, symmetric, scheme, tpmtPublic, keyBits, exponent: exponent === 0 ? 65537 : exponent, modulus };
+    return {
+      type: 'rsa',
+      nameAlg: nameHash.name,
+      objectAttributes,
+      attributes,
+      authPolicy,
+      symmetric,
+      scheme,
+      tpmtPublic,
+      keyBits,
+      exponent: exponent === 0 ? 65537 : exponent,
+      modulus,
+    };
   }
   if (type === TPM_ALG.ECC) {
     const symmetric = readSymmetric(r);
     const scheme = readScheme(r, 'parameters.scheme');
     const curveId = r.u16be('parameters.curveID');
     const curve = TPM_ECC_CURVE.get(curveId);
-    if (!curve) throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_PUBLIC curve 0x${curveId.toString(16)} is not supported`, { details: { field: 'curveID', curve: curveId } });
+    if (!curve)
+      throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_PUBLIC curve 0x${curveId.toString(16)} is not supported`, {
+        details: { field: 'curveID', curve: curveId },
+      });
     const kdf = r.u16be('parameters.kdf.scheme');
     if (kdf !== TPM_ALG.NULL) r.u16be('parameters.kdf.hashAlg');
     const x = r.tpm2b('unique.ecc.x', 128);
     const y = r.tpm2b('unique.ecc.y', 128);
     r.done('end');
     if (x.length > curve.size || y.length > curve.size) throw fail('unique.ecc', 0, `point coordinates longer than ${curve.size} bytes`);
-    return { type: 'ecc', nameAlg: nameHash.name, objectAttributes, attributes, authPolicy, symmetric, scheme, tpmtPublic, curve: curve.crv, x, y };
+    return {
+      type: 'ecc',
+      nameAlg: nameHash.name,
+      objectAttributes,
+      attributes,
+      authPolicy,
+      symmetric,
+      scheme,
+      tpmtPublic,
+      curve: curve.crv,
+      x,
+      y,
+    };
   }
-  throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_PUBLIC.type ${algName(type)} is not supported (only RSA and ECC keys)`, { details: { field: 'type', alg: type } });
+  throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_PUBLIC.type ${algName(type)} is not supported (only RSA and ECC keys)`, {
+    details: { field: 'type', alg: type },
+  });
 }
 
 /** Parses TPM2B_PUBLIC (u16 size + TPMT_PUBLIC), as tpm2_createak -u and our agent write it. */
@@ -157,7 +189,10 @@ function importKey(pub: TpmPublic): KeyObject {
       return createPublicKey({ key: { kty: 'RSA', n: b64url(pub.modulus), e: b64url(e.subarray(i)) }, format: 'jwk' });
     }
     const size = TPM_ECC_CURVE_SIZE[pub.curve];
-    return createPublicKey({ key: { kty: 'EC', crv: pub.curve, x: b64url(leftPad(pub.x, size)), y: b64url(leftPad(pub.y, size)) }, format: 'jwk' });
+    return createPublicKey({
+      key: { kty: 'EC', crv: pub.curve, x: b64url(leftPad(pub.x, size)), y: b64url(leftPad(pub.y, size)) },
+      format: 'jwk',
+    });
   } catch (e) {
     throw tpmParseError('TPMT_PUBLIC', 'unique', 0, `not a valid public key: ${(e as Error).message}`);
   }

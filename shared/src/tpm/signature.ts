@@ -14,11 +14,16 @@ export function parseSignature(bytes: Uint8Array): TpmSignature {
   const r = new Reader(bytes, fail);
   const sigAlg = r.u16be('sigAlg');
   if (sigAlg !== TPM_ALG.RSASSA && sigAlg !== TPM_ALG.RSAPSS && sigAlg !== TPM_ALG.ECDSA) {
-    throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_SIGNATURE.sigAlg ${algName(sigAlg)} is not supported (rsassa, rsapss, ecdsa)`, { details: { field: 'sigAlg', alg: sigAlg } });
+    throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_SIGNATURE.sigAlg ${algName(sigAlg)} is not supported (rsassa, rsapss, ecdsa)`, {
+      details: { field: 'sigAlg', alg: sigAlg },
+    });
   }
   const hashId = r.u16be('hash');
   const h = hashAlg(hashId);
-  if (!h) throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_SIGNATURE.hash ${algName(hashId)} is not supported`, { details: { field: 'hash', alg: hashId } });
+  if (!h)
+    throw new TpmError(ERR_TPM_UNSUPPORTED_ALG, `TPMT_SIGNATURE.hash ${algName(hashId)} is not supported`, {
+      details: { field: 'hash', alg: hashId },
+    });
   if (sigAlg === TPM_ALG.ECDSA) {
     const rr = r.tpm2b('signatureR', 128);
     const s = r.tpm2b('signatureS', 128);

@@ -39,9 +39,13 @@ const AK_REQUIRED = ['restricted', 'sign', 'fixedTPM', 'fixedParent'] as const;
 export function checkAkAttributes(ak: TpmPublic): void {
   const missing = AK_REQUIRED.filter((a) => (ak.objectAttributes & TPMA_OBJECT[a]) === 0);
   if (missing.length > 0 || (ak.objectAttributes & TPMA_OBJECT.decrypt) !== 0) {
-    throw new TpmError(ERR_TPM_AK_ATTRIBUTES, `the AK is not a restricted, TPM-bound signing key (missing: ${missing.join(', ') || 'none'}${(ak.objectAttributes & TPMA_OBJECT.decrypt) !== 0 ? '; has decrypt' : ''})`, {
-      details: { missing, objectAttributes: ak.objectAttributes },
-    });
+    throw new TpmError(
+      ERR_TPM_AK_ATTRIBUTES,
+      `the AK is not a restricted, TPM-bound signing key (missing: ${missing.join(', ') || 'none'}${(ak.objectAttributes & TPMA_OBJECT.decrypt) !== 0 ? '; has decrypt' : ''})`,
+      {
+        details: { missing, objectAttributes: ak.objectAttributes },
+      },
+    );
   }
 }
 
@@ -49,9 +53,13 @@ function checkScheme(ak: TpmPublic, sig: TpmSignature): void {
   const fits = ak.type === 'ecc' ? sig.alg === 'ecdsa' : sig.alg === 'rsassa' || sig.alg === 'rsapss';
   const keyScheme = ak.scheme.scheme === 'null' ? null : ak.scheme;
   if (!fits || (keyScheme && (keyScheme.scheme !== sig.alg || keyScheme.hash !== sig.hash))) {
-    throw new TpmError(ERR_TPM_QUOTE_SCHEME, `signature scheme ${sig.alg}/${sig.hash} does not fit the ${ak.type} AK (scheme ${ak.scheme.scheme}/${ak.scheme.hash ?? '-'})`, {
-      details: { sigAlg: sig.alg, sigHash: sig.hash, akType: ak.type, akScheme: ak.scheme.scheme },
-    });
+    throw new TpmError(
+      ERR_TPM_QUOTE_SCHEME,
+      `signature scheme ${sig.alg}/${sig.hash} does not fit the ${ak.type} AK (scheme ${ak.scheme.scheme}/${ak.scheme.hash ?? '-'})`,
+      {
+        details: { sigAlg: sig.alg, sigHash: sig.hash, akType: ak.type, akScheme: ak.scheme.scheme },
+      },
+    );
   }
 }
 
@@ -89,14 +97,19 @@ function signatureValid(ak: TpmPublic, sig: TpmSignature, data: Buffer): boolean
  */
 export function verifyQuote(input: VerifyQuoteInput): VerifiedQuote {
   const attestBytes = toBytes(input.attest, 'attest');
-  const ak = typeof input.akPublic === 'string' || input.akPublic instanceof Uint8Array ? parsePublic(toBytes(input.akPublic, 'akPublic')) : input.akPublic;
+  const ak =
+    typeof input.akPublic === 'string' || input.akPublic instanceof Uint8Array
+      ? parsePublic(toBytes(input.akPublic, 'akPublic'))
+      : input.akPublic;
   const signature = parseSignature(toBytes(input.signature, 'signature'));
   const nonce = toBytes(input.nonce, 'nonce');
   checkAkAttributes(ak);
   const attest = parseQuoteAttest(attestBytes);
   checkScheme(ak, signature);
   if (!signatureValid(ak, signature, attestBytes)) {
-    throw new TpmError(ERR_TPM_QUOTE_SIGNATURE, `the quote signature (${signature.alg}/${signature.hash}) does not verify with the AK`, { details: { sigAlg: signature.alg } });
+    throw new TpmError(ERR_TPM_QUOTE_SIGNATURE, `the quote signature (${signature.alg}/${signature.hash}) does not verify with the AK`, {
+      details: { sigAlg: signature.alg },
+    });
   }
   if (attest.extraData.length !== nonce.length || !timingSafeEqual(attest.extraData, nonce)) {
     throw new TpmError(ERR_TPM_QUOTE_NONCE, 'the quote was made over another nonce (extraData differs): stale or replayed', {
@@ -106,7 +119,11 @@ export function verifyQuote(input: VerifyQuoteInput): VerifiedQuote {
   const expected = pcrDigest(signature.hash, attest.pcrSelect, input.pcrs);
   if (!expected.equals(attest.pcrDigest)) {
     throw new TpmError(ERR_TPM_QUOTE_PCR_DIGEST, 'the PCR values given do not hash to the quoted pcrDigest', {
-      details: { selection: attest.pcrSelect.map((s) => `${s.bank}:${s.pcrs.join(',')}`), quoted: attest.pcrDigest.toString('hex'), computed: expected.toString('hex') },
+      details: {
+        selection: attest.pcrSelect.map((s) => `${s.bank}:${s.pcrs.join(',')}`),
+        quoted: attest.pcrDigest.toString('hex'),
+        computed: expected.toString('hex'),
+      },
     });
   }
   return { attest, ak, signature };

@@ -16,19 +16,33 @@ import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
  */
 const REPO = resolve(import.meta.dirname, '../../..');
 const GPU8 = join(REPO, 'test/fixtures/hosts/gpu8');
-const TOKEN = 'nse_' + 'A'.repeat(43);
+const TOKEN = `nse_${'A'.repeat(43)}`;
 let tpm: Swtpm;
 let dir: string;
 let healthz: Server;
 let collectorUrl: string;
 
-interface Item { name: string; status: string; blocking: boolean; reason?: string; code?: string; detail?: Record<string, unknown> }
-interface Report { canRun: boolean; nodeId: string; items: Item[] }
+interface Item {
+  name: string;
+  status: string;
+  blocking: boolean;
+  reason?: string;
+  code?: string;
+  detail?: Record<string, unknown>;
+}
+interface Report {
+  canRun: boolean;
+  nodeId: string;
+  items: Item[];
+}
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'bin/nodeseal.ts'), ...args], { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 }, (e, out, err) =>
-      done({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out, err }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, 'bin/nodeseal.ts'), ...args],
+      { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 },
+      (e, out, err) => done({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, out, err }),
     );
   });
 }
@@ -77,7 +91,7 @@ describe('nodeseal agent --check', () => {
     expect(byName(first.report, 'stateDir')).toMatchObject({ status: 'ok', blocking: true });
     expect(byName(first.report, 'collector')).toMatchObject({ status: 'ok' });
     expect(byName(first.report, 'tpm')).toMatchObject({ status: 'ok', blocking: false });
-    expect(byName(first.report, 'tpm.pcrs').detail?.['banks']).toContain('sha256');
+    expect(byName(first.report, 'tpm.pcrs').detail?.banks).toContain('sha256');
     expect(byName(first.report, 'tpm.ek')).toMatchObject({ status: 'ok', detail: { persistent: true } });
     // swtpm_setup wrote a DER certificate into NV: its size equals what tpm2_nvreadpublic reports.
     const nv = await tpm.tools('tpm2_nvreadpublic', ['0x1c00002']);
@@ -88,7 +102,8 @@ describe('nodeseal agent --check', () => {
     const xml = readFileSync(join(GPU8, 'commands/nvidia-smi_-q_-x.stdout'), 'utf8');
     expect(byName(first.report, 'gpus')).toMatchObject({ status: 'ok', detail: { count: (xml.match(/<gpu id=/g) ?? []).length } });
     expect(byName(first.report, 'source.gpu').status).toBe('ok');
-    for (const s of ['gpu', 'platform', 'bmc', 'cpu', 'kernel', 'secureBoot', 'nics', 'hcas', 'disks', 'pci']) expect(['ok', 'unavailable', 'error']).toContain(byName(first.report, `source.${s}`).status);
+    for (const s of ['gpu', 'platform', 'bmc', 'cpu', 'kernel', 'secureBoot', 'nics', 'hcas', 'disks', 'pci'])
+      expect(['ok', 'unavailable', 'error']).toContain(byName(first.report, `source.${s}`).status);
 
     // The check is read-only: still no AK after it ran. The agent's TPM port makes one; then it is ok.
     await expect(tpm.tools('tpm2_readpublic', ['-c', '0x81010002'])).rejects.toThrow();
@@ -101,25 +116,51 @@ describe('nodeseal agent --check', () => {
 
   it('without a TPM (nobody listening on the TCTI) the agent can still run: warnings only, text says why', async () => {
     const badTcti = `swtpm:host=127.0.0.1,port=${tpm.port + 7}`;
-    const { code, report } = await check(['--collector', 'ws://127.0.0.1:1', '--tcti', badTcti, '--state-dir', join(dir, 'state2'), '--root', GPU8]);
+    const { code, report } = await check([
+      '--collector',
+      'ws://127.0.0.1:1',
+      '--tcti',
+      badTcti,
+      '--state-dir',
+      join(dir, 'state2'),
+      '--root',
+      GPU8,
+    ]);
     expect(code).toBe(0);
     expect(report.canRun).toBe(true);
     expect(byName(report, 'tpm')).toMatchObject({ status: 'unavailable', code: 'ERR_TPM_UNAVAILABLE', blocking: false });
     expect(report.items.some((i) => i.name === 'tpm.ak')).toBe(false);
     expect(byName(report, 'collector')).toMatchObject({ status: 'unavailable', code: 'ERR_AGENT_CONNECT' });
-    const text = await cli(['agent', '--check', '--collector', 'ws://127.0.0.1:1', '--tcti', badTcti, '--state-dir', join(dir, 'state2'), '--root', GPU8]);
+    const text = await cli([
+      'agent',
+      '--check',
+      '--collector',
+      'ws://127.0.0.1:1',
+      '--tcti',
+      badTcti,
+      '--state-dir',
+      join(dir, 'state2'),
+      '--root',
+      GPU8,
+    ]);
     expect(text.code).toBe(0);
     expect(text.out).toMatch(/^ {2}unavailable +tpm +TPM not reachable .*\(ERR_TPM_UNAVAILABLE\)$/m);
     expect(text.out).toMatch(/the agent can run \(\d+ warnings?/);
   });
 
-  it('the enrolment token comes from NODESEAL_ENROLL_TOKEN (the installer\'s agent.env); with no TPM enrolment is flagged', async () => {
+  it("the enrolment token comes from NODESEAL_ENROLL_TOKEN (the installer's agent.env); with no TPM enrolment is flagged", async () => {
     const badTcti = `swtpm:host=127.0.0.1,port=${tpm.port + 7}`;
-    const { code, report } = await check(['--collector', 'ws://127.0.0.1:1', '--tcti', badTcti, '--state-dir', join(dir, 'state3'), '--root', GPU8], { NODESEAL_ENROLL_TOKEN: TOKEN });
+    const { code, report } = await check(
+      ['--collector', 'ws://127.0.0.1:1', '--tcti', badTcti, '--state-dir', join(dir, 'state3'), '--root', GPU8],
+      { NODESEAL_ENROLL_TOKEN: TOKEN },
+    );
     expect(code).toBe(0);
     expect(byName(report, 'enrolment')).toMatchObject({ status: 'error', code: 'ERR_TPM_UNAVAILABLE' });
     // A malformed token in the environment is a configuration problem; the token never appears in the output.
-    const bad = await cli(['agent', '--check', '--collector', 'ws://127.0.0.1:1', '--tcti', 'none', '--state-dir', join(dir, 'state3'), '--root', GPU8], { NODESEAL_ENROLL_TOKEN: 'bad token with spaces' });
+    const bad = await cli(
+      ['agent', '--check', '--collector', 'ws://127.0.0.1:1', '--tcti', 'none', '--state-dir', join(dir, 'state3'), '--root', GPU8],
+      { NODESEAL_ENROLL_TOKEN: 'bad token with spaces' },
+    );
     expect(bad.code).toBe(1);
     expect(bad.out).toContain('enrolment token must be 8-512 characters');
     expect(bad.out).toContain('enrolment needs the TPM');
@@ -129,7 +170,16 @@ describe('nodeseal agent --check', () => {
   it('cannot run: every blocking problem listed (invalid collector URL, state dir under a file, --root not a directory); exit 1', async () => {
     const file = join(dir, 'plain-file');
     await writeFile(file, 'x');
-    const { code, report } = await check(['--collector', 'http://collector.example', '--tcti', 'none', '--state-dir', join(file, 'state'), '--root', join(dir, 'no-such-host')]);
+    const { code, report } = await check([
+      '--collector',
+      'http://collector.example',
+      '--tcti',
+      'none',
+      '--state-dir',
+      join(file, 'state'),
+      '--root',
+      join(dir, 'no-such-host'),
+    ]);
     expect(code).toBe(1);
     expect(report.canRun).toBe(false);
     const blocking = report.items.filter((i) => i.blocking && i.status !== 'ok');

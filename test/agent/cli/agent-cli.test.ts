@@ -18,29 +18,47 @@ describe('nodeseal agent: start-up mistakes are coded user errors', () => {
   const base = () => ['--collector', 'ws://127.0.0.1:9', '--tcti', 'none', '--state-dir', join(dir, 'state')];
 
   it('refuses a --ca file that does not exist with ERR_CONFIG, naming the flag', async () => {
-    await expect(verb.run([...base(), '--ca', join(dir, 'missing.pem')], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('cannot read --ca') });
+    await expect(verb.run([...base(), '--ca', join(dir, 'missing.pem')], captureIo())).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('cannot read --ca'),
+    });
   });
 
   it('refuses a directory given as --ca with ERR_CONFIG', async () => {
-    await expect(verb.run([...base(), '--ca', dir], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('EISDIR') });
+    await expect(verb.run([...base(), '--ca', dir], captureIo())).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('EISDIR'),
+    });
   });
 
   it('refuses a negative --interval with the configuration range, not a parser error', async () => {
-    await expect(verb.run([...base(), '--interval', '-5'], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('--interval') });
+    await expect(verb.run([...base(), '--interval', '-5'], captureIo())).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('--interval'),
+    });
   });
 
   it('refuses an explicit --event-log that does not exist or is not a file, listed with the other problems', async () => {
     const missing = join(dir, 'no-such-log');
     const err = await verb.run([...base(), '--event-log', missing, '--interval', '-5'], captureIo()).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining(`event log ${missing} (--event-log) does not exist`) });
+    expect(err).toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining(`event log ${missing} (--event-log) does not exist`),
+    });
     expect((err as Error).message).toContain('--interval');
-    await expect(verb.run([...base(), '--event-log', dir], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('is not a file') });
+    await expect(verb.run([...base(), '--event-log', dir], captureIo())).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('is not a file'),
+    });
     // Without --event-log the default path is not required (the evidence reports the log unavailable).
     const { problems } = resolveAgentConfig({ flags: { collector: 'ws://127.0.0.1:9', tcti: 'none' } });
     expect(problems).toEqual([]);
   });
 
   it('refuses a --root that is not a recorded host directory with ERR_CONFIG', async () => {
-    await expect(verb.run([...base(), '--root', join(dir, 'no-such-host')], captureIo())).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('is not a directory') });
+    await expect(verb.run([...base(), '--root', join(dir, 'no-such-host')], captureIo())).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('is not a directory'),
+    });
   });
 });

@@ -38,7 +38,10 @@ describe('nodeseal inventory on this real machine', () => {
     expect(a.inventoryDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     // No NVIDIA driver here: the GPU source says why.
-    const hasNvidiaSmi = (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/usr/sbin']).some((d) => existsSync(join(d, 'nvidia-smi')));
+    const hasNvidiaSmi = (process.env.PATH ?? '')
+      .split(':')
+      .concat(['/usr/bin', '/usr/sbin'])
+      .some((d) => existsSync(join(d, 'nvidia-smi')));
     if (hasNvidiaSmi) expect(a.inventory.sources.gpu!.status).toBe('ok');
     else {
       expect(a.inventory.sources.gpu).toMatchObject({ status: 'unavailable', code: 'ERR_COMMAND_NOT_FOUND' });

@@ -45,15 +45,28 @@ describe('nodeseal tpm pcrs / tpm quote', () => {
     expect(await quoteVerb.run(['--nonce', '00112233445566778899', '--pcrs', '0,3,7', '--tcti', tpm.tcti, '--json'], o)).toBe(0);
     const q = JSON.parse(o.out()) as Record<string, unknown>;
     expect(Object.keys(q).sort()).toEqual(['akPublic', 'akPublicPem', 'attest', 'nonce', 'pcrs', 'signature']);
-    expect(Object.keys((q['pcrs'] as Record<string, object>)['sha256']!)).toEqual(['0', '3', '7']);
-    await writeFile(join(dir, 'ak.pem'), q['akPublicPem'] as string);
-    await writeFile(join(dir, 'attest.bin'), Buffer.from(q['attest'] as string, 'hex'));
-    await writeFile(join(dir, 'sig.bin'), Buffer.from(q['signature'] as string, 'hex'));
-    await writeFile(join(dir, 'ak.tss'), Buffer.from(q['akPublic'] as string, 'hex'));
+    expect(Object.keys((q.pcrs as Record<string, object>).sha256!)).toEqual(['0', '3', '7']);
+    await writeFile(join(dir, 'ak.pem'), q.akPublicPem as string);
+    await writeFile(join(dir, 'attest.bin'), Buffer.from(q.attest as string, 'hex'));
+    await writeFile(join(dir, 'sig.bin'), Buffer.from(q.signature as string, 'hex'));
+    await writeFile(join(dir, 'ak.tss'), Buffer.from(q.akPublic as string, 'hex'));
     await tpm.tools('tpm2_pcrread', ['-F', 'serialized', '-o', join(dir, 'pcrs.bin'), 'sha256:0,3,7']);
     for (const key of ['ak.pem', 'ak.tss']) {
       await expect(
-        tpm.tools('tpm2_checkquote', ['-u', join(dir, key), '-m', join(dir, 'attest.bin'), '-s', join(dir, 'sig.bin'), '-q', '00112233445566778899', '-f', join(dir, 'pcrs.bin'), '-g', 'sha256']),
+        tpm.tools('tpm2_checkquote', [
+          '-u',
+          join(dir, key),
+          '-m',
+          join(dir, 'attest.bin'),
+          '-s',
+          join(dir, 'sig.bin'),
+          '-q',
+          '00112233445566778899',
+          '-f',
+          join(dir, 'pcrs.bin'),
+          '-g',
+          'sha256',
+        ]),
       ).resolves.toContain('sig:');
     }
   });
@@ -63,7 +76,9 @@ describe('nodeseal tpm pcrs / tpm quote', () => {
     expect(quoteVerb.usage).toMatch(/--json\s+optional/);
     const o = io();
     expect(await quoteVerb.run(['--nonce', 'aabb', '--pcrs', '7', '--tcti', tpm.tcti], o)).toBe(0);
-    expect(o.out()).toMatch(/^nonce {6}aabb\nattest {5}[0-9a-f]+\nsignature  [0-9a-f]+\nakPublic {3}[0-9a-f]+\nsha256:7  [0-9a-f]{64}\n-----BEGIN PUBLIC KEY-----\n/);
+    expect(o.out()).toMatch(
+      /^nonce {6}aabb\nattest {5}[0-9a-f]+\nsignature {2}[0-9a-f]+\nakPublic {3}[0-9a-f]+\nsha256:7 {2}[0-9a-f]{64}\n-----BEGIN PUBLIC KEY-----\n/,
+    );
   });
 
   it.each([

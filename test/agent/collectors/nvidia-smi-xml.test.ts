@@ -74,7 +74,12 @@ describe('parseNvidiaSmiXml details', () => {
 
   it('reads architecture, GSP firmware, board part number and fabric identity from a v13 file', () => {
     const [g] = parseNvidiaSmiXml(readFileSync(join(XML_DIR, 'telegraf__pro-6000-maxq-blackwell-v13.xml'), 'utf8')).gpus;
-    expect(g).toMatchObject({ architecture: 'Blackwell', gspFirmwareVersion: '590.44.01', boardPartNumber: '900-5G153-2200-000', boardId: '0x6100' });
+    expect(g).toMatchObject({
+      architecture: 'Blackwell',
+      gspFirmwareVersion: '590.44.01',
+      boardPartNumber: '900-5G153-2200-000',
+      boardId: '0x6100',
+    });
     expect(g!.fabric).toMatchObject({ 'platformInfo.module_id': '1', 'platformInfo.gpu_fabric_guid': '0x0000000000000000' });
   });
 
@@ -106,8 +111,12 @@ describe('parseNvidiaSmiXml rejects bad input with stable codes', () => {
     ['whitespace only', '\n  \n', 'ERR_NVIDIA_SMI_EMPTY'],
     ['truncated output', v100.slice(0, Math.floor(v100.length / 2)), 'ERR_NVIDIA_SMI_XML'],
     ['malformed XML', '<nvidia_smi_log><gpu id="x"><serial>1</gpu></nvidia_smi_log>', 'ERR_NVIDIA_SMI_XML'],
-    ['not XML at all', 'NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver.', 'ERR_NVIDIA_SMI_XML'],
-    ['entity declarations', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><nvidia_smi_log>&a;</nvidia_smi_log>', 'ERR_NVIDIA_SMI_XML'],
+    ['not XML at all', "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", 'ERR_NVIDIA_SMI_XML'],
+    [
+      'entity declarations',
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><nvidia_smi_log>&a;</nvidia_smi_log>',
+      'ERR_NVIDIA_SMI_XML',
+    ],
     ['another root element', '<?xml version="1.0"?><something><gpu id="a"/></something>', 'ERR_NVIDIA_SMI_SCHEMA'],
     ['empty gpu element', '<nvidia_smi_log><gpu></gpu></nvidia_smi_log>', 'ERR_NVIDIA_SMI_SCHEMA'],
   ])('%s', (_name, input, code) => {

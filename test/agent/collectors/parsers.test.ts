@@ -35,20 +35,28 @@ describe('parseDmidecode on real dmidecode outputs', () => {
 
 describe('small parsers', () => {
   it('cpuinfo: model, sorted distinct microcode revisions, sockets from physical id', () => {
-    const block = (id: number, mc: string) => `processor\t: ${id}\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\nphysical id\t: ${id % 2}\nmicrocode\t: ${mc}\ncpu MHz\t\t: ${1000 + id}.0\n`;
+    const block = (id: number, mc: string) =>
+      `processor\t: ${id}\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\nphysical id\t: ${id % 2}\nmicrocode\t: ${mc}\ncpu MHz\t\t: ${1000 + id}.0\n`;
     const c = parseCpuinfo([block(0, '0x2b000461'), block(1, '0x2B000461'), block(2, '0x2b000590')].join('\n'));
     expect(c).toEqual({ model: 'Intel(R) Xeon(R) Platinum 8480+', microcode: '0x2b000461,0x2b000590', sockets: 2 });
     expect(parseCpuinfo('')).toEqual({ model: null, microcode: null, sockets: null });
   });
   it('ethtool -i (real sample) and -P', () => {
     expect(parseEthtoolInfo(readFileSync('test/fixtures/platform/ethtool/node_exporter__eth0.ethtool-i.txt', 'utf8'))).toEqual({
-      driver: 'e1000e', driverVersion: '5.11.0-22-generic', firmwareVersion: '0.5-4', busInfo: '0000:00:1f.6',
+      driver: 'e1000e',
+      driverVersion: '5.11.0-22-generic',
+      firmwareVersion: '0.5-4',
+      busInfo: '0000:00:1f.6',
     });
     expect(parseEthtoolPermanent('Permanent address: B8:CE:F6:01:02:03\n')).toBe('b8:ce:f6:01:02:03');
     expect(parseEthtoolPermanent('Permanent address: 00:00:00:00:00:00\n')).toBeNull();
   });
   it('NVIDIA /proc version line', () => {
-    expect(parseNvidiaProcVersion('NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.54.03  Tue Jun  6 22:20:39 UTC 2023\nGCC version: gcc 12')).toBe('535.54.03');
+    expect(
+      parseNvidiaProcVersion(
+        'NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.54.03  Tue Jun  6 22:20:39 UTC 2023\nGCC version: gcc 12',
+      ),
+    ).toBe('535.54.03');
     expect(parseNvidiaProcVersion('NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.124.06  Release Build')).toBe('570.124.06');
     expect(parseNvidiaProcVersion('garbage')).toBeNull();
   });
@@ -77,7 +85,10 @@ describe('ports on a recorded host', () => {
       const files = new RootedFiles(root);
       const r = await collectSecureBoot({ files, runner: new ReplayRunner(root), timeoutMs: 100 });
       expect(r).toEqual({ status: { status: 'ok' }, value: { enabled: true, setupMode: false } });
-      const code = await files.readText('/sys/../../etc/passwd').then(() => 'none', (e: unknown) => (isNodesealError(e) ? e.code : 'other'));
+      const code = await files.readText('/sys/../../etc/passwd').then(
+        () => 'none',
+        (e: unknown) => (isNodesealError(e) ? e.code : 'other'),
+      );
       expect(code).toBe('ERR_PATH_OUTSIDE_ROOT');
       expect(await files.readText('/no/such/file')).toBeNull();
     } finally {

@@ -23,7 +23,12 @@ class FakeCollector {
 
   constructor(autoPong = true) {
     this.server = createServer();
-    this.wss = new WebSocketServer({ server: this.server, path: '/v1/agent', autoPong, handleProtocols: (p) => (p.has('nodeseal.v1') ? 'nodeseal.v1' : false) });
+    this.wss = new WebSocketServer({
+      server: this.server,
+      path: '/v1/agent',
+      autoPong,
+      handleProtocols: (p) => (p.has('nodeseal.v1') ? 'nodeseal.v1' : false),
+    });
     this.wss.on('connection', (ws) => {
       this.sockets.push(ws);
       ws.on('message', async (d) => {
@@ -37,7 +42,8 @@ class FakeCollector {
         const { payload, header } = await verifyCompact(m.jws, key, { typ: 'nodeseal-report+jws', kid: this.hellos.at(-1).kid, alg });
         const p = parseReportPayload(JSON.parse(Buffer.from(payload).toString()));
         this.reports.push({ payload: p, header, ws });
-        if (this.answer === 'verdict') ws.send(JSON.stringify(p.nonce ? { type: 'verdict', seq: p.seq, status: 'trusted', reasons: [] } : { type: 'ack', seq: p.seq }));
+        if (this.answer === 'verdict')
+          ws.send(JSON.stringify(p.nonce ? { type: 'verdict', seq: p.seq, status: 'trusted', reasons: [] } : { type: 'ack', seq: p.seq }));
         else if (typeof this.answer === 'function') this.answer(p, ws);
       });
     });
@@ -48,7 +54,8 @@ class FakeCollector {
     return this;
   }
   challenge(nonce: string, intervalSec: number, next = false) {
-    for (const s of this.sockets) if (s.readyState === 1) s.send(JSON.stringify({ type: 'challenge', nonce, intervalSec, ...(next ? { next: true } : {}) }));
+    for (const s of this.sockets)
+      if (s.readyState === 1) s.send(JSON.stringify({ type: 'challenge', nonce, intervalSec, ...(next ? { next: true } : {}) }));
   }
   async close() {
     for (const s of this.sockets) s.terminate();
@@ -62,7 +69,19 @@ const silent = pino({ level: 'silent' });
 const evidence: EvidenceSource = {
   async collect() {
     return {
-      inventory: { platform: null, cpu: null, kernel: null, secureBoot: null, gpus: [], nvswitches: [], nics: [], hcas: [], disks: [], pci: [], sources: {} },
+      inventory: {
+        platform: null,
+        cpu: null,
+        kernel: null,
+        secureBoot: null,
+        gpus: [],
+        nvswitches: [],
+        nics: [],
+        hcas: [],
+        disks: [],
+        pci: [],
+        sources: {},
+      },
       inventoryDigest: `sha256:${'0'.repeat(64)}`,
       tpm: { status: 'unavailable', reason: 'none here', code: 'ERR_AGENT_TPM_DISABLED' },
     };
@@ -86,7 +105,19 @@ describe('agent daemon against a fake collector', () => {
   const states: DaemonState[] = [];
 
   const start = async (over: Partial<ConstructorParameters<typeof AgentDaemon>[0]> = {}) => {
-    daemon = new AgentDaemon({ collector: `ws://127.0.0.1:${fake.port}`, nodeId: 'n1', stateDir: dir, evidence, logger: silent, intervalSec: 60, heartbeatSec: 0.2, backoffBaseMs: 50, backoffCapMs: 200, spoolPaceMs: 10, ...over });
+    daemon = new AgentDaemon({
+      collector: `ws://127.0.0.1:${fake.port}`,
+      nodeId: 'n1',
+      stateDir: dir,
+      evidence,
+      logger: silent,
+      intervalSec: 60,
+      heartbeatSec: 0.2,
+      backoffBaseMs: 50,
+      backoffCapMs: 200,
+      spoolPaceMs: 10,
+      ...over,
+    });
     daemon.on('state', (s) => states.push(s));
     await daemon.start();
     return daemon;
@@ -120,7 +151,7 @@ describe('agent daemon against a fake collector', () => {
     expect(fake.reports[1]!.payload).toMatchObject({ seq: 2, nonce: N('b') });
   });
 
-  it('keeps a `next` nonce for its next scheduled report, on the collector\'s interval', async () => {
+  it("keeps a `next` nonce for its next scheduled report, on the collector's interval", async () => {
     fake = await new FakeCollector().listen();
     await start();
     await until(() => fake.hellos.length === 1);
@@ -154,7 +185,8 @@ describe('agent daemon against a fake collector', () => {
 
   it('drops a report the collector rejects for good; keeps one refused for a retryable reason', async () => {
     fake = await new FakeCollector().listen();
-    fake.answer = (p, ws) => ws.send(JSON.stringify({ type: 'error', code: p.seq === 1 ? 'ERR_REPORT_SEQ' : 'ERR_INTERNAL', message: 'no', seq: p.seq }));
+    fake.answer = (p, ws) =>
+      ws.send(JSON.stringify({ type: 'error', code: p.seq === 1 ? 'ERR_REPORT_SEQ' : 'ERR_INTERNAL', message: 'no', seq: p.seq }));
     const d = await start();
     await until(() => fake.hellos.length === 1);
     fake.challenge(N('f'), 60);

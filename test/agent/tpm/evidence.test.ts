@@ -20,7 +20,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'nodeseal-tpm-evidence-'));
   // Replay the real log's measurements into the software TPM, in log order, in one tool run.
   const log = parseEventLog(await readFile(LOG));
-  const specs = log.events.filter((e) => e.type !== EV.NO_ACTION && e.digests['sha256']).map((e) => `${e.pcr}:sha256=${e.digests['sha256']!.toString('hex')}`);
+  const specs = log.events
+    .filter((e) => e.type !== EV.NO_ACTION && e.digests.sha256)
+    .map((e) => `${e.pcr}:sha256=${e.digests.sha256!.toString('hex')}`);
   expect(specs.length).toBeGreaterThan(20);
   for (let i = 0; i < specs.length; i += 8) await tpm.tools('tpm2_pcrextend', specs.slice(i, i + 8));
 }, 30_000);
@@ -43,20 +45,32 @@ describe('collectTpmEvidence', () => {
     verifyQuote({ attest: ok.quote.attest, signature: ok.quote.signature, akPublic: ok.akPublic, nonce, pcrs: ok.pcrs });
     const result = replay(parseEventLog(Buffer.from(ok.eventLog!, 'base64')), ok.pcrs);
     expect(result.ok).toBe(true);
-    if (result.ok) expect(result.banks['sha256']!.matched).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    if (result.ok) expect(result.banks.sha256!.matched).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('with nonce null quotes over empty qualifyingData (history, never fresh proof)', async () => {
     const ev = (await collectTpmEvidence({ tcti: tpm.tcti, nonce: null, pcrs: [0], eventLogPath: LOG })) as TpmEvidenceOk;
     expect(ev.status).toBe('ok');
-    expect(() => verifyQuote({ attest: ev.quote.attest, signature: ev.quote.signature, akPublic: ev.akPublic, nonce: Buffer.alloc(0), pcrs: ev.pcrs })).not.toThrow();
-    expect(() => verifyQuote({ attest: ev.quote.attest, signature: ev.quote.signature, akPublic: ev.akPublic, nonce: Buffer.alloc(32), pcrs: ev.pcrs })).toThrow(
-      expect.objectContaining({ code: ERR_TPM_QUOTE_NONCE }),
-    );
+    expect(() =>
+      verifyQuote({ attest: ev.quote.attest, signature: ev.quote.signature, akPublic: ev.akPublic, nonce: Buffer.alloc(0), pcrs: ev.pcrs }),
+    ).not.toThrow();
+    expect(() =>
+      verifyQuote({
+        attest: ev.quote.attest,
+        signature: ev.quote.signature,
+        akPublic: ev.akPublic,
+        nonce: Buffer.alloc(32),
+        pcrs: ev.pcrs,
+      }),
+    ).toThrow(expect.objectContaining({ code: ERR_TPM_QUOTE_NONCE }));
   });
 
   it('reports a missing event log in eventLogStatus and still carries the quote', async () => {
-    const ev = (await collectTpmEvidence({ tcti: tpm.tcti, nonce: Buffer.from('01', 'hex'), eventLogPath: join(dir, 'no-such-log') })) as TpmEvidenceOk;
+    const ev = (await collectTpmEvidence({
+      tcti: tpm.tcti,
+      nonce: Buffer.from('01', 'hex'),
+      eventLogPath: join(dir, 'no-such-log'),
+    })) as TpmEvidenceOk;
     expect(ev.status).toBe('ok');
     expect(ev.eventLog).toBeNull();
     expect(ev.eventLogStatus).toMatchObject({ status: 'unavailable', code: ERR_TPM_EVENTLOG });

@@ -3,8 +3,26 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTpm, withTpm, objectName, tpmPublicKey, tpmPublicPem, ERR_TPM_AK_MISMATCH, ERR_TPM_AK_MISSING, ERR_TPM_BANK, ERR_TPM_CLOSED, ERR_TPM_COMMAND, ERR_TPM_INPUT } from '../../../agent/src/index.js';
-import { parsePublic, verifyQuote, ERR_TPM_QUOTE_NONCE, ERR_TPM_QUOTE_PCR_DIGEST, ERR_TPM_QUOTE_SIGNATURE } from '../../../shared/src/tpm/index.js';
+import {
+  openTpm,
+  withTpm,
+  objectName,
+  tpmPublicKey,
+  tpmPublicPem,
+  ERR_TPM_AK_MISMATCH,
+  ERR_TPM_AK_MISSING,
+  ERR_TPM_BANK,
+  ERR_TPM_CLOSED,
+  ERR_TPM_COMMAND,
+  ERR_TPM_INPUT,
+} from '../../../agent/src/index.js';
+import {
+  parsePublic,
+  verifyQuote,
+  ERR_TPM_QUOTE_NONCE,
+  ERR_TPM_QUOTE_PCR_DIGEST,
+  ERR_TPM_QUOTE_SIGNATURE,
+} from '../../../shared/src/tpm/index.js';
 import { makeCredential } from '../../../shared/src/tpm/make-credential.js';
 import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
 import { parsePcrread, readCredentialFile } from './tools.js';
@@ -29,7 +47,20 @@ async function checkquote(args: { ak: Buffer; attest: Buffer; signature: Buffer;
   await writeFile(join(dir, 'attest.bin'), args.attest);
   await writeFile(join(dir, 'sig.bin'), args.signature);
   try {
-    await tpm.tools('tpm2_checkquote', ['-u', akPem, '-m', join(dir, 'attest.bin'), '-s', join(dir, 'sig.bin'), '-q', args.nonce, '-f', args.pcrFile, '-g', 'sha256']);
+    await tpm.tools('tpm2_checkquote', [
+      '-u',
+      akPem,
+      '-m',
+      join(dir, 'attest.bin'),
+      '-s',
+      join(dir, 'sig.bin'),
+      '-q',
+      args.nonce,
+      '-f',
+      args.pcrFile,
+      '-g',
+      'sha256',
+    ]);
     return 0;
   } catch (e) {
     return (e as { code?: number }).code ?? 1;
@@ -40,9 +71,9 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
   it('reads every PCR of the active banks, equal to tpm2_pcrread', async () => {
     const ours = await withTpm(tpm.tcti, (t) => t.readPcrs());
     expect(Object.keys(ours)).toContain('sha256');
-    expect(Object.keys(ours['sha256']!)).toHaveLength(24);
+    expect(Object.keys(ours.sha256!)).toHaveLength(24);
     const theirs = parsePcrread(await tpm.tools('tpm2_pcrread', ['sha256']));
-    expect(ours['sha256']).toEqual(theirs['sha256']);
+    expect(ours.sha256).toEqual(theirs.sha256);
   });
 
   it('sees a PCR extended by tpm2_pcrextend, and reads beyond 8 PCRs per call', async () => {
@@ -50,9 +81,9 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
     const before = await withTpm(tpm.tcti, (t) => t.readPcrs(['sha256']));
     await tpm.tools('tpm2_pcrextend', [`16:sha256=${digest.toString('hex')}`]);
     const after = await withTpm(tpm.tcti, (t) => t.readPcrs(['sha256']));
-    const expected = createHash('sha256').update(Buffer.from(before['sha256']!['16']!, 'hex')).update(digest).digest('hex');
-    expect(after['sha256']!['16']).toBe(expected);
-    expect(after['sha256']!['15']).toBe(before['sha256']!['15']);
+    const expected = createHash('sha256').update(Buffer.from(before.sha256!['16']!, 'hex')).update(digest).digest('hex');
+    expect(after.sha256!['16']).toBe(expected);
+    expect(after.sha256!['15']).toBe(before.sha256!['15']);
   });
 
   it('refuses an inactive or unknown bank with its code', async () => {
@@ -87,7 +118,11 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
   it('quotes over a nonce: tpm2_checkquote and the shared verifier accept; wrong nonce, flipped byte, another AK, tampered PCR each refused', async () => {
     const nonce = Buffer.from('5eed0f00ba11c0ffee', 'hex');
     const pcrList = [0, 1, 2, 3, 4, 5, 6, 7, 16];
-    const { ak, quote, pcrs } = await withTpm(tpm.tcti, async (t) => ({ ak: await t.ensureAk(), quote: await t.quote(nonce, pcrList), pcrs: await t.readPcrs() }));
+    const { ak, quote, pcrs } = await withTpm(tpm.tcti, async (t) => ({
+      ak: await t.ensureAk(),
+      quote: await t.quote(nonce, pcrList),
+      pcrs: await t.readPcrs(),
+    }));
     const pcrFile = join(dir, 'pcrs.bin');
     await tpm.tools('tpm2_pcrread', ['-F', 'serialized', '-o', pcrFile, `sha256:${pcrList.join(',')}`]);
     expect(await checkquote({ ak, attest: quote.attest, signature: quote.signature, nonce: nonce.toString('hex'), pcrFile })).toBe(0);
@@ -95,9 +130,9 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
 
     const ok = verifyQuote({ attest: quote.attest, signature: quote.signature, akPublic: ak, nonce, pcrs });
     expect(ok.attest.extraData.equals(nonce)).toBe(true);
-    expect(() => verifyQuote({ attest: quote.attest, signature: quote.signature, akPublic: ak, nonce: Buffer.from('00', 'hex'), pcrs })).toThrow(
-      expect.objectContaining({ code: ERR_TPM_QUOTE_NONCE }),
-    );
+    expect(() =>
+      verifyQuote({ attest: quote.attest, signature: quote.signature, akPublic: ak, nonce: Buffer.from('00', 'hex'), pcrs }),
+    ).toThrow(expect.objectContaining({ code: ERR_TPM_QUOTE_NONCE }));
     const flipped = Buffer.from(quote.attest);
     const clockAt = 4 + 2 + 2 + quote.attest.readUInt16BE(6) + 2 + nonce.length; // magic, type, qualifiedSigner, extraData
     flipped[clockAt + 7]! ^= 0x01; // the signed clock value
@@ -109,7 +144,7 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
     expect(() => verifyQuote({ attest: quote.attest, signature: quote.signature, akPublic: otherAk, nonce, pcrs })).toThrow(
       expect.objectContaining({ code: ERR_TPM_QUOTE_SIGNATURE }),
     );
-    const tampered = { sha256: { ...pcrs['sha256']!, '16': '00'.repeat(32) } };
+    const tampered = { sha256: { ...pcrs.sha256!, '16': '00'.repeat(32) } };
     expect(() => verifyQuote({ attest: quote.attest, signature: quote.signature, akPublic: ak, nonce, pcrs: tampered })).toThrow(
       expect.objectContaining({ code: ERR_TPM_QUOTE_PCR_DIGEST }),
     );
@@ -144,17 +179,23 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
   it('serialises concurrent calls on one context, and refuses use after close', async () => {
     const t = await openTpm(tpm.tcti);
     const [a, b, c] = await Promise.all([t.readPcrs(), t.quote(Buffer.from('01', 'hex'), [0, 1]), t.readPcrs(['sha256'])]);
-    expect(a['sha256']).toEqual(c['sha256']);
+    expect(a.sha256).toEqual(c.sha256);
     expect(b.attest.readUInt32BE(0)).toBe(0xff544347);
     await t.close();
     await expect(t.readPcrs()).rejects.toMatchObject({ code: ERR_TPM_CLOSED });
   });
 
   it('returns the EK certificate swtpm_setup wrote, whose key is our EK public key', async () => {
-    const { cert, ecc, ek } = await withTpm(tpm.tcti, async (t) => ({ cert: await t.ekCertificate(), ecc: await t.ekCertificate('ecc'), ek: await t.ekPublic() }));
+    const { cert, ecc, ek } = await withTpm(tpm.tcti, async (t) => ({
+      cert: await t.ekCertificate(),
+      ecc: await t.ekCertificate('ecc'),
+      ek: await t.ekPublic(),
+    }));
     expect(cert).not.toBeNull();
     const x509 = new X509Certificate(cert!);
-    expect(x509.publicKey.export({ type: 'spki', format: 'der' }).equals(tpmPublicKey(ek).export({ type: 'spki', format: 'der' }))).toBe(true);
+    expect(x509.publicKey.export({ type: 'spki', format: 'der' }).equals(tpmPublicKey(ek).export({ type: 'spki', format: 'der' }))).toBe(
+      true,
+    );
     // Independent read of the same NV index; ours has the NV padding (if any) removed.
     await tpm.tools('tpm2_nvread', ['0x01c00002', '-o', join(dir, 'ekcert.nv')]);
     const nv = await readFile(join(dir, 'ekcert.nv'));
@@ -174,7 +215,18 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
     expect(objectName(ak).equals(akName)).toBe(true);
     const secret = Buffer.from('collector challenge 0123456789ab');
     await writeFile(join(dir, 'secret.bin'), secret);
-    await tpm.tools('tpm2_makecredential', ['-T', 'none', '-u', join(dir, 'ek-oracle.tss'), '-s', join(dir, 'secret.bin'), '-n', akName.toString('hex'), '-o', join(dir, 'cred.out')]);
+    await tpm.tools('tpm2_makecredential', [
+      '-T',
+      'none',
+      '-u',
+      join(dir, 'ek-oracle.tss'),
+      '-s',
+      join(dir, 'secret.bin'),
+      '-n',
+      akName.toString('hex'),
+      '-o',
+      join(dir, 'cred.out'),
+    ]);
     const { credentialBlob, encryptedSecret } = readCredentialFile(await readFile(join(dir, 'cred.out')));
     const got = await withTpm(tpm.tcti, (t) => t.activateCredential(credentialBlob, encryptedSecret));
     expect(got.equals(secret)).toBe(true);
@@ -193,7 +245,13 @@ describe('Tpm port on swtpm (tpm2-tss ESAPI through koffi)', () => {
     if (ekPub.type !== 'rsa') throw new Error('swtpm EK is expected to be RSA');
     const credential = Buffer.from('fresh 32-byte activation secret!');
     const made = makeCredential({
-      ek: { type: 'rsa', nameAlg: 'sha256', symmetric: { algorithm: 'aes', keyBits: 128, mode: 'cfb' }, modulus: ekPub.modulus, exponent: ekPub.exponent },
+      ek: {
+        type: 'rsa',
+        nameAlg: 'sha256',
+        symmetric: { algorithm: 'aes', keyBits: 128, mode: 'cfb' },
+        modulus: ekPub.modulus,
+        exponent: ekPub.exponent,
+      },
       objectName: objectName(ak),
       credential,
     });

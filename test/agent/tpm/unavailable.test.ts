@@ -69,26 +69,31 @@ describe('no TPM present', () => {
   it.each([
     ['while the TCTI initialises', true, /did not answer within/],
     ['on the first command', false, /did not answer GetCapability within/],
-  ])('a TPM that stops answering %s is ERR_TPM_UNAVAILABLE after the timeout, without blocking the event loop', async (_w, silentControl, message) => {
-    const silent = await silentTpm(silentControl);
-    try {
-      let ticks = 0;
-      const timer = setInterval(() => ticks++, 20);
-      const err = await openTpm(silent.tcti, { commandTimeoutMs: 400 }).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      clearInterval(timer);
-      expect(err).toMatchObject({ code: ERR_TPM_UNAVAILABLE, message: expect.stringMatching(message) });
-      expect(ticks).toBeGreaterThan(5);
-    } finally {
-      await silent.stop();
-    }
-  });
+  ])(
+    'a TPM that stops answering %s is ERR_TPM_UNAVAILABLE after the timeout, without blocking the event loop',
+    async (_w, silentControl, message) => {
+      const silent = await silentTpm(silentControl);
+      try {
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 20);
+        const err = await openTpm(silent.tcti, { commandTimeoutMs: 400 }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        clearInterval(timer);
+        expect(err).toMatchObject({ code: ERR_TPM_UNAVAILABLE, message: expect.stringMatching(message) });
+        expect(ticks).toBeGreaterThan(5);
+      } finally {
+        await silent.stop();
+      }
+    },
+  );
 
   it('withTpm never runs the callback without a TPM', async () => {
     let ran = false;
-    await expect(withTpm('device:/dev/nodeseal-no-such-tpm', async () => (ran = true))).rejects.toMatchObject({ code: ERR_TPM_UNAVAILABLE });
+    await expect(withTpm('device:/dev/nodeseal-no-such-tpm', async () => (ran = true))).rejects.toMatchObject({
+      code: ERR_TPM_UNAVAILABLE,
+    });
     expect(ran).toBe(false);
   });
 

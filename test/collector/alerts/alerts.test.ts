@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseAlertsConfig, SqlAlertOutbox, startAlerts, verifySignature, type Alerts, type AlertsConfig } from '../../../collector/src/alerts/index.js';
+import {
+  parseAlertsConfig,
+  SqlAlertOutbox,
+  startAlerts,
+  verifySignature,
+  type Alerts,
+  type AlertsConfig,
+} from '../../../collector/src/alerts/index.js';
 import { CollectorEvents } from '../../../collector/src/events.js';
 import { TrustCache } from '../../../collector/src/trust/cache.js';
 import { openSqliteStore, type Store } from '../../../collector/src/store/index.js';
@@ -25,7 +32,10 @@ async function openDb(file?: string): Promise<{ db: Store; file: string }> {
 }
 
 /** Polls until the outbox reaches the expected counts (the row is deleted just after the receiver answers). */
-async function settled(a: { counts(): Promise<{ pending: number; dead: number }> }, want: { pending: number; dead: number }): Promise<void> {
+async function settled(
+  a: { counts(): Promise<{ pending: number; dead: number }> },
+  want: { pending: number; dead: number },
+): Promise<void> {
   const deadline = Date.now() + 5000;
   let got = await a.counts();
   while ((got.pending !== want.pending || got.dead !== want.dead) && Date.now() < deadline) {
@@ -36,17 +46,26 @@ async function settled(a: { counts(): Promise<{ pending: number; dead: number }>
 }
 
 function config(url: string, extra: Record<string, unknown> = {}): AlertsConfig {
-  return parseAlertsConfig({ webhooks: [{ name: 'ops', url, secret: SECRET, maxAttempts: 20, ...extra }], backoff: { baseMs: 40, maxMs: 200 } });
+  return parseAlertsConfig({
+    webhooks: [{ name: 'ops', url, secret: SECRET, maxAttempts: 20, ...extra }],
+    backoff: { baseMs: 40, maxMs: 200 },
+  });
 }
 
-const vbios: Reason = { code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 VBIOS changed', before: '96.00.5E.00.01', after: '96.00.5E.00.02' };
+const vbios: Reason = {
+  code: 'gpu.vbios_changed',
+  claim: 'firmware',
+  detail: 'GPU 0 VBIOS changed',
+  before: '96.00.5E.00.01',
+  after: '96.00.5E.00.02',
+};
 
 /** The test's own check of the signature, independent of collector/src/alerts/sign.ts. */
 function expectSigned(headers: Record<string, string | string[] | undefined>, body: string): void {
   const ts = String(headers['x-nodeseal-timestamp']);
   expect(ts).toMatch(/^\d+$/);
   expect(Math.abs(Date.now() / 1000 - Number(ts))).toBeLessThan(60);
-  const want = 'sha256=' + createHmac('sha256', SECRET).update(ts + '.' + body).digest('hex');
+  const want = `sha256=${createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex')}`;
   expect(headers['x-nodeseal-signature']).toBe(want);
 }
 
@@ -81,7 +100,14 @@ describe('webhook alerts', () => {
     await receiver.waitFor(3);
     const [first, drift, status] = receiver.got.map((g) => ({ ...g, json: JSON.parse(g.body) as Record<string, unknown> }));
     expect(first!.json).toMatchObject({ type: 'status-changed', from: null, to: 'trusted' });
-    expect(drift!.json).toMatchObject({ v: 1, type: 'drift', nodeId: 'gpu-01', seq: 7, at: '2026-11-25T10:00:00.000Z', reasons: [{ code: 'gpu.vbios_changed', before: '96.00.5E.00.01', after: '96.00.5E.00.02' }] });
+    expect(drift!.json).toMatchObject({
+      v: 1,
+      type: 'drift',
+      nodeId: 'gpu-01',
+      seq: 7,
+      at: '2026-11-25T10:00:00.000Z',
+      reasons: [{ code: 'gpu.vbios_changed', before: '96.00.5E.00.01', after: '96.00.5E.00.02' }],
+    });
     expect(status!.json).toMatchObject({ type: 'status-changed', from: 'trusted', to: 'untrusted' });
     expect(drift!.headers['x-nodeseal-event']).toBe('drift');
     expect(drift!.headers['x-nodeseal-delivery']).toBe(drift!.json.id);
@@ -90,7 +116,15 @@ describe('webhook alerts', () => {
     const g = receiver.got[1]!;
     const ts = String(g.headers['x-nodeseal-timestamp']);
     expect(verifySignature(SECRET, String(g.headers['x-nodeseal-signature']), ts, g.body, Math.floor(Date.now() / 1000))).toBe(true);
-    expect(verifySignature(SECRET, String(g.headers['x-nodeseal-signature']), ts, g.body.replace('gpu-01', 'gpu-02'), Math.floor(Date.now() / 1000))).toBe(false);
+    expect(
+      verifySignature(
+        SECRET,
+        String(g.headers['x-nodeseal-signature']),
+        ts,
+        g.body.replace('gpu-01', 'gpu-02'),
+        Math.floor(Date.now() / 1000),
+      ),
+    ).toBe(false);
     await settled(alerts, { pending: 0, dead: 0 });
   });
 
@@ -110,7 +144,9 @@ describe('webhook alerts', () => {
       attempts = Number((await db.db.get<{ attempts: unknown }>('SELECT attempts FROM alert_outbox'))?.attempts ?? 0);
     }
     expect(attempts).toBeGreaterThanOrEqual(2);
-    expect((await db.db.get<{ last_error: string }>('SELECT last_error FROM alert_outbox'))!.last_error).toMatch(/^ERR_ALERT_DELIVERY: ECONNREFUSED/);
+    expect((await db.db.get<{ last_error: string }>('SELECT last_error FROM alert_outbox'))!.last_error).toMatch(
+      /^ERR_ALERT_DELIVERY: ECONNREFUSED/,
+    );
     expect(receiver.got).toHaveLength(0);
     // ...then the receiver is back on the same port and gets it exactly once.
     await receiver.up();
@@ -176,8 +212,16 @@ describe('webhook alerts', () => {
     const api = await serveRoutes(alerts.routes, { op: { name: 'op', role: 'operator' }, v: { name: 'v', role: 'viewer' } });
     try {
       expect((await fetch(`${api.url}/v1/alerts`, { headers: { authorization: 'Bearer v' } })).status).toBe(403);
-      const listed = (await (await fetch(`${api.url}/v1/alerts`, { headers: { authorization: 'Bearer op' } })).json()) as { pending: number; dead: number; deadLetters: Array<{ nodeId: string; lastError: string; attempts: number }> };
-      expect(listed).toMatchObject({ pending: 0, dead: 1, deadLetters: [{ nodeId: 'gpu-dead', lastError: 'ERR_ALERT_DELIVERY: HTTP 500', attempts: 3 }] });
+      const listed = (await (await fetch(`${api.url}/v1/alerts`, { headers: { authorization: 'Bearer op' } })).json()) as {
+        pending: number;
+        dead: number;
+        deadLetters: Array<{ nodeId: string; lastError: string; attempts: number }>;
+      };
+      expect(listed).toMatchObject({
+        pending: 0,
+        dead: 1,
+        deadLetters: [{ nodeId: 'gpu-dead', lastError: 'ERR_ALERT_DELIVERY: HTTP 500', attempts: 3 }],
+      });
       const requeue = await fetch(`${api.url}/v1/alerts/requeue`, { method: 'POST', headers: { authorization: 'Bearer op' } });
       expect(await requeue.json()).toEqual({ requeued: 1 });
       await receiver.waitFor(2);
@@ -201,20 +245,39 @@ describe('webhook alerts', () => {
     clock += 181_000;
     trust.sweep(); // no report within the TTL: the cache publishes trusted → stale
     await receiver.waitFor(2);
-    expect(JSON.parse(receiver.got[1]!.body)).toMatchObject({ type: 'status-changed', nodeId: 'gpu-quiet', from: 'trusted', to: 'stale', reasons: [{ code: 'freshness.expired' }] });
+    expect(JSON.parse(receiver.got[1]!.body)).toMatchObject({
+      type: 'status-changed',
+      nodeId: 'gpu-quiet',
+      from: 'trusted',
+      to: 'stale',
+      reasons: [{ code: 'freshness.expired' }],
+    });
     // The bus's own status-changed is not sent twice when the trust cache is the source.
     await commitVerdict(db, 'gpu-quiet', 5, 'untrusted', [vbios], { drift: [vbios], at: new Date(clock).toISOString() });
-    events.emit('status-changed', { nodeId: 'gpu-quiet', from: 'stale', to: 'untrusted', reasons: [vbios], at: new Date(clock).toISOString() });
+    events.emit('status-changed', {
+      nodeId: 'gpu-quiet',
+      from: 'stale',
+      to: 'untrusted',
+      reasons: [vbios],
+      at: new Date(clock).toISOString(),
+    });
     await receiver.waitFor(3);
     await new Promise((r) => setTimeout(r, 200));
-    expect(receiver.got.filter((g) => g.headers['x-nodeseal-event'] === 'status-changed').map((g) => (JSON.parse(g.body) as { to: string }).to)).toEqual(['trusted', 'stale', 'untrusted']);
+    expect(
+      receiver.got.filter((g) => g.headers['x-nodeseal-event'] === 'status-changed').map((g) => (JSON.parse(g.body) as { to: string }).to),
+    ).toEqual(['trusted', 'stale', 'untrusted']);
     trust.close();
   });
 
   it('sends a Slack-compatible {text} body when asked', async () => {
     const events = new CollectorEvents();
     ({ db } = await openDb());
-    alerts = startAlerts({ events, outbox: new SqlAlertOutbox(db.db), config: config(receiver.url, { format: 'slack', secret: null, events: ['status-changed'] }), logger });
+    alerts = startAlerts({
+      events,
+      outbox: new SqlAlertOutbox(db.db),
+      config: config(receiver.url, { format: 'slack', secret: null, events: ['status-changed'] }),
+      logger,
+    });
     await commitVerdict(db, 'gpu-x', 1, 'untrusted', [vbios], { drift: [vbios] });
     events.emit('drift', { nodeId: 'gpu-x', seq: 1, reasons: [vbios], at: new Date().toISOString() }); // the drift is not subscribed
     await commitVerdict(db, 'gpu-<x>', 1, 'trusted', []);
@@ -238,10 +301,20 @@ describe('parseAlertsConfig', () => {
     [{ webhooks: [{ name: 'a', url: 'ftp://x', secret: SECRET }] }, 'alerts.webhooks.0.url'],
     [{ webhooks: [{ name: 'a', url: 'http://x' }] }, 'secret: required'],
     [{ webhooks: [{ name: 'a', url: 'http://x', secret: SECRET, extra: 1 }] }, 'alerts.webhooks.0'],
-    [{ webhooks: [{ name: 'a', url: 'http://x', secret: SECRET }, { name: 'a', url: 'http://y', secret: SECRET }] }, 'duplicate name'],
+    [
+      {
+        webhooks: [
+          { name: 'a', url: 'http://x', secret: SECRET },
+          { name: 'a', url: 'http://y', secret: SECRET },
+        ],
+      },
+      'duplicate name',
+    ],
     [{ backoff: { baseMs: 1000, maxMs: 10 } }, 'maxMs'],
   ])('rejects %j with ERR_CONFIG', (raw, fragment) => {
-    expect(() => parseAlertsConfig(raw)).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining(fragment) }));
+    expect(() => parseAlertsConfig(raw)).toThrowError(
+      expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining(fragment) }),
+    );
   });
   it('never echoes the secret', () => {
     try {

@@ -12,7 +12,13 @@ describe('alerts and metrics wired into a live collector', () => {
   beforeAll(async () => {
     await receiver.up();
     fleet = await startFleet([{ id: 'gpu-w1', host: 'gpu8' }], {
-      alerts: { webhooks: [{ name: 'ops', url: receiver.url, secret: SECRET }, { name: 'chat', url: receiver.url, format: 'slack', events: ['status-changed'] }], backoff: { baseMs: 50, maxMs: 500 } },
+      alerts: {
+        webhooks: [
+          { name: 'ops', url: receiver.url, secret: SECRET },
+          { name: 'chat', url: receiver.url, format: 'slack', events: ['status-changed'] },
+        ],
+        backoff: { baseMs: 50, maxMs: 500 },
+      },
     });
   });
   afterAll(async () => {
@@ -27,15 +33,30 @@ describe('alerts and metrics wired into a live collector', () => {
     expect((await fleet.attest('gpu-w1')).status).toBe('untrusted');
     const deadline = Date.now() + 10_000;
     const seen = () => receiver.got.map((g) => g.body);
-    while (!(seen().some((b) => b.includes('"type":"drift"')) && seen().some((b) => b.includes('"to":"untrusted"')) && seen().some((b) => b.includes('*untrusted*'))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const json = receiver.got.filter((g) => g.headers['x-nodeseal-signature']).map((g) => ({ g, body: JSON.parse(g.body) as { type: string; from?: string; to?: string; reasons: Array<{ code: string; after?: unknown }> } }));
+    while (
+      !(
+        seen().some((b) => b.includes('"type":"drift"')) &&
+        seen().some((b) => b.includes('"to":"untrusted"')) &&
+        seen().some((b) => b.includes('*untrusted*'))
+      ) &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 20));
+    const json = receiver.got
+      .filter((g) => g.headers['x-nodeseal-signature'])
+      .map((g) => ({
+        g,
+        body: JSON.parse(g.body) as { type: string; from?: string; to?: string; reasons: Array<{ code: string; after?: unknown }> },
+      }));
     for (const { g } of json) {
       const ts = String(g.headers['x-nodeseal-timestamp']);
       expect(g.headers['x-nodeseal-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(`${ts}.${g.body}`).digest('hex')}`);
     }
     const drift = json.find((j) => j.body.type === 'drift')!;
     expect(drift.body.reasons[0]).toMatchObject({ code: 'gpu.vbios_changed', after: '99.99.99.99.99' });
-    expect(json.map((j) => `${j.body.type}:${j.body.to ?? ''}`)).toEqual(expect.arrayContaining(['status-changed:trusted', 'status-changed:untrusted', 'drift:']));
+    expect(json.map((j) => `${j.body.type}:${j.body.to ?? ''}`)).toEqual(
+      expect.arrayContaining(['status-changed:trusted', 'status-changed:untrusted', 'drift:']),
+    );
     const slack = receiver.got.filter((g) => !g.headers['x-nodeseal-signature']).map((g) => (JSON.parse(g.body) as { text: string }).text);
     expect(slack.some((t) => t.includes('`gpu-w1` is now *untrusted* (was trusted)'))).toBe(true);
 

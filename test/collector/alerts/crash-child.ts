@@ -19,7 +19,12 @@ const [engine, where, schema] = process.argv.slice(2);
 const url = process.argv[process.argv.length - 1]!;
 const store = engine === 'postgres' ? await openPostgresStore(where!, { schema: schema! }) : await openSqliteStore(where!);
 const events = new CollectorEvents();
-const alerts = startAlerts({ events, outbox: new SqlAlertOutbox(store.db), config: parseAlertsConfig({ webhooks: [{ name: 'ops', url, secret: SECRET }], backoff: { baseMs: 50, maxMs: 200 } }), logger: pino({ level: 'silent' }) });
+const alerts = startAlerts({
+  events,
+  outbox: new SqlAlertOutbox(store.db),
+  config: parseAlertsConfig({ webhooks: [{ name: 'ops', url, secret: SECRET }], backoff: { baseMs: 50, maxMs: 200 } }),
+  logger: pino({ level: 'silent' }),
+});
 const writer = createGroupCommitter(store);
 
 await writer.record(reportWrite(null, 'gpu-crash', 1, 'trusted', []));

@@ -9,7 +9,15 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAlertsConfig, SqlAlertOutbox, startAlerts, type Alerts } from '../../../collector/src/alerts/index.js';
 import { CollectorEvents } from '../../../collector/src/events.js';
-import { createSqlStore, MIGRATIONS, openPostgresDb, openPostgresStore, openSqliteDb, openSqliteStore, type Store } from '../../../collector/src/store/index.js';
+import {
+  createSqlStore,
+  MIGRATIONS,
+  openPostgresDb,
+  openPostgresStore,
+  openSqliteDb,
+  openSqliteStore,
+  type Store,
+} from '../../../collector/src/store/index.js';
 import { commitVerdict } from './commit.js';
 import { SECRET, VBIOS_DRIFT } from './crash-fixture.js';
 import { Receiver } from './receiver.js';
@@ -38,36 +46,55 @@ interface Db {
 const BEFORE_CURSOR = MIGRATIONS.filter((m) => m.id < '0201');
 let n = 0;
 const engines: Array<[string, () => Db]> = [
-  ['SQLite', () => {
-    const file = join(dir, `alerts-${++n}.db`);
-    return {
-      argv: ['sqlite', file],
-      open: () => openSqliteStore(file),
-      openBeforeCursor: async () => {
-        const st = createSqlStore(openSqliteDb(file), BEFORE_CURSOR);
-        await st.migrate();
-        return st;
-      },
-    };
-  }],
-  ['PostgreSQL', () => {
-    const schema = `alert_crash_${process.pid}_${++n}`;
-    schemas.push(schema);
-    return {
-      argv: ['postgres', PG, schema],
-      open: () => openPostgresStore(PG, { schema }),
-      openBeforeCursor: async () => {
-        const st = createSqlStore(openPostgresDb(PG, { schema }), BEFORE_CURSOR);
-        await st.migrate();
-        return st;
-      },
-    };
-  }],
+  [
+    'SQLite',
+    () => {
+      const file = join(dir, `alerts-${++n}.db`);
+      return {
+        argv: ['sqlite', file],
+        open: () => openSqliteStore(file),
+        openBeforeCursor: async () => {
+          const st = createSqlStore(openSqliteDb(file), BEFORE_CURSOR);
+          await st.migrate();
+          return st;
+        },
+      };
+    },
+  ],
+  [
+    'PostgreSQL',
+    () => {
+      const schema = `alert_crash_${process.pid}_${++n}`;
+      schemas.push(schema);
+      return {
+        argv: ['postgres', PG, schema],
+        open: () => openPostgresStore(PG, { schema }),
+        openBeforeCursor: async () => {
+          const st = createSqlStore(openPostgresDb(PG, { schema }), BEFORE_CURSOR);
+          await st.migrate();
+          return st;
+        },
+      };
+    },
+  ],
 ];
 
 const logger = pino({ level: 'silent' });
-const config = (url: string, extra: Record<string, unknown> = {}) => parseAlertsConfig({ webhooks: [{ name: 'ops', url, secret: SECRET, ...extra }], backoff: { baseMs: 20, maxMs: 100 } });
-const parsed = (r: Receiver) => r.got.map((g) => ({ delivery: String(g.headers['x-nodeseal-delivery']), json: JSON.parse(g.body) as { id: string; type: string; nodeId: string; seq?: number; from?: string | null; to?: string; reasons: Array<{ code: string; after?: unknown }> } }));
+const config = (url: string, extra: Record<string, unknown> = {}) =>
+  parseAlertsConfig({ webhooks: [{ name: 'ops', url, secret: SECRET, ...extra }], backoff: { baseMs: 20, maxMs: 100 } });
+const parsed = (r: Receiver) =>
+  r.got.map((g) => ({
+    delivery: String(g.headers['x-nodeseal-delivery']),
+    json: JSON.parse(g.body) as {
+      id: string;
+      type: string;
+      nodeId: string;
+      seq?: number;
+      from?: string | null;
+      to?: string;
+      reasons: Array<{ code: string; after?: unknown }>;
+    },
+  }));
 
 async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -108,7 +135,9 @@ describe.each(engines)('alerts on %s', (_name, makeDb) => {
 
   it('a collector SIGKILLed after the store committed a drift, before the outbox insert: the next start delivers it exactly once', async () => {
     const db = makeDb();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'crash-child.ts'), ...db.argv, receiver.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'crash-child.ts'), ...db.argv, receiver.url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, signal) => resolve(signal)));
@@ -145,10 +174,18 @@ describe.each(engines)('alerts on %s', (_name, makeDb) => {
     expect(await b.counts()).toEqual({ pending: 0, dead: 0 });
 
     const got = parsed(receiver);
-    expect(got.map((p) => `${p.json.type}:${p.json.from ?? ''}>${p.json.to ?? ''}`)).toEqual(['status-changed:>trusted', 'drift:>', 'status-changed:trusted>untrusted']);
+    expect(got.map((p) => `${p.json.type}:${p.json.from ?? ''}>${p.json.to ?? ''}`)).toEqual([
+      'status-changed:>trusted',
+      'drift:>',
+      'status-changed:trusted>untrusted',
+    ]);
     const drift = got.filter((p) => p.json.type === 'drift');
     expect(drift).toHaveLength(1);
-    expect(drift[0]!.json).toMatchObject({ nodeId: 'gpu-crash', seq: 2, reasons: [{ code: 'gpu.vbios_changed', after: '96.00.5E.00.02' }] });
+    expect(drift[0]!.json).toMatchObject({
+      nodeId: 'gpu-crash',
+      seq: 2,
+      reasons: [{ code: 'gpu.vbios_changed', after: '96.00.5E.00.02' }],
+    });
     expect(drift[0]!.delivery).toBe(drift[0]!.json.id);
     expect(new Set(got.map((p) => p.delivery)).size).toBe(got.length);
   }, 30_000);
@@ -165,8 +202,13 @@ describe.each(engines)('alerts on %s', (_name, makeDb) => {
     running.push(a);
     await a.flushed();
     expect(await a.counts()).toEqual({ pending: 0, dead: 0 });
-    const cursors = await store.db.all<{ node_id: string; status_key: string; drift_seq: unknown }>('SELECT node_id, status_key, drift_seq FROM alert_cursor ORDER BY node_id');
-    expect(cursors.map((c) => [c.node_id, c.status_key, Number(c.drift_seq)])).toEqual([['gpu-old-1', 'trusted ', 1], ['gpu-old-2', 'untrusted gpu.vbios_changed', 1]]);
+    const cursors = await store.db.all<{ node_id: string; status_key: string; drift_seq: unknown }>(
+      'SELECT node_id, status_key, drift_seq FROM alert_cursor ORDER BY node_id',
+    );
+    expect(cursors.map((c) => [c.node_id, c.status_key, Number(c.drift_seq)])).toEqual([
+      ['gpu-old-1', 'trusted ', 1],
+      ['gpu-old-2', 'untrusted gpu.vbios_changed', 1],
+    ]);
     const driver = { code: 'gpu.driver_changed', claim: 'configuration' as const, detail: 'driver changed' };
     await commitVerdict(store, 'gpu-old-2', 2, 'untrusted', [VBIOS_DRIFT, driver], { drift: [driver] });
     events.emit('drift', { nodeId: 'gpu-old-2', seq: 2, reasons: [VBIOS_DRIFT, driver], at: new Date().toISOString() });
@@ -181,25 +223,46 @@ describe.each(engines)('alerts on %s', (_name, makeDb) => {
     const store = await open(makeDb());
     await receiver.down();
     const logLines: string[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (logLines.push(chunk.toString()), cb()) });
+    const sink = new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        logLines.push(chunk.toString());
+        cb();
+      },
+    });
     const overflow: Array<[string, number]> = [];
     const events = new CollectorEvents();
-    const a = startAlerts({ events, outbox: new SqlAlertOutbox(store.db), config: config(receiver.url, { maxPending: 3, events: ['status-changed'] }), logger: pino({ level: 'warn' }, sink), onOverflow: (w, m) => overflow.push([w, m]) });
+    const a = startAlerts({
+      events,
+      outbox: new SqlAlertOutbox(store.db),
+      config: config(receiver.url, { maxPending: 3, events: ['status-changed'] }),
+      logger: pino({ level: 'warn' }, sink),
+      onOverflow: (w, m) => overflow.push([w, m]),
+    });
     running.push(a);
     for (let i = 1; i <= 5; i++) {
       await commitVerdict(store, `gpu-c${i}`, 1, 'untrusted', [VBIOS_DRIFT], { drift: [VBIOS_DRIFT] });
-      events.emit('status-changed', { nodeId: `gpu-c${i}`, from: null, to: 'untrusted', reasons: [VBIOS_DRIFT], at: new Date().toISOString() });
+      events.emit('status-changed', {
+        nodeId: `gpu-c${i}`,
+        from: null,
+        to: 'untrusted',
+        reasons: [VBIOS_DRIFT],
+        at: new Date().toISOString(),
+      });
     }
     await a.flushed();
     expect(await a.counts()).toEqual({ pending: 3, dead: 2 });
     const dead = await new SqlAlertOutbox(store.db).listDead(10);
     expect(dead.map((d) => d.nodeId).sort()).toEqual(['gpu-c1', 'gpu-c2']);
     for (const d of dead) expect(d.lastError).toMatch(/^ERR_ALERT_OUTBOX_FULL: more than 3 pending/);
-    expect(overflow).toEqual([['ops', 1], ['ops', 1]]);
-    expect(logLines.map((l) => JSON.parse(l) as { code?: string; webhook?: string; moved?: number }).filter((l) => l.code === 'ERR_ALERT_OUTBOX_FULL')).toEqual([
-      expect.objectContaining({ webhook: 'ops', moved: 1 }),
-      expect.objectContaining({ webhook: 'ops', moved: 1 }),
+    expect(overflow).toEqual([
+      ['ops', 1],
+      ['ops', 1],
     ]);
+    expect(
+      logLines
+        .map((l) => JSON.parse(l) as { code?: string; webhook?: string; moved?: number })
+        .filter((l) => l.code === 'ERR_ALERT_OUTBOX_FULL'),
+    ).toEqual([expect.objectContaining({ webhook: 'ops', moved: 1 }), expect.objectContaining({ webhook: 'ops', moved: 1 })]);
     // The receiver comes back: the three newest are delivered, the dead letters stay listed.
     await receiver.up();
     await receiver.waitFor(3);
@@ -217,7 +280,10 @@ describe('alerts on PostgreSQL shared by several collectors', () => {
     const db = engines[1]![1]();
     const [s1, s2] = [await open(db), await open(db)];
     const [e1, e2] = [new CollectorEvents(), new CollectorEvents()];
-    for (const [s, e] of [[s1, e1], [s2, e2]] as const) {
+    for (const [s, e] of [
+      [s1, e1],
+      [s2, e2],
+    ] as const) {
       const a = startAlerts({ events: e, outbox: new SqlAlertOutbox(s.db), config: config(receiver.url), logger });
       running.push(a);
     }
@@ -231,7 +297,8 @@ describe('alerts on PostgreSQL shared by several collectors', () => {
     }
     await Promise.all(running.map((a) => a.flushed()));
     // The other collector hears of every node too (as its trust cache's sweep would): nothing is queued twice.
-    for (const id of ids) (i2s(id) % 2 ? e2 : e1).emit('drift', { nodeId: id, seq: 1, reasons: [VBIOS_DRIFT], at: new Date().toISOString() });
+    for (const id of ids)
+      (i2s(id) % 2 ? e2 : e1).emit('drift', { nodeId: id, seq: 1, reasons: [VBIOS_DRIFT], at: new Date().toISOString() });
     await Promise.all(running.map((a) => a.flushed()));
     expect(await running[0]!.counts()).toEqual({ pending: 24, dead: 0 });
     await new Promise((r) => setTimeout(r, 100));

@@ -34,7 +34,15 @@ async function postgres(): Promise<AlertOutbox> {
   return new SqlAlertOutbox(store.db);
 }
 
-const row = (webhook: string, nodeId: string) => ({ webhook, eventId: `id-${webhook}-${nodeId}`, kind: 'drift', nodeId, body: `{"nodeId":"${nodeId}"}`, createdAt: '2026-11-25T10:00:00.000Z', nextAttemptAt: 1000 });
+const row = (webhook: string, nodeId: string) => ({
+  webhook,
+  eventId: `id-${webhook}-${nodeId}`,
+  kind: 'drift',
+  nodeId,
+  body: `{"nodeId":"${nodeId}"}`,
+  createdAt: '2026-11-25T10:00:00.000Z',
+  nextAttemptAt: 1000,
+});
 
 describe.each([
   ['SQLite', sqlite],
@@ -46,7 +54,15 @@ describe.each([
     await o.enqueue([row('a', 'n2')]);
     expect(await o.counts()).toEqual({ pending: 3, dead: 0 });
     const head = await o.head('a');
-    expect(head).toMatchObject({ webhook: 'a', nodeId: 'n1', attempts: 0, nextAttemptAt: 1000, status: 'pending', lastError: null, body: '{"nodeId":"n1"}' });
+    expect(head).toMatchObject({
+      webhook: 'a',
+      nodeId: 'n1',
+      attempts: 0,
+      nextAttemptAt: 1000,
+      status: 'pending',
+      lastError: null,
+      body: '{"nodeId":"n1"}',
+    });
     await o.failed(head!.id, 1, 5000, 'ERR_ALERT_DELIVERY: HTTP 503', false);
     expect(await o.head('a')).toMatchObject({ id: head!.id, attempts: 1, nextAttemptAt: 5000, lastError: 'ERR_ALERT_DELIVERY: HTTP 503' });
     await o.failed(head!.id, 2, 9000, 'ERR_ALERT_DELIVERY: HTTP 503', true);

@@ -2,7 +2,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthStore, authRoutes, auditApprovals, createApiToken, createAuthenticator, hashToken, loadBootstrapToken } from '../../../collector/src/auth/index.js';
+import {
+  AuthStore,
+  authRoutes,
+  auditApprovals,
+  createApiToken,
+  createAuthenticator,
+  hashToken,
+  loadBootstrapToken,
+} from '../../../collector/src/auth/index.js';
 import { defaultCollectorConfig } from '../../../collector/src/config.js';
 import { EnrollStore } from '../../../collector/src/enroll/index.js';
 import { silentLogger } from '../../../collector/src/logger.js';
@@ -18,22 +26,44 @@ let dir: string;
 let store: Store;
 let collector: RunningCollector;
 const tokens: Record<string, string> = {};
-const bootstrap = 'bootstrap-' + 'k'.repeat(40);
+const bootstrap = `bootstrap-${'k'.repeat(40)}`;
 const revokedCalls: string[] = [];
 
-async function call(method: string, path: string, opts: { token?: string; header?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
+async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; header?: string; body?: unknown } = {},
+): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = {};
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   if (opts.header !== undefined) headers.authorization = opts.header;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(collector.url + path, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+  const res = await fetch(collector.url + path, {
+    method,
+    headers,
+    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
 function node(nodeId: string): NodeRecord {
   const at = new Date().toISOString();
-  return { nodeId, jwk: null, kid: null, akPublic: null, lastSeq: 0, status: 'trusted', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: at, enrolledVia: 'token', revokedAt: null, summary: null };
+  return {
+    nodeId,
+    jwk: null,
+    kid: null,
+    akPublic: null,
+    lastSeq: 0,
+    status: 'trusted',
+    reasons: [],
+    firstSeenAt: at,
+    lastSeenAt: at,
+    verifiedAt: at,
+    enrolledVia: 'token',
+    revokedAt: null,
+    summary: null,
+  };
 }
 
 beforeAll(async () => {
@@ -41,7 +71,9 @@ beforeAll(async () => {
   store = await openSqliteStore(join(dir, 'collector.db'));
   const authStore = new AuthStore(store.db);
   for (const role of ['viewer', 'scheduler', 'operator'] as const) {
-    tokens[role] = (await createApiToken(authStore, { name: `${role}-1`, role, actor: 'cli:root', reason: 'test setup', now: new Date() })).token;
+    tokens[role] = (
+      await createApiToken(authStore, { name: `${role}-1`, role, actor: 'cli:root', reason: 'test setup', now: new Date() })
+    ).token;
   }
   const enrollStore = new EnrollStore(store.db);
   await store.upsertNode(node('gpu-001'));
@@ -59,7 +91,13 @@ beforeAll(async () => {
         // How the collector's main wires it: publish the new status (the trust cache follows the bus).
         onRevoked: (n) => {
           revokedCalls.push(n.nodeId);
-          collector.events.emit('status-changed', { nodeId: n.nodeId, from: 'trusted', to: n.status, reasons: n.reasons, at: n.revokedAt! });
+          collector.events.emit('status-changed', {
+            nodeId: n.nodeId,
+            from: 'trusted',
+            to: n.status,
+            reasons: n.reasons,
+            at: n.revokedAt!,
+          });
         },
       }),
     ],
@@ -81,7 +119,13 @@ describe('bearer tokens and roles', () => {
 
   it('refuses forged, malformed and unknown tokens with 401 ERR_AUTH_INVALID', async () => {
     const forged = `nst_${Buffer.alloc(32, 7).toString('base64url')}`;
-    for (const opts of [{ token: forged }, { token: tokens.viewer!.slice(0, -1) + 'x' }, { header: `Basic ${tokens.viewer}` }, { header: 'Bearer' }, { token: 'not-a-token' }]) {
+    for (const opts of [
+      { token: forged },
+      { token: `${tokens.viewer!.slice(0, -1)}x` },
+      { header: `Basic ${tokens.viewer}` },
+      { header: 'Bearer' },
+      { token: 'not-a-token' },
+    ]) {
       const r = await call('GET', '/v1/nodes', opts);
       expect(r.status).toBe(401);
       expect(r.body.error.code).toBe('ERR_AUTH_INVALID');
@@ -124,7 +168,10 @@ describe('bearer tokens and roles', () => {
 
   it('creates a token through the API (operator only), and a revoked token stops working', async () => {
     expect((await call('POST', '/v1/tokens', { token: tokens.scheduler, body: { name: 'x', role: 'viewer' } })).status).toBe(403);
-    const made = await call('POST', '/v1/tokens', { token: tokens.operator, body: { name: 'dash', role: 'viewer', reason: 'dashboard kiosk' } });
+    const made = await call('POST', '/v1/tokens', {
+      token: tokens.operator,
+      body: { name: 'dash', role: 'viewer', reason: 'dashboard kiosk' },
+    });
     expect(made.status).toBe(200);
     expect(made.body.token).toMatch(/^nst_[A-Za-z0-9_-]{43}$/);
     expect((await call('GET', '/v1/nodes', { token: made.body.token })).status).toBe(200);
@@ -141,9 +188,15 @@ describe('bearer tokens and roles', () => {
 
 describe('revocation and audit', () => {
   it('revokes a node (operator): untrusted with node.revoked, recorded with actor and reason', async () => {
-    expect((await call('POST', '/v1/nodes/gpu-002/revoke', { token: tokens.viewer, body: { reason: 'x' } })).body.error.code).toBe('ERR_AUTH_FORBIDDEN');
-    expect((await call('POST', '/v1/nodes/gpu-002/revoke', { token: tokens.operator, body: {} })).body.error.code).toBe('ERR_AUTH_TOKEN_INPUT');
-    expect((await call('POST', '/v1/nodes/nope/revoke', { token: tokens.operator, body: { reason: 'x' } })).body.error.code).toBe('ERR_AUTH_NODE_UNKNOWN');
+    expect((await call('POST', '/v1/nodes/gpu-002/revoke', { token: tokens.viewer, body: { reason: 'x' } })).body.error.code).toBe(
+      'ERR_AUTH_FORBIDDEN',
+    );
+    expect((await call('POST', '/v1/nodes/gpu-002/revoke', { token: tokens.operator, body: {} })).body.error.code).toBe(
+      'ERR_AUTH_TOKEN_INPUT',
+    );
+    expect((await call('POST', '/v1/nodes/nope/revoke', { token: tokens.operator, body: { reason: 'x' } })).body.error.code).toBe(
+      'ERR_AUTH_NODE_UNKNOWN',
+    );
     const r = await call('POST', '/v1/nodes/gpu-002/revoke', { token: tokens.operator, body: { reason: 'GPU swapped without a ticket' } });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ nodeId: 'gpu-002', status: 'untrusted', reasons: [{ code: 'node.revoked' }] });
@@ -156,14 +209,28 @@ describe('revocation and audit', () => {
 
   it('shows enrolment-token, token, revocation and approval entries in GET /v1/audit (operator)', async () => {
     expect((await call('GET', '/v1/audit', { token: tokens.viewer })).status).toBe(403);
-    const et = await call('POST', '/v1/enroll-tokens', { token: tokens.operator, body: { nodes: 'gpu-*', ttl: '2h', uses: 3, reason: 'rack 7' } });
+    const et = await call('POST', '/v1/enroll-tokens', {
+      token: tokens.operator,
+      body: { nodes: 'gpu-*', ttl: '2h', uses: 3, reason: 'rack 7' },
+    });
     expect(et.body).toMatchObject({ token: expect.stringMatching(/^nse_/), nodes: 'gpu-*', uses: 3 });
-    collector.events.emit('approved', { nodeId: 'gpu-001', actor: 'token:operator-1', reason: 'new driver rolled out', at: new Date().toISOString() });
+    collector.events.emit('approved', {
+      nodeId: 'gpu-001',
+      actor: 'token:operator-1',
+      reason: 'new driver rolled out',
+      at: new Date().toISOString(),
+    });
     await new Promise((r) => setTimeout(r, 50));
     const r = await call('GET', '/v1/audit?limit=50', { token: tokens.operator });
     const byAction = (a: string) => r.body.entries.filter((e: { action: string }) => e.action === a);
-    expect(byAction('node.revoke')).toEqual([expect.objectContaining({ actor: 'token:operator-1', target: 'node:gpu-002', reason: 'GPU swapped without a ticket' })]);
-    expect(byAction('token.create').map((e: { target: string }) => e.target).sort()).toEqual(['token:dash', 'token:operator-1', 'token:scheduler-1', 'token:viewer-1']);
+    expect(byAction('node.revoke')).toEqual([
+      expect.objectContaining({ actor: 'token:operator-1', target: 'node:gpu-002', reason: 'GPU swapped without a ticket' }),
+    ]);
+    expect(
+      byAction('token.create')
+        .map((e: { target: string }) => e.target)
+        .sort(),
+    ).toEqual(['token:dash', 'token:operator-1', 'token:scheduler-1', 'token:viewer-1']);
     expect(byAction('token.revoke')).toEqual([expect.objectContaining({ target: 'token:dash', reason: 'kiosk retired' })]);
     expect(byAction('enroll-token.create')).toEqual([expect.objectContaining({ actor: 'token:operator-1', reason: 'rack 7' })]);
     expect(byAction('node.approve')).toEqual([expect.objectContaining({ target: 'node:gpu-001', reason: 'new driver rolled out' })]);
@@ -180,7 +247,9 @@ describe('bootstrap token', () => {
     expect(await loadBootstrapToken({ file: f, env: {} })).toBe(bootstrap);
     expect(await loadBootstrapToken({ env: { NODESEAL_BOOTSTRAP_TOKEN: bootstrap } })).toBe(bootstrap);
     expect(await loadBootstrapToken({ env: {} })).toBeNull();
-    await expect(loadBootstrapToken({ env: { NODESEAL_BOOTSTRAP_TOKEN: 'short' } })).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_INPUT' });
+    await expect(loadBootstrapToken({ env: { NODESEAL_BOOTSTRAP_TOKEN: 'short' } })).rejects.toMatchObject({
+      code: 'ERR_AUTH_TOKEN_INPUT',
+    });
     await expect(loadBootstrapToken({ file: join(dir, 'missing'), env: {} })).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_INPUT' });
   });
 });

@@ -11,14 +11,28 @@ let proc: ChildProcess;
 let url = '';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'bin/nodeseal.ts', 'collector', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  return spawn(process.execPath, ['--import', 'tsx', 'bin/nodeseal.ts', 'collector', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'nodeseal-collector-cli-'));
   const file = join(dir, 'bootstrap');
   await writeFile(file, `${TOKEN}\n`, { mode: 0o600 });
-  proc = run(['--listen', '127.0.0.1:0', '--db', join(dir, 'c.db'), '--bootstrap-token-file', file, '--ek-ca-dir', '/var/lib/swtpm-localca', '--log-level', 'warn']);
+  proc = run([
+    '--listen',
+    '127.0.0.1:0',
+    '--db',
+    join(dir, 'c.db'),
+    '--bootstrap-token-file',
+    file,
+    '--ek-ca-dir',
+    '/var/lib/swtpm-localca',
+    '--log-level',
+    'warn',
+  ]);
   url = await new Promise<string>((resolve, reject) => {
     let err = '';
     proc.stderr!.on('data', (d: Buffer) => {

@@ -35,7 +35,20 @@ const engines: Array<[string, () => Promise<Store>]> = [
 ];
 
 function identity(nodeId: string, ekName: string, at: string): NodeIdentity {
-  return { nodeId, ekName, ekPublic: 'aa', ekCertIssuer: 'CN=ca', akPublic: 'bb', akName: 'cc', kid: 'kid-1', jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }, enrolledAt: at, enrolledVia: 'token', enrolledBy: 'enroll-token:x', revokedAt: null };
+  return {
+    nodeId,
+    ekName,
+    ekPublic: 'aa',
+    ekCertIssuer: 'CN=ca',
+    akPublic: 'bb',
+    akName: 'cc',
+    kid: 'kid-1',
+    jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
+    enrolledAt: at,
+    enrolledVia: 'token',
+    enrolledBy: 'enroll-token:x',
+    revokedAt: null,
+  };
 }
 
 describe.each(engines)('auth and enrolment stores on %s', (_name, open) => {
@@ -47,7 +60,9 @@ describe.each(engines)('auth and enrolment stores on %s', (_name, open) => {
       const now = new Date('2026-06-01T10:00:00.000Z');
       const t = await createApiToken(auth, { name: 'ops', role: 'operator', actor: 'cli:root', reason: 'setup', now });
       expect(await auth.findTokenByHash(hashToken(t.token))).toMatchObject({ name: 'ops', role: 'operator', revokedAt: null });
-      await expect(createApiToken(auth, { name: 'ops', role: 'viewer', actor: 'cli:root', reason: 'dup', now })).rejects.toMatchObject({ code: 'ERR_AUTH_TOKEN_EXISTS' });
+      await expect(createApiToken(auth, { name: 'ops', role: 'viewer', actor: 'cli:root', reason: 'dup', now })).rejects.toMatchObject({
+        code: 'ERR_AUTH_TOKEN_EXISTS',
+      });
       expect(await auth.revokeToken('ops', 'cli:root', 'rotated', now.toISOString())).toBe(true);
       expect(await auth.revokeToken('ops', 'cli:root', 'again', now.toISOString())).toBe(false);
 
@@ -55,13 +70,22 @@ describe.each(engines)('auth and enrolment stores on %s', (_name, open) => {
       const row = await enroll.findToken(hashToken(et.token));
       expect(row).toMatchObject({ nodeGlob: 'gpu-*', usesLeft: 1, maxUses: 1 });
       const pending = (nodeId: string): PendingEnrolment => ({
-        challengeId: 'c', nodeId, identity: identity(nodeId, 'ek-1', now.toISOString()), tokenHash: row!.tokenHash, tokenId: row!.tokenId, decision: null, credentialHash: '00', expiresAt: now.toISOString(),
+        challengeId: 'c',
+        nodeId,
+        identity: identity(nodeId, 'ek-1', now.toISOString()),
+        tokenHash: row!.tokenHash,
+        tokenId: row!.tokenId,
+        decision: null,
+        credentialHash: '00',
+        expiresAt: now.toISOString(),
       });
       const at = '2026-06-01T10:05:00.000Z';
       const node = await enroll.commitEnrolment(identity('gpu-1', 'ek-1', at), pending('gpu-1'));
       expect(node).toMatchObject({ nodeId: 'gpu-1', kid: 'kid-1', akPublic: 'bb', enrolledVia: 'token', status: 'unknown' });
       expect(await store.getNode('gpu-1')).toMatchObject({ kid: 'kid-1', akPublic: 'bb' });
-      await expect(enroll.commitEnrolment(identity('gpu-2', 'ek-2', at), pending('gpu-2'))).rejects.toMatchObject({ code: 'ERR_ENROLL_TOKEN_USED' });
+      await expect(enroll.commitEnrolment(identity('gpu-2', 'ek-2', at), pending('gpu-2'))).rejects.toMatchObject({
+        code: 'ERR_ENROLL_TOKEN_USED',
+      });
       expect(await store.getNode('gpu-2')).toBeNull();
 
       const rotated = await enroll.rotateKey('gpu-1', 'kid-1', { kty: 'EC', crv: 'P-256', x: 'x2', y: 'y2' }, 'kid-2', at);
@@ -78,8 +102,18 @@ describe.each(engines)('auth and enrolment stores on %s', (_name, open) => {
       expect(await enroll.findEkDecision('lab-1', 'ek-9')).toMatchObject({ actor: 'token:ops', usedAt: null });
 
       const entries = await auth.listAudit({ limit: 100 });
-      expect(entries.map((e) => e.action)).toEqual(['node.ek-decision', 'node.revoke', 'node.key-rotate', 'node.enrol', 'enroll-token.create', 'token.revoke', 'token.create']);
-      expect(await auth.listAudit({ target: 'node:gpu-1', action: 'node.revoke' })).toEqual([expect.objectContaining({ actor: 'token:ops', reason: 'stolen' })]);
+      expect(entries.map((e) => e.action)).toEqual([
+        'node.ek-decision',
+        'node.revoke',
+        'node.key-rotate',
+        'node.enrol',
+        'enroll-token.create',
+        'token.revoke',
+        'token.create',
+      ]);
+      expect(await auth.listAudit({ target: 'node:gpu-1', action: 'node.revoke' })).toEqual([
+        expect.objectContaining({ actor: 'token:ops', reason: 'stolen' }),
+      ]);
       const page = await auth.listAudit({ limit: 2 });
       expect((await auth.listAudit({ beforeId: page[1]!.id, limit: 1 }))[0]!.action).toBe('node.key-rotate');
       expect(JSON.stringify(await store.db.all('SELECT * FROM audit_log'))).not.toContain(t.token);

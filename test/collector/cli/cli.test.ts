@@ -13,10 +13,15 @@ const ROOT = resolve(import.meta.dirname, '../../..');
 /** Runs `nodeseal ARGS` as a real process (async: the collector lives in this process). */
 function nodeseal(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', 'bin/nodeseal.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      done({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'bin/nodeseal.ts', ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -37,7 +42,10 @@ describe('operator CLI verbs against a live collector', () => {
   it('nodes: --json for scripts, a table for people, --status filters', async () => {
     const [json, text] = await Promise.all([nodeseal(['nodes', '--json'], env), nodeseal(['nodes'], env)]);
     expect(json.code).toBe(0);
-    const body = JSON.parse(json.stdout) as { nodes: Array<{ nodeId: string; status: string; summary: { gpuCount: number } }>; total: number };
+    const body = JSON.parse(json.stdout) as {
+      nodes: Array<{ nodeId: string; status: string; summary: { gpuCount: number } }>;
+      total: number;
+    };
     expect(body.nodes.map((n) => [n.nodeId, n.status, n.summary.gpuCount])).toEqual([
       ['gpu-a', 'trusted', 8],
       ['gpu-b', 'trusted', 8],
@@ -73,11 +81,21 @@ describe('operator CLI verbs against a live collector', () => {
     expect(JSON.stringify(list)).toContain('SWAPPED-0001');
     expect(JSON.parse(untrusted.stdout).nodes.map((n: { nodeId: string }) => n.nodeId)).toEqual(['gpu-b']);
     // The summary under a filtered table counts the matching rows, and the fleet by status.
-    const [untrustedText, trustedText] = await Promise.all([nodeseal(['nodes', '--status', 'untrusted'], env), nodeseal(['nodes', '--status', 'stale'], env)]);
-    expect(untrustedText.stdout).toMatch(/\n1 of 1 node\(s\) matching --status untrusted shown; fleet: 2 node\(s\): 1 trusted, 1 untrusted, 0 unknown, 0 stale\n$/);
-    expect(trustedText.stdout).toMatch(/\n0 of 0 node\(s\) matching --status stale shown; fleet: 2 node\(s\): 1 trusted, 1 untrusted, 0 unknown, 0 stale\n$/);
+    const [untrustedText, trustedText] = await Promise.all([
+      nodeseal(['nodes', '--status', 'untrusted'], env),
+      nodeseal(['nodes', '--status', 'stale'], env),
+    ]);
+    expect(untrustedText.stdout).toMatch(
+      /\n1 of 1 node\(s\) matching --status untrusted shown; fleet: 2 node\(s\): 1 trusted, 1 untrusted, 0 unknown, 0 stale\n$/,
+    );
+    expect(trustedText.stdout).toMatch(
+      /\n0 of 0 node\(s\) matching --status stale shown; fleet: 2 node\(s\): 1 trusted, 1 untrusted, 0 unknown, 0 stale\n$/,
+    );
 
-    const [noReason, asViewer] = await Promise.all([nodeseal(['approve', 'gpu-b'], env), nodeseal(['approve', 'gpu-b', '--reason', 'x'], { ...env, NODESEAL_TOKEN: fleet.viewer })]);
+    const [noReason, asViewer] = await Promise.all([
+      nodeseal(['approve', 'gpu-b'], env),
+      nodeseal(['approve', 'gpu-b', '--reason', 'x'], { ...env, NODESEAL_TOKEN: fleet.viewer }),
+    ]);
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--reason is required .*\(ERR_USAGE\)/);
     expect(asViewer.code).toBe(4);
@@ -95,7 +113,14 @@ describe('operator CLI verbs against a live collector', () => {
   });
 
   it('approve sends the digests it read: a state reported between the read and the approve is refused (409), the baseline unchanged', async () => {
-    const api = (path: string) => fetch(`${fleet.collector.url}${path}`, { headers: { authorization: `Bearer ${fleet.operator}` } }).then((r) => r.json() as Promise<{ baseline: { inventoryDigest: string; pcrDigest: string }; summary: { inventoryDigest: string; pcrDigest: string } }>);
+    const api = (path: string) =>
+      fetch(`${fleet.collector.url}${path}`, { headers: { authorization: `Bearer ${fleet.operator}` } }).then(
+        (r) =>
+          r.json() as Promise<{
+            baseline: { inventoryDigest: string; pcrDigest: string };
+            summary: { inventoryDigest: string; pcrDigest: string };
+          }>,
+      );
     const before = await api('/v1/nodes/gpu-a');
     // A pass-through proxy to the real collector that makes the node drift when the approve arrives,
     // after the CLI has read (and printed) the node.
@@ -110,8 +135,14 @@ describe('operator CLI verbs against a live collector', () => {
             await setGpuField(fleet.nodes.get('gpu-a')!.root, 5, 'serial', `SWAPPED-A-${drifted}`);
             await fleet.attest('gpu-a');
           }
-          const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => ['authorization', 'content-type', 'accept'].includes(k)) as Array<[string, string]>);
-          const up = await fetch(`${fleet.collector.url}${req.url}`, { method: req.method!, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+          const headers = Object.fromEntries(
+            Object.entries(req.headers).filter(([k]) => ['authorization', 'content-type', 'accept'].includes(k)) as Array<[string, string]>,
+          );
+          const up = await fetch(`${fleet.collector.url}${req.url}`, {
+            method: req.method!,
+            headers,
+            ...(chunks.length ? { body: Buffer.concat(chunks) } : {}),
+          });
           res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
           res.end(Buffer.from(await up.arrayBuffer()));
         })();
@@ -123,7 +154,9 @@ describe('operator CLI verbs against a live collector', () => {
       const out = await nodeseal(['approve', 'gpu-a', '--reason', 'looked fine'], { ...env, NODESEAL_URL: url });
       expect(drifted).toBe(1);
       expect(out.stdout).toContain(`  inventory  ${before.summary.inventoryDigest}\n`);
-      expect(out.stderr).toBe('nodeseal approve: gpu-a reported another state than the one shown above; nothing was approved, review it again (ERR_APPROVE_STATE_CHANGED)\n');
+      expect(out.stderr).toBe(
+        'nodeseal approve: gpu-a reported another state than the one shown above; nothing was approved, review it again (ERR_APPROVE_STATE_CHANGED)\n',
+      );
       expect(out.code).toBe(1);
       const after = await api('/v1/nodes/gpu-a');
       expect(after.summary.inventoryDigest).not.toBe(before.summary.inventoryDigest);
@@ -131,7 +164,20 @@ describe('operator CLI verbs against a live collector', () => {
 
       // A script pins what a person reviewed: the state read before the drift is refused, the current one approved.
       const [stale, badFlag] = await Promise.all([
-        nodeseal(['approve', 'gpu-a', '--reason', 'reviewed', '--inventory-digest', before.summary.inventoryDigest, '--pcr-digest', before.summary.pcrDigest, '--json'], env),
+        nodeseal(
+          [
+            'approve',
+            'gpu-a',
+            '--reason',
+            'reviewed',
+            '--inventory-digest',
+            before.summary.inventoryDigest,
+            '--pcr-digest',
+            before.summary.pcrDigest,
+            '--json',
+          ],
+          env,
+        ),
         nodeseal(['approve', 'gpu-a', '--reason', 'reviewed', '--inventory-digest', 'abc'], env),
       ]);
       expect(stale.code).toBe(1);
@@ -139,7 +185,20 @@ describe('operator CLI verbs against a live collector', () => {
       expect(badFlag.code).toBe(2);
       expect(badFlag.stderr).toContain('--inventory-digest must be sha256:');
       expect((await api('/v1/nodes/gpu-a')).baseline).toEqual(before.baseline);
-      const ok = await nodeseal(['approve', 'gpu-a', '--reason', 'GPU 5 replaced', '--inventory-digest', after.summary.inventoryDigest, '--pcr-digest', after.summary.pcrDigest, '--json'], env);
+      const ok = await nodeseal(
+        [
+          'approve',
+          'gpu-a',
+          '--reason',
+          'GPU 5 replaced',
+          '--inventory-digest',
+          after.summary.inventoryDigest,
+          '--pcr-digest',
+          after.summary.pcrDigest,
+          '--json',
+        ],
+        env,
+      );
       expect(ok.stderr).toBe('');
       expect(JSON.parse(ok.stdout)).toMatchObject({ nodeId: 'gpu-a', status: 'trusted', inventoryDigest: after.summary.inventoryDigest });
       expect((await api('/v1/nodes/gpu-a')).baseline.inventoryDigest).toBe(after.summary.inventoryDigest);

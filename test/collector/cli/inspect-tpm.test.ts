@@ -29,7 +29,9 @@ describe('nodeseal inspect eventlog', () => {
     expect(await inspectEventlog.run(['test/fixtures/eventlogs/go-tpm-tools/glinux-alex.bin', '--json'], o)).toBe(0);
     const j = JSON.parse(o.out.join(''));
     expect(j.events).toHaveLength(29);
-    const recorded = JSON.parse((await import('node:fs')).readFileSync('test/fixtures/eventlogs/go-tpm-tools/glinux-alex.pcrs.json', 'utf8'));
+    const recorded = JSON.parse(
+      (await import('node:fs')).readFileSync('test/fixtures/eventlogs/go-tpm-tools/glinux-alex.pcrs.json', 'utf8'),
+    );
     expect(j.pcrs.sha256['0']).toBe(recorded.banks.sha256['0']);
     expect(j.pcrs.sha1['7']).toBe(recorded.banks.sha1['7']);
   });
@@ -43,7 +45,9 @@ describe('nodeseal inspect eventlog', () => {
     await expect(inspectEventlog.run([join(dir, 'nope')], io())).rejects.toMatchObject({ name: 'UserError', code: 'ERR_USAGE' });
   });
   it('a non-log is rejected with its code', async () => {
-    await expect(inspectEventlog.run(['test/fixtures/eventlogs/keylime/binary_bios_measurements-bogus'], io())).rejects.toMatchObject({ code: 'ERR_EVENTLOG_PCR_INDEX' });
+    await expect(inspectEventlog.run(['test/fixtures/eventlogs/keylime/binary_bios_measurements-bogus'], io())).rejects.toMatchObject({
+      code: 'ERR_EVENTLOG_PCR_INDEX',
+    });
   });
 });
 
@@ -53,7 +57,13 @@ describe('nodeseal inspect quote', () => {
   const nonce = randomBytes(32);
   const q = softwareQuote({ privateKey, nonce, pcrs: built.pcrs, selection: [{ bank: 'sha256', pcrs: [0, 4, 7] }] });
   const file = () => join(dir, 'quote.json');
-  const hex = { nonce: nonce.toString('hex'), attest: q.attest.toString('hex'), signature: q.signature.toString('hex'), akPublic: q.akPublic.toString('hex'), pcrs: { sha256: built.pcrs.sha256! } };
+  const hex = {
+    nonce: nonce.toString('hex'),
+    attest: q.attest.toString('hex'),
+    signature: q.signature.toString('hex'),
+    akPublic: q.akPublic.toString('hex'),
+    pcrs: { sha256: built.pcrs.sha256! },
+  };
 
   it('verifies a saved quote and replays the event log against it', async () => {
     await writeFile(file(), JSON.stringify(hex));

@@ -12,7 +12,18 @@ describe('nodeseal node: hardware lines', () => {
   });
 
   it('lists each distinct VBIOS once', () => {
-    const rows = hardwareRows({ gpuCount: 8, gpuModel: 'H100', driver: '550.54', vbios: ['96.00.99', '96.00.99', '96.00.AB'], biosVersion: '2.1' });
-    expect(rows).toEqual([['gpus', '8 × H100'], ['driver', '550.54'], ['vbios', '96.00.99, 96.00.AB'], ['bios', '2.1']]);
+    const rows = hardwareRows({
+      gpuCount: 8,
+      gpuModel: 'H100',
+      driver: '550.54',
+      vbios: ['96.00.99', '96.00.99', '96.00.AB'],
+      biosVersion: '2.1',
+    });
+    expect(rows).toEqual([
+      ['gpus', '8 × H100'],
+      ['driver', '550.54'],
+      ['vbios', '96.00.99, 96.00.AB'],
+      ['bios', '2.1'],
+    ]);
   });
 });

@@ -7,7 +7,16 @@ import { setGpuField } from '../../helpers/hosts.js';
 import { hostInventory, startFleet, type Fleet } from './harness.js';
 
 const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts/dashboard');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('dashboard in headless Chromium against a live collector', () => {
   let fleet: Fleet;
@@ -24,7 +33,12 @@ describe('dashboard in headless Chromium against a live collector', () => {
       { id: 'cpu-node-001', host: 'a100' },
     ]);
     profile = mkdtempSync(join(tmpdir(), 'nodeseal-chromium-'));
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport: { width: 1400, height: 900 } });
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1400, height: 900 },
+    });
     ctx.setDefaultTimeout(10_000);
     page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
@@ -33,7 +47,7 @@ describe('dashboard in headless Chromium against a live collector', () => {
     page.on('framenavigated', (f) => f === page.mainFrame() && pageErrors.push(`navigated: ${f.url()}`));
   });
   afterAll(async () => {
-    writeFileSync(join(ARTIFACTS, 'page-events.log'), pageErrors.join('\n') + '\n');
+    writeFileSync(join(ARTIFACTS, 'page-events.log'), `${pageErrors.join('\n')}\n`);
     await ctx?.close();
     await fleet?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
@@ -60,7 +74,11 @@ describe('dashboard in headless Chromium against a live collector', () => {
     expect(await page.textContent('#who')).toContain('alice (operator)');
     expect(await row('gpu-node-001').textContent()).toContain(`8 × ${(await hostInventory('gpu8')).gpus[0]!.productName}`);
     await page.locator('#live.on').waitFor();
-    const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('nodeseal.token'), local: localStorage.length, cookie: document.cookie }));
+    const storage = await page.evaluate(() => ({
+      session: sessionStorage.getItem('nodeseal.token'),
+      local: localStorage.length,
+      cookie: document.cookie,
+    }));
     expect(storage).toEqual({ session: fleet.operator, local: 0, cookie: '' });
     await page.screenshot({ path: join(ARTIFACTS, '1-fleet-trusted.png'), fullPage: true });
   });
@@ -85,7 +103,9 @@ describe('dashboard in headless Chromium against a live collector', () => {
     await expect.poll(() => page.locator('#nodes tbody tr[data-node]').count()).toBe(3);
     await page.fill('input[type=search]', 'cpu');
     await page.press('input[type=search]', 'Enter');
-    await expect.poll(() => page.locator('#nodes tbody tr[data-node]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-node')))).toEqual(['cpu-node-001']);
+    await expect
+      .poll(() => page.locator('#nodes tbody tr[data-node]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-node'))))
+      .toEqual(['cpu-node-001']);
     await page.click('text=Clear filters');
   });
 
@@ -116,13 +136,20 @@ describe('dashboard in headless Chromium against a live collector', () => {
     const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/nodes/gpu-node-002/approve'));
     await page.click('#approve');
     // The page sends the digests of the state it rendered (and shows them).
-    expect((await sent).postDataJSON()).toEqual({ reason: 'planned VBIOS and bootloader update, ticket OPS-4711', inventoryDigest: shown.inventoryDigest, pcrDigest: shown.pcrDigest });
+    expect((await sent).postDataJSON()).toEqual({
+      reason: 'planned VBIOS and bootloader update, ticket OPS-4711',
+      inventoryDigest: shown.inventoryDigest,
+      pcrDigest: shown.pcrDigest,
+    });
     expect(await page.textContent('#current-digest')).toBe(shown.inventoryDigest);
     try {
       await expect.poll(() => page.textContent('#notice'), { timeout: 10_000 }).toContain('now trusted');
     } catch (e) {
       await page.screenshot({ path: join(ARTIFACTS, 'failure-approve.png'), fullPage: true });
-      throw new Error(`no approval notice; url ${page.url()}; page: ${(await page.content()).slice(0, 1500)}; events: ${pageErrors.join(' | ')}`, { cause: e });
+      throw new Error(
+        `no approval notice; url ${page.url()}; page: ${(await page.content()).slice(0, 1500)}; events: ${pageErrors.join(' | ')}`,
+        { cause: e },
+      );
     }
     expect(await page.textContent('#history')).toContain('approved by alice');
     await page.screenshot({ path: join(ARTIFACTS, '4-node-approved.png'), fullPage: true });
@@ -133,7 +160,11 @@ describe('dashboard in headless Chromium against a live collector', () => {
       await page.locator('tr[data-node="gpu-node-002"][data-status="trusted"]').waitFor();
     } catch (e) {
       const h = { authorization: `Bearer ${fleet.operator}` };
-      const dbg = await Promise.all(['/v1/dashboard/fleet?search=gpu-node-002', '/v1/nodes/gpu-node-002', '/v1/nodes/gpu-node-002/trust'].map(async (p) => (await fetch(fleet.collector.url + p, { headers: h })).text()));
+      const dbg = await Promise.all(
+        ['/v1/dashboard/fleet?search=gpu-node-002', '/v1/nodes/gpu-node-002', '/v1/nodes/gpu-node-002/trust'].map(async (p) =>
+          (await fetch(fleet.collector.url + p, { headers: h })).text(),
+        ),
+      );
       throw new Error(`row not trusted: ${dbg.join('\n').slice(0, 3000)}`, { cause: e });
     }
     expect(await page.textContent('[data-card="untrusted"] .n')).toBe('0');
@@ -156,8 +187,13 @@ describe('dashboard in headless Chromium against a live collector', () => {
     const res = await answered;
     await page.unroute('**/v1/nodes/gpu-node-001/approve');
     expect(res.status()).toBe(409);
-    expect(res.request().postDataJSON()).toMatchObject({ inventoryDigest: before.summary.inventoryDigest, pcrDigest: before.summary.pcrDigest });
-    await expect.poll(() => page.textContent('#action-msg')).toContain('Not approved: the node reported another state since this page was shown');
+    expect(res.request().postDataJSON()).toMatchObject({
+      inventoryDigest: before.summary.inventoryDigest,
+      pcrDigest: before.summary.pcrDigest,
+    });
+    await expect
+      .poll(() => page.textContent('#action-msg'))
+      .toContain('Not approved: the node reported another state since this page was shown');
     expect(await page.textContent('#action-msg')).toContain('ERR_APPROVE_STATE_CHANGED');
     const after = await nodeApi('gpu-node-001');
     expect(after.status).toBe('untrusted');
@@ -173,7 +209,21 @@ describe('dashboard in headless Chromium against a live collector', () => {
     const at = new Date().toISOString();
     for (let i = 0; i < 120; i++) {
       const nodeId = `rack7-${String(i).padStart(3, '0')}`;
-      await store.upsertNode({ nodeId, jwk: null, kid: null, akPublic: null, lastSeq: 0, status: 'unknown', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: null, enrolledVia: 'tofu', revokedAt: null, summary: null });
+      await store.upsertNode({
+        nodeId,
+        jwk: null,
+        kid: null,
+        akPublic: null,
+        lastSeq: 0,
+        status: 'unknown',
+        reasons: [],
+        firstSeenAt: at,
+        lastSeenAt: at,
+        verifiedAt: null,
+        enrolledVia: 'tofu',
+        revokedAt: null,
+        summary: null,
+      });
       events.emit('status-changed', { nodeId, from: null, to: 'unknown', reasons: [], at });
     }
     await expect.poll(() => page.textContent('[data-card="all"] .n'), { timeout: 10_000 }).toBe('123');

@@ -43,11 +43,26 @@ export interface Fleet {
 export async function startFleet(nodes: Array<{ id: string; host: string }>, sections: Record<string, unknown> = {}): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'nodeseal-fleet-'));
   const dbPath = join(dir, 'collector.db');
-  const config = { ...loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: dbPath, interval: String(INTERVAL_SEC), heartbeat: '1' } }), sections };
+  const config = {
+    ...loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: dbPath, interval: String(INTERVAL_SEC), heartbeat: '1' } }),
+    sections,
+  };
   // Real access control, wired as `nodeseal collector --allow-tofu --bootstrap-token-file` does.
   const store = await openSqliteStore(dbPath);
-  const access = await createAccessControl({ db: store.db, logger: silentLogger(), allowTofu: true, ekCaDir: null, bootstrapToken: BOOTSTRAP });
-  const collector = await startCollector(config, { logger: silentLogger(), store, auth: access.auth, enroll: access.enroll, routes: [access.routes] });
+  const access = await createAccessControl({
+    db: store.db,
+    logger: silentLogger(),
+    allowTofu: true,
+    ekCaDir: null,
+    bootstrapToken: BOOTSTRAP,
+  });
+  const collector = await startCollector(config, {
+    logger: silentLogger(),
+    store,
+    auth: access.auth,
+    enroll: access.enroll,
+    routes: [access.routes],
+  });
   const detach = access.attach({
     events: collector.events,
     closeNode: (nodeId) => {
@@ -55,7 +70,11 @@ export async function startFleet(nodes: Array<{ id: string; host: string }>, sec
     },
   });
   const makeToken = async (name: string, role: string) => {
-    const res = await fetch(`${collector.url}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, role }) });
+    const res = await fetch(`${collector.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, role }),
+    });
     if (!res.ok) throw new Error(`token ${name}: HTTP ${res.status} ${await res.text()}`);
     return ((await res.json()) as { token: string }).token;
   };
@@ -63,7 +82,10 @@ export async function startFleet(nodes: Array<{ id: string; host: string }>, sec
   const viewer = await makeToken('victor', 'viewer');
   const started = new Map<string, FleetNode>();
   const attest = async (nodeId: string) => {
-    const res = await fetch(`${collector.url}/v1/nodes/${nodeId}/attest?wait=5`, { method: 'POST', headers: { authorization: `Bearer ${operator}` } });
+    const res = await fetch(`${collector.url}/v1/nodes/${nodeId}/attest?wait=5`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}` },
+    });
     if (!res.ok) throw new Error(`attest ${nodeId}: HTTP ${res.status} ${await res.text()}`);
     return (await res.json()) as { status: string; reasons: Array<{ code: string }> };
   };

@@ -45,7 +45,15 @@ async function stream(url: string, headers: Record<string, string> = {}) {
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  return { res, frames, waitFor, close: async () => (ac.abort(), await pump) };
+  return {
+    res,
+    frames,
+    waitFor,
+    close: async () => {
+      ac.abort();
+      await pump;
+    },
+  };
 }
 
 describe('GET /v1/events (live stream)', () => {
@@ -71,9 +79,16 @@ describe('GET /v1/events (live stream)', () => {
     const s = await stream(url);
     expect(s.res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     await s.waitFor((f) => f.comment === 'connected');
-    events.emit('status-changed', { nodeId: 'gpu-01', from: 'trusted', to: 'untrusted', reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'x' }], at: '2026-11-25T10:00:00Z' });
+    events.emit('status-changed', {
+      nodeId: 'gpu-01',
+      from: 'trusted',
+      to: 'untrusted',
+      reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'x' }],
+      at: '2026-11-25T10:00:00Z',
+    });
     events.emit('drift', { nodeId: 'gpu-01', seq: 4, reasons: [], at: '2026-11-25T10:00:00Z' });
-    for (let i = 0; i < 5; i++) events.emit('report-verified', { nodeId: `gpu-0${i}`, seq: 1, status: 'trusted', latencyMs: 1, fresh: true, spoolBacklog: 0 });
+    for (let i = 0; i < 5; i++)
+      events.emit('report-verified', { nodeId: `gpu-0${i}`, seq: 1, status: 'trusted', latencyMs: 1, fresh: true, spoolBacklog: 0 });
     const st = await s.waitFor((f) => f.event === 'status');
     expect(JSON.parse(st.data!)).toMatchObject({ nodeId: 'gpu-01', from: 'trusted', to: 'untrusted' });
     const dr = await s.waitFor((f) => f.event === 'drift');

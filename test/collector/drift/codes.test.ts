@@ -11,7 +11,24 @@ describe('drift code table', () => {
   });
 
   it('covers the codes the issue names', () => {
-    const named = ['gpu.added', 'gpu.removed', 'gpu.replaced', 'gpu.vbios_changed', 'gpu.inforom_changed', 'gpu.driver_changed', 'platform.bios_changed', 'platform.board_changed', 'cpu.microcode_changed', 'nic.firmware_changed', 'hca.firmware_changed', 'pci.device_added', 'pci.device_removed', 'secureboot.disabled', 'tpm.pcr_changed', 'tpm.ak_changed'];
+    const named = [
+      'gpu.added',
+      'gpu.removed',
+      'gpu.replaced',
+      'gpu.vbios_changed',
+      'gpu.inforom_changed',
+      'gpu.driver_changed',
+      'platform.bios_changed',
+      'platform.board_changed',
+      'cpu.microcode_changed',
+      'nic.firmware_changed',
+      'hca.firmware_changed',
+      'pci.device_added',
+      'pci.device_removed',
+      'secureboot.disabled',
+      'tpm.pcr_changed',
+      'tpm.ak_changed',
+    ];
     for (const c of named) expect(Object.keys(DRIFT_CODES)).toContain(c);
   });
 });

@@ -129,8 +129,14 @@ const cases: Case[] = [
   },
   {
     name: 'kernel command line differs',
-    mutate: (i) => void (i.kernel!.cmdlineDigest = 'sha256:' + '0'.repeat(64)),
-    expected: [{ code: 'kernel.changed', before: 'sha256:b91365129f98a96c3f5368fe0a1e6da5231a4ebc7d0c25f8733ca5b435aa25c2', after: 'sha256:' + '0'.repeat(64) }],
+    mutate: (i) => void (i.kernel!.cmdlineDigest = `sha256:${'0'.repeat(64)}`),
+    expected: [
+      {
+        code: 'kernel.changed',
+        before: 'sha256:b91365129f98a96c3f5368fe0a1e6da5231a4ebc7d0c25f8733ca5b435aa25c2',
+        after: `sha256:${'0'.repeat(64)}`,
+      },
+    ],
   },
   {
     name: 'NVIDIA kernel module differs',
@@ -145,7 +151,13 @@ const cases: Case[] = [
   {
     name: 'NIC driver version differs',
     mutate: (i) => void (i.nics[0]!.driverVersion = '5.15.0-1-generic'),
-    expected: [{ code: 'nic.driver_changed', before: { driver: 'e1000e', version: '5.11.0-22-generic' }, after: { driver: 'e1000e', version: '5.15.0-1-generic' } }],
+    expected: [
+      {
+        code: 'nic.driver_changed',
+        before: { driver: 'e1000e', version: '5.11.0-22-generic' },
+        after: { driver: 'e1000e', version: '5.15.0-1-generic' },
+      },
+    ],
   },
   {
     name: 'HCA firmware updated',
@@ -155,7 +167,13 @@ const cases: Case[] = [
   {
     name: 'HCA removed',
     mutate: (i) => void i.hcas.splice(0, 1),
-    expected: [{ code: 'hca.removed', before: { name: 'mlx4_0', hcaType: 'MT4099', boardId: 'SM_1141000001000', fwVersion: '2.31.5050', nodeGuid: null }, after: null }],
+    expected: [
+      {
+        code: 'hca.removed',
+        before: { name: 'mlx4_0', hcaType: 'MT4099', boardId: 'SM_1141000001000', fwVersion: '2.31.5050', nodeGuid: null },
+        after: null,
+      },
+    ],
   },
   {
     name: 'disk firmware updated',
@@ -258,7 +276,14 @@ describe('diffInventory: devices appearing, disappearing and moving', () => {
     const cur = clone(gpu8);
     const removed = cur.pci.shift()!;
     cur.pci[0]!.device = 'ffff';
-    cur.pci.push({ address: '0000:af:00.0', vendor: '15b3', device: '101b', subsystemVendor: '15b3', subsystemDevice: '0007', class: '0x020700' });
+    cur.pci.push({
+      address: '0000:af:00.0',
+      vendor: '15b3',
+      device: '101b',
+      subsystemVendor: '15b3',
+      subsystemDevice: '0007',
+      class: '0x020700',
+    });
     const rs = diffInventory(gpu8, cur);
     expect(rs.map((r) => r.code)).toEqual(['pci.device_changed', 'pci.device_removed', 'pci.device_added']);
     expect(rs[1]!.before).toEqual(removed);
@@ -267,7 +292,14 @@ describe('diffInventory: devices appearing, disappearing and moving', () => {
 
   it('a removed GPU whose PCI function also vanished is reported once, as gpu.removed', () => {
     const base = clone(gpu8);
-    base.pci.push({ address: '0000:00:14.0', vendor: '10de', device: '1df6', subsystemVendor: '10de', subsystemDevice: '13d6', class: '0x030200' });
+    base.pci.push({
+      address: '0000:00:14.0',
+      vendor: '10de',
+      device: '1df6',
+      subsystemVendor: '10de',
+      subsystemDevice: '13d6',
+      class: '0x030200',
+    });
     const cur = clone(base);
     cur.gpus = cur.gpus.filter((g) => g.index !== 7);
     cur.pci = cur.pci.filter((p) => p.address !== '0000:00:14.0');
@@ -281,7 +313,13 @@ describe('diffInventory: sources and the safety net', () => {
     cur.gpus = [];
     cur.sources.gpu = { status: 'error', code: 'ERR_SOURCE_TIMEOUT', reason: 'source did not finish within 46000 ms' };
     const rs = diffInventory(gpu8, cur);
-    expect(brief(rs)).toEqual([{ code: 'inventory.source_unavailable', before: { source: 'gpu', status: 'ok' }, after: { source: 'gpu', status: 'error', code: 'ERR_SOURCE_TIMEOUT' } }]);
+    expect(brief(rs)).toEqual([
+      {
+        code: 'inventory.source_unavailable',
+        before: { source: 'gpu', status: 'ok' },
+        after: { source: 'gpu', status: 'error', code: 'ERR_SOURCE_TIMEOUT' },
+      },
+    ]);
     expect(rs[0]!.claim).toBe('hardware');
   });
 
@@ -306,11 +344,23 @@ describe('diffInventory: sources and the safety net', () => {
 
   it('folds a flood of device changes into a counted reason so a verdict stays within its limits', () => {
     const cur = clone(gpu8);
-    for (let i = 0; i < 300; i++) cur.pci.push({ address: `0001:${(i >> 3).toString(16).padStart(2, '0')}:00.${i & 7}`, vendor: '8086', device: '1234', subsystemVendor: null, subsystemDevice: null, class: '0x060400' });
+    for (let i = 0; i < 300; i++)
+      cur.pci.push({
+        address: `0001:${(i >> 3).toString(16).padStart(2, '0')}:00.${i & 7}`,
+        vendor: '8086',
+        device: '1234',
+        subsystemVendor: null,
+        subsystemDevice: null,
+        class: '0x060400',
+      });
     const rs = diffInventory(gpu8, cur);
     expect(rs).toHaveLength(MAX_REASONS_PER_SECTION);
     expect(rs.slice(0, -1).every((r) => r.code === 'pci.device_added')).toBe(true);
-    expect(rs.at(-1)).toMatchObject({ code: 'pci.device_added', detail: '201 more pci changes not listed (pci.device_added)', after: { omitted: 201 } });
+    expect(rs.at(-1)).toMatchObject({
+      code: 'pci.device_added',
+      detail: '201 more pci changes not listed (pci.device_added)',
+      after: { omitted: 201 },
+    });
   });
 
   it('HCA port link state going down is not drift (it is not identity)', () => {

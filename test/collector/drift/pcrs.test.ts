@@ -41,7 +41,8 @@ describe('diffPcrs on two real boots', () => {
     const byPcr = new Map(rs.map((r) => [(r.before as { pcr: number }).pcr, r]));
     const pcr4 = byPcr.get(4)!;
     expect(pcr4.detail).toBe('PCR 4 (sha256) changed: EV_EFI_BOOT_SERVICES_APPLICATION \\EFI\\ubuntu\\shimx64.efi digest changed');
-    const ev4 = (pcr4.after as { events: Array<{ kind: string; eventType: string; pcr: number; oldDigest: string; newDigest: string }> }).events;
+    const ev4 = (pcr4.after as { events: Array<{ kind: string; eventType: string; pcr: number; oldDigest: string; newDigest: string }> })
+      .events;
     expect(ev4).toHaveLength(1);
     expect(ev4[0]).toMatchObject({ kind: 'changed', pcr: 4, eventType: 'EV_EFI_BOOT_SERVICES_APPLICATION' });
     expect(ev4[0]!.oldDigest).not.toBe(ev4[0]!.newDigest);
@@ -69,11 +70,31 @@ describe('diffPcrs on two real boots', () => {
     const calls: number[][] = [];
     const explain: PcrExplainer = (_a, _b, pcrs) => {
       calls.push(pcrs);
-      return { byPcr: new Map([[4, [{ kind: 'added', pcr: 4, oldIndex: null, newIndex: 9, eventType: 'EV_EFI_BOOT_SERVICES_APPLICATION', oldDigest: null, newDigest: 'ab', description: 'evil.efi' }]]]) };
+      return {
+        byPcr: new Map([
+          [
+            4,
+            [
+              {
+                kind: 'added',
+                pcr: 4,
+                oldIndex: null,
+                newIndex: 9,
+                eventType: 'EV_EFI_BOOT_SERVICES_APPLICATION',
+                oldDigest: null,
+                newDigest: 'ab',
+                description: 'evil.efi',
+              },
+            ],
+          ],
+        ]),
+      };
     };
     const rs = diffPcrs(A, B, { explain });
     expect(calls).toEqual([differing]);
-    expect(rs.find((r) => (r.before as { pcr: number }).pcr === 4)!.detail).toBe('PCR 4 (sha256) changed: EV_EFI_BOOT_SERVICES_APPLICATION evil.efi added');
+    expect(rs.find((r) => (r.before as { pcr: number }).pcr === 4)!.detail).toBe(
+      'PCR 4 (sha256) changed: EV_EFI_BOOT_SERVICES_APPLICATION evil.efi added',
+    );
   });
 
   it('flags a PCR that is no longer quoted, and falls back to the common bank', () => {
@@ -93,8 +114,14 @@ describe('diffPcrs on two real boots', () => {
       { pcr: 4, type: EV.EFI_BOOT_SERVICES_APPLICATION, data: imageLoadData('\\EFI\\BOOT\\shimx64.efi') },
     ];
     const base = buildEventLog(boot);
-    const cur = buildEventLog([...boot, { pcr: 4, type: EV.EFI_BOOT_SERVICES_APPLICATION, data: imageLoadData('\\EFI\\BOOT\\newgrub.efi') }]);
-    const rs = diffPcrs({ pcrs: base.pcrs, eventLog: base.bytes.toString('base64') }, { pcrs: cur.pcrs, eventLog: cur.bytes.toString('base64') });
+    const cur = buildEventLog([
+      ...boot,
+      { pcr: 4, type: EV.EFI_BOOT_SERVICES_APPLICATION, data: imageLoadData('\\EFI\\BOOT\\newgrub.efi') },
+    ]);
+    const rs = diffPcrs(
+      { pcrs: base.pcrs, eventLog: base.bytes.toString('base64') },
+      { pcrs: cur.pcrs, eventLog: cur.bytes.toString('base64') },
+    );
     expect(rs.map((r) => (r.before as { pcr: number }).pcr)).toEqual([4]);
     expect((r0(rs).after as { events: Array<{ kind: string }> }).events.map((e) => e.kind)).toEqual(['added']);
     expect(r0(rs).detail).toBe('PCR 4 (sha256) changed: EV_EFI_BOOT_SERVICES_APPLICATION \\EFI\\BOOT\\newgrub.efi added');
@@ -113,7 +140,13 @@ describe('diffAk', () => {
   it('gives tpm.ak_changed with both fingerprints', () => {
     const rs = diffAk('0001aa', '0001bb');
     expect(rs).toEqual([
-      { code: 'tpm.ak_changed', claim: 'instance-identity', detail: `attestation key ${akFingerprint('0001aa')} → ${akFingerprint('0001bb')} (differs from the key pinned for this node)`, before: akFingerprint('0001aa'), after: akFingerprint('0001bb') },
+      {
+        code: 'tpm.ak_changed',
+        claim: 'instance-identity',
+        detail: `attestation key ${akFingerprint('0001aa')} → ${akFingerprint('0001bb')} (differs from the key pinned for this node)`,
+        before: akFingerprint('0001aa'),
+        after: akFingerprint('0001bb'),
+      },
     ]);
     expect(akFingerprint('0001aa')).toMatch(/^sha256:[0-9a-f]{16}$/);
   });

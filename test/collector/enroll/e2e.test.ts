@@ -30,7 +30,9 @@ let root: string;
 const agents: TestAgent[] = [];
 
 async function token(nodes: string): Promise<string> {
-  return (await createEnrollToken(new EnrollStore(store.db), { nodes, ttl: '10m', uses: '1', actor: 'token:ops', reason: 'e2e', now: new Date() })).token;
+  return (
+    await createEnrollToken(new EnrollStore(store.db), { nodes, ttl: '10m', uses: '1', actor: 'token:ops', reason: 'e2e', now: new Date() })
+  ).token;
 }
 
 function rejections(a: TestAgent): string[] {
@@ -47,7 +49,9 @@ beforeAll(async () => {
   const authStore = new AuthStore(store.db);
   operator = (await createApiToken(authStore, { name: 'ops', role: 'operator', actor: 'cli:root', reason: 'e2e', now: new Date() })).token;
   const enrollStore = new EnrollStore(store.db);
-  const config = loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: join(dir, 'collector.db'), interval: String(INTERVAL_SEC), heartbeat: '1' } });
+  const config = loadCollectorConfig({
+    flags: { listen: '127.0.0.1:0', db: join(dir, 'collector.db'), interval: String(INTERVAL_SEC), heartbeat: '1' },
+  });
   collector = await startCollector(config, {
     logger: silent,
     store,
@@ -69,7 +73,13 @@ afterAll(async () => {
 describe('enrolment over the agent protocol', () => {
   it('an agent with a token and an EK-certified TPM enrols; its activated AK is pinned and quotes', async () => {
     const t = await token('gpu-a');
-    const a = await startTestAgent({ collector: collector.wsUrl, nodeId: 'gpu-a', root, tcti: tpmA.tcti, enroll: tpmEnrollment({ tcti: tpmA.tcti, token: t }) });
+    const a = await startTestAgent({
+      collector: collector.wsUrl,
+      nodeId: 'gpu-a',
+      root,
+      tcti: tpmA.tcti,
+      enroll: tpmEnrollment({ tcti: tpmA.tcti, token: t }),
+    });
     agents.push(a);
     const verified: number[] = [];
     collector.events.on('report-verified', (e) => e.nodeId === 'gpu-a' && verified.push(e.seq));
@@ -110,7 +120,13 @@ describe('enrolment over the agent protocol', () => {
 
   it('refuses a second TPM claiming the enrolled node id, even with a valid token', async () => {
     const t = await token('gpu-a');
-    const c = await startTestAgent({ collector: collector.wsUrl, nodeId: 'gpu-a', root, tcti: tpmB.tcti, enroll: tpmEnrollment({ tcti: tpmB.tcti, token: t }) });
+    const c = await startTestAgent({
+      collector: collector.wsUrl,
+      nodeId: 'gpu-a',
+      root,
+      tcti: tpmB.tcti,
+      enroll: tpmEnrollment({ tcti: tpmB.tcti, token: t }),
+    });
     agents.push(c);
     const codes = rejections(c);
     const before = await store.getNode('gpu-a');
@@ -129,7 +145,11 @@ describe('enrolment over the agent protocol', () => {
   });
 
   it('a revoked node is refused when it reconnects', async () => {
-    const res = await fetch(`${collector.url}/v1/nodes/gpu-a/revoke`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'e2e revocation' }) });
+    const res = await fetch(`${collector.url}/v1/nodes/gpu-a/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'e2e revocation' }),
+    });
     expect(res.status).toBe(200);
     const a = agents[0]!;
     const codes = rejections(a);

@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnrollService, EnrollStore, loadEkCaDir, createEnrollToken, type AdmitHello, type EnrollAnswer, type EnrollChallenge } from '../../../collector/src/enroll/index.js';
+import {
+  EnrollService,
+  EnrollStore,
+  loadEkCaDir,
+  createEnrollToken,
+  type AdmitHello,
+  type EnrollAnswer,
+  type EnrollChallenge,
+} from '../../../collector/src/enroll/index.js';
 import { openSqliteStore } from '../../../collector/src/store/open.js';
 import type { Store } from '../../../collector/src/store/store.js';
 import { parsePublic, publicKeyPem, tpmName } from '../../../shared/src/tpm/public.js';
@@ -98,7 +106,13 @@ describe('enrolment with a TPM that has an EK certificate', () => {
     });
     expect(duringChallenge).toEqual({ identity: null, node: null });
     expect(result.enrolledVia).toBe('token');
-    expect(result.node).toMatchObject({ nodeId: 'gpu-001', akPublic: agentA.akPublic, kid: agentA.identity.kid, enrolledVia: 'token', revokedAt: null });
+    expect(result.node).toMatchObject({
+      nodeId: 'gpu-001',
+      akPublic: agentA.akPublic,
+      kid: agentA.identity.kid,
+      enrolledVia: 'token',
+      revokedAt: null,
+    });
     const stored = await store.getNode('gpu-001');
     expect(stored?.akPublic).toBe(agentA.akPublic);
     const identity = await enrollStore.getIdentity('gpu-001');
@@ -120,22 +134,78 @@ describe('attacks on enrolment fail with their own code and change nothing', () 
     // The attacker's own CA certifies the real EK public key: right key, wrong issuer.
     const ca = join(dir, 'evil-ca');
     await execFileP('mkdir', ['-p', ca]);
-    await execFileP('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(ca, 'ca.key'), '-out', join(ca, 'ca.pem'), '-subj', '/CN=swtpm-localca', '-days', '3650', '-addext', 'basicConstraints=critical,CA:TRUE']);
+    await execFileP('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(ca, 'ca.key'),
+      '-out',
+      join(ca, 'ca.pem'),
+      '-subj',
+      '/CN=swtpm-localca',
+      '-days',
+      '3650',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+    ]);
     await writeFile(join(ca, 'ek.pem'), publicKeyPem(parsePublic(Buffer.from(agentB.ekPublic, 'hex'))));
-    await execFileP('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(ca, 'tmp.key'), '-subj', '/CN=unknown', '-out', join(ca, 'ek.csr')]);
-    await execFileP('openssl', ['x509', '-req', '-in', join(ca, 'ek.csr'), '-CA', join(ca, 'ca.pem'), '-CAkey', join(ca, 'ca.key'), '-force_pubkey', join(ca, 'ek.pem'), '-out', join(ca, 'ek-cert.der'), '-outform', 'DER', '-days', '365', '-set_serial', '7']);
+    await execFileP('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(ca, 'tmp.key'),
+      '-subj',
+      '/CN=unknown',
+      '-out',
+      join(ca, 'ek.csr'),
+    ]);
+    await execFileP('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      join(ca, 'ek.csr'),
+      '-CA',
+      join(ca, 'ca.pem'),
+      '-CAkey',
+      join(ca, 'ca.key'),
+      '-force_pubkey',
+      join(ca, 'ek.pem'),
+      '-out',
+      join(ca, 'ek-cert.der'),
+      '-outform',
+      'DER',
+      '-days',
+      '365',
+      '-set_serial',
+      '7',
+    ]);
     const forged = (await readFile(join(ca, 'ek-cert.der'))).toString('base64');
     const t = await token();
-    await refused(() => service().admit(hello(agentB, 'gpu-002', t, { ekCert: forged }), { node: null, ask: (c) => agentB.activate(c) }), 'ERR_ENROLL_EK_CERT_UNTRUSTED');
+    await refused(
+      () => service().admit(hello(agentB, 'gpu-002', t, { ekCert: forged }), { node: null, ask: (c) => agentB.activate(c) }),
+      'ERR_ENROLL_EK_CERT_UNTRUSTED',
+    );
     // And the genuine swtpm certificate against a CA directory that does not hold swtpm's CA.
     await rm(join(ca, 'ek.pem'));
     const evilAnchors = await loadEkCaDir(ca);
-    await refused(() => service({ anchors: evilAnchors }).admit(hello(agentB, 'gpu-002', t), { node: null, ask: (c) => agentB.activate(c) }), 'ERR_ENROLL_EK_CERT_UNTRUSTED');
+    await refused(
+      () => service({ anchors: evilAnchors }).admit(hello(agentB, 'gpu-002', t), { node: null, ask: (c) => agentB.activate(c) }),
+      'ERR_ENROLL_EK_CERT_UNTRUSTED',
+    );
   }, 30_000);
 
   it("another TPM's valid EK certificate presented with this EK", async () => {
     const t = await token();
-    await refused(() => service().admit(hello(agentB, 'gpu-002', t, { ekCert: agentA.ekCert }), { node: null, ask: (c) => agentB.activate(c) }), 'ERR_ENROLL_EK_CERT_MISMATCH');
+    await refused(
+      () => service().admit(hello(agentB, 'gpu-002', t, { ekCert: agentA.ekCert }), { node: null, ask: (c) => agentB.activate(c) }),
+      'ERR_ENROLL_EK_CERT_MISMATCH',
+    );
   }, 30_000);
 
   it('an AK from another swtpm than the EK: activation fails in both TPMs', async () => {
@@ -147,7 +217,10 @@ describe('attacks on enrolment fail with their own code and change nothing', () 
           node: null,
           ask: async (c: EnrollChallenge): Promise<EnrollAnswer> => {
             // The attacker holds both TPMs and tries each: B has the EK but not the AK, A the AK but not the EK.
-            for (const [tpm, agent] of [[tpmB, agentB], [tpmA, agentA]] as const) {
+            for (const [tpm, agent] of [
+              [tpmB, agentB],
+              [tpmA, agentA],
+            ] as const) {
               await expect(activateIn(tpm, agent.dir, agent.akCtx, c)).rejects.toThrow(/tpm2_activatecredential|Command failed/);
               tried++;
             }
@@ -168,12 +241,26 @@ describe('attacks on enrolment fail with their own code and change nothing', () 
     const t2 = await token();
     await refused(() => service().admit(hello(agentB, 'gpu-003', t2), { node: null, ask: async () => recorded! }), 'ERR_ENROLL_REPLAY');
     // Same challenge id, credential of the earlier challenge.
-    await refused(() => service().admit(hello(agentB, 'gpu-003', t2), { node: null, ask: async (c) => ({ challengeId: c.challengeId, credential: recorded!.credential }) }), 'ERR_ENROLL_ACTIVATION');
+    await refused(
+      () =>
+        service().admit(hello(agentB, 'gpu-003', t2), {
+          node: null,
+          ask: async (c) => ({ challengeId: c.challengeId, credential: recorded!.credential }),
+        }),
+      'ERR_ENROLL_ACTIVATION',
+    );
   }, 30_000);
 
   it('an enrolment token reused, expired, for another node, unknown, or missing', async () => {
     const used = await token();
-    const fresh = await createEnrollToken(enrollStore, { nodes: 'cpu-*', ttl: '1h', uses: '1', actor: 'token:test-operator', reason: 'test', now: clock });
+    const fresh = await createEnrollToken(enrollStore, {
+      nodes: 'cpu-*',
+      ttl: '1h',
+      uses: '1',
+      actor: 'token:test-operator',
+      reason: 'test',
+      now: clock,
+    });
     // Spend `used` on a real enrolment first.
     await service().admit(hello(agentB, 'gpu-010', used), { node: null, ask: (c) => agentB.activate(c) });
     const ask = (c: EnrollChallenge) => agentB.activate(c);
@@ -187,7 +274,10 @@ describe('attacks on enrolment fail with their own code and change nothing', () 
     } finally {
       clock = saved;
     }
-    await refused(() => service().admit(hello(agentB, 'gpu-011', `nse_${'A'.repeat(43)}`), { node: null, ask }), 'ERR_ENROLL_TOKEN_INVALID');
+    await refused(
+      () => service().admit(hello(agentB, 'gpu-011', `nse_${'A'.repeat(43)}`), { node: null, ask }),
+      'ERR_ENROLL_TOKEN_INVALID',
+    );
     await refused(() => service().admit(hello(agentB, 'gpu-011', undefined), { node: null, ask }), 'ERR_ENROLL_TOKEN_REQUIRED');
     await refused(() => service().admit({ nodeId: 'gpu-011', kid: agentB.identity.kid }, { node: null }), 'ERR_ENROLL_NOT_ENROLLED');
   }, 60_000);
@@ -200,7 +290,21 @@ describe('attacks on enrolment fail with their own code and change nothing', () 
 
   it('a node pinned by trust on first use cannot be taken over by enrolling another key', async () => {
     const at = clock.toISOString();
-    await store.upsertNode({ nodeId: 'lab-tofu', jwk: agentA.identity.publicJwk as Record<string, unknown>, kid: agentA.identity.kid, akPublic: null, lastSeq: 3, status: 'trusted', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: at, enrolledVia: 'tofu', revokedAt: null, summary: null });
+    await store.upsertNode({
+      nodeId: 'lab-tofu',
+      jwk: agentA.identity.publicJwk as Record<string, unknown>,
+      kid: agentA.identity.kid,
+      akPublic: null,
+      lastSeq: 3,
+      status: 'trusted',
+      reasons: [],
+      firstSeenAt: at,
+      lastSeenAt: at,
+      verifiedAt: at,
+      enrolledVia: 'tofu',
+      revokedAt: null,
+      summary: null,
+    });
     const t = await token();
     const node = await store.getNode('lab-tofu');
     await refused(() => service().admit(hello(agentB, 'lab-tofu', t), { node, ask: (c) => agentB.activate(c) }), 'ERR_ENROLL_NODE_CLAIMED');
@@ -211,7 +315,10 @@ describe('attacks on enrolment fail with their own code and change nothing', () 
     expect(done?.node).toMatchObject({ status: 'untrusted', revokedAt: clock.toISOString() });
     const node = await store.getNode('gpu-010');
     await refused(() => service().admit({ nodeId: 'gpu-010', kid: agentB.identity.kid }, { node }), 'ERR_ENROLL_REVOKED');
-    await refused(() => service().admit(hello(agentB, 'gpu-010', undefined), { node, ask: (c) => agentB.activate(c) }), 'ERR_ENROLL_REVOKED');
+    await refused(
+      () => service().admit(hello(agentB, 'gpu-010', undefined), { node, ask: (c) => agentB.activate(c) }),
+      'ERR_ENROLL_REVOKED',
+    );
     const t = await token('gpu-010');
     const again = await service().admit(hello(agentB, 'gpu-010', t), { node, ask: (c) => agentB.activate(c) });
     expect(again.node).toMatchObject({ revokedAt: null, status: 'unknown', enrolledVia: 'token' });
@@ -232,9 +339,21 @@ describe('a TPM without an EK certificate', () => {
     });
     expect(await snapshot()).toEqual(before);
     // A decision for another EK does not help.
-    await enrollStore.recordEkDecision({ nodeId: 'lab-1', ekName: tpmName(parsePublic(Buffer.from(agentB.ekPublic, 'hex'))).toString('hex'), actor: 'token:ops', reason: 'wrong TPM', at: clock.toISOString() });
+    await enrollStore.recordEkDecision({
+      nodeId: 'lab-1',
+      ekName: tpmName(parsePublic(Buffer.from(agentB.ekPublic, 'hex'))).toString('hex'),
+      actor: 'token:ops',
+      reason: 'wrong TPM',
+      at: clock.toISOString(),
+    });
     await refused(() => service().admit(h, { node: null, ask }), 'ERR_ENROLL_EK_CERT_MISSING');
-    await enrollStore.recordEkDecision({ nodeId: 'lab-1', ekName, actor: 'token:ops', reason: 'lab machine, TPM without vendor certificate', at: clock.toISOString() });
+    await enrollStore.recordEkDecision({
+      nodeId: 'lab-1',
+      ekName,
+      actor: 'token:ops',
+      reason: 'lab machine, TPM without vendor certificate',
+      at: clock.toISOString(),
+    });
     const r = await service().admit(h, { node: null, ask });
     expect(r.enrolledVia).toBe('operator');
     const audit = await store.db.all("SELECT actor, action, reason FROM audit_log WHERE target = 'node:lab-1' ORDER BY id");

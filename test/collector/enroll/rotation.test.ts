@@ -58,7 +58,17 @@ let evidence: ReturnType<typeof softTpmSource>;
 async function report(agent: RawAgent, id: Identity, nonce: string, extra: Partial<ReportPayload> = {}): Promise<string> {
   const ev = await evidence.collect(nonce);
   agent.seq++;
-  const payload: ReportPayload = { v: 1, nodeId: 'rot-1', seq: agent.seq, nonce, collectedAt: new Date().toISOString(), inventory: ev.inventory, inventoryDigest: ev.inventoryDigest, tpm: ev.tpm, ...extra };
+  const payload: ReportPayload = {
+    v: 1,
+    nodeId: 'rot-1',
+    seq: agent.seq,
+    nonce,
+    collectedAt: new Date().toISOString(),
+    inventory: ev.inventory,
+    inventoryDigest: ev.inventoryDigest,
+    tpm: ev.tpm,
+    ...extra,
+  };
   return signCompact(payload, await importPrivateJwk(id.privateJwk, 'ES256'), { alg: 'ES256', kid: id.kid, typ: REPORT_JWS_TYP });
 }
 
@@ -67,8 +77,14 @@ beforeAll(async () => {
   root = await copyHost('a100');
   evidence = softTpmSource(root);
   store = await openSqliteStore(join(dir, 'collector.db'));
-  const config = loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: join(dir, 'collector.db'), interval: '3600', heartbeat: '30' } });
-  collector = await startCollector(config, { logger: silent, store, enroll: new EnrollService({ store: new EnrollStore(store.db), anchors: [], allowTofu: true }) });
+  const config = loadCollectorConfig({
+    flags: { listen: '127.0.0.1:0', db: join(dir, 'collector.db'), interval: '3600', heartbeat: '30' },
+  });
+  collector = await startCollector(config, {
+    logger: silent,
+    store,
+    enroll: new EnrollService({ store: new EnrollStore(store.db), anchors: [], allowTofu: true }),
+  });
 }, 30_000);
 
 afterAll(async () => {
@@ -89,16 +105,24 @@ describe('JWS key rotation', () => {
 
     // A bad announcement (kid not the thumbprint) is refused with its code and changes nothing.
     ch = await a.until('challenge');
-    a.send({ type: 'report', jws: await report(a, oldId, ch.nonce, { nextKey: { jwk: newId.publicJwk as Record<string, unknown>, kid: otherId.kid } }) });
+    a.send({
+      type: 'report',
+      jws: await report(a, oldId, ch.nonce, { nextKey: { jwk: newId.publicJwk as Record<string, unknown>, kid: otherId.kid } }),
+    });
     expect(await a.until('error')).toMatchObject({ code: 'ERR_ENROLL_KEY_ROTATION' });
     expect((await store.getNode('rot-1'))?.kid).toBe(oldId.kid);
 
     ch = await a.until('challenge');
-    a.send({ type: 'report', jws: await report(a, oldId, ch.nonce, { nextKey: { jwk: newId.publicJwk as Record<string, unknown>, kid: newId.kid } }) });
+    a.send({
+      type: 'report',
+      jws: await report(a, oldId, ch.nonce, { nextKey: { jwk: newId.publicJwk as Record<string, unknown>, kid: newId.kid } }),
+    });
     expect(await a.until('verdict')).toMatchObject({ seq: a.seq });
     expect((await store.getNode('rot-1'))?.kid).toBe(newId.kid);
     const audit = await store.db.all("SELECT actor, action, details FROM audit_log WHERE action = 'node.key-rotate'");
-    expect(audit).toEqual([{ actor: 'node:rot-1', action: 'node.key-rotate', details: JSON.stringify({ oldKid: oldId.kid, kid: newId.kid }) }]);
+    expect(audit).toEqual([
+      { actor: 'node:rot-1', action: 'node.key-rotate', details: JSON.stringify({ oldKid: oldId.kid, kid: newId.kid }) },
+    ]);
 
     // The old key no longer verifies; the new one does, on this connection and after a reconnect.
     ch = await a.until('challenge');

@@ -2,8 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentity } from '../../../shared/src/jws/index.js';
 import { parsePublic, publicKeyObject } from '../../../shared/src/tpm/public.js';
 import {
-  checkAkUnchanged, checkEnrollToken, checkKeyRotation, finishEnrolment, globMatch, loadEkCaDir, parseEkCertificate, parseTtl, parseUses, verifyEkCertificate,
-  type EnrollTokenRecord, type PendingEnrolment,
+  checkAkUnchanged,
+  checkEnrollToken,
+  checkKeyRotation,
+  finishEnrolment,
+  globMatch,
+  loadEkCaDir,
+  parseEkCertificate,
+  parseTtl,
+  parseUses,
+  verifyEkCertificate,
+  type EnrollTokenRecord,
+  type PendingEnrolment,
 } from '../../../collector/src/enroll/index.js';
 import { startSwtpm, type Swtpm } from '../../helpers/swtpm.js';
 import { tpmAgent, type TpmAgent } from './tpm-agent.js';
@@ -25,12 +35,24 @@ describe('token rules', () => {
     expect(parseTtl('90s')).toBe(90_000);
     expect(parseTtl('1h')).toBe(3_600_000);
     expect(parseTtl('30d')).toBe(30 * 86_400_000);
-    for (const bad of ['0s', '31d', '1w', '', '-1h', '1.5h']) expect(() => parseTtl(bad)).toThrow(expect.objectContaining({ code: 'ERR_ENROLL_TOKEN_INPUT' }));
+    for (const bad of ['0s', '31d', '1w', '', '-1h', '1.5h'])
+      expect(() => parseTtl(bad)).toThrow(expect.objectContaining({ code: 'ERR_ENROLL_TOKEN_INPUT' }));
     expect(parseUses('3')).toBe(3);
-    for (const bad of ['0', '-1', 'x', '1000001']) expect(() => parseUses(bad)).toThrow(expect.objectContaining({ code: 'ERR_ENROLL_TOKEN_INPUT' }));
+    for (const bad of ['0', '-1', 'x', '1000001'])
+      expect(() => parseUses(bad)).toThrow(expect.objectContaining({ code: 'ERR_ENROLL_TOKEN_INPUT' }));
   });
 
-  const row: EnrollTokenRecord = { tokenHash: 'ab'.repeat(32), tokenId: 'abababababab', nodeGlob: 'gpu-*', expiresAt: '2026-01-01T01:00:00.000Z', usesLeft: 1, maxUses: 1, createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'x', revokedAt: null };
+  const row: EnrollTokenRecord = {
+    tokenHash: 'ab'.repeat(32),
+    tokenId: 'abababababab',
+    nodeGlob: 'gpu-*',
+    expiresAt: '2026-01-01T01:00:00.000Z',
+    usesLeft: 1,
+    maxUses: 1,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    createdBy: 'x',
+    revokedAt: null,
+  };
   const t0 = new Date('2026-01-01T00:30:00Z');
   it.each([
     ['valid', row, 'gpu-1', t0, null],
@@ -48,8 +70,22 @@ describe('token rules', () => {
 describe('finishEnrolment', () => {
   const credential = Buffer.alloc(32, 5);
   const pending = {
-    challengeId: 'c1', nodeId: 'n', tokenHash: null, tokenId: null, decision: null,
-    identity: { nodeId: 'n', ekName: 'e', ekPublic: 'e', ekCertIssuer: null, akPublic: 'a', akName: 'a', kid: 'k', jwk: {}, enrolledVia: 'tofu' },
+    challengeId: 'c1',
+    nodeId: 'n',
+    tokenHash: null,
+    tokenId: null,
+    decision: null,
+    identity: {
+      nodeId: 'n',
+      ekName: 'e',
+      ekPublic: 'e',
+      ekCertIssuer: null,
+      akPublic: 'a',
+      akName: 'a',
+      kid: 'k',
+      jwk: {},
+      enrolledVia: 'tofu',
+    },
     credentialHash: createHash('sha256').update(credential).digest('hex'),
     expiresAt: '2026-01-01T00:01:00.000Z',
   } satisfies PendingEnrolment;
@@ -57,14 +93,24 @@ describe('finishEnrolment', () => {
   it.each([
     ['no open challenge', undefined, { challengeId: 'c1', credential: credential.toString('hex') }, t, 'ERR_ENROLL_REPLAY'],
     ['another challenge id', pending, { challengeId: 'c0', credential: credential.toString('hex') }, t, 'ERR_ENROLL_REPLAY'],
-    ['too late', pending, { challengeId: 'c1', credential: credential.toString('hex') }, new Date('2026-01-01T00:01:00Z'), 'ERR_ENROLL_CHALLENGE_EXPIRED'],
+    [
+      'too late',
+      pending,
+      { challengeId: 'c1', credential: credential.toString('hex') },
+      new Date('2026-01-01T00:01:00Z'),
+      'ERR_ENROLL_CHALLENGE_EXPIRED',
+    ],
     ['wrong credential', pending, { challengeId: 'c1', credential: '00'.repeat(32) }, t, 'ERR_ENROLL_ACTIVATION'],
     ['not hex', pending, { challengeId: 'c1', credential: 'zz' }, t, 'ERR_ENROLL_ACTIVATION'],
   ] as const)('%s → %s', (_l, p, answer, now, code) => {
     expect(() => finishEnrolment(p, answer, now)).toThrow(expect.objectContaining({ code }));
   });
   it('accepts the credential once it matches', () => {
-    expect(finishEnrolment(pending, { challengeId: 'c1', credential: credential.toString('hex') }, t)).toMatchObject({ nodeId: 'n', enrolledBy: 'tofu', revokedAt: null });
+    expect(finishEnrolment(pending, { challengeId: 'c1', credential: credential.toString('hex') }, t)).toMatchObject({
+      nodeId: 'n',
+      enrolledBy: 'tofu',
+      revokedAt: null,
+    });
   });
 });
 
@@ -108,14 +154,20 @@ describe('EK certificate from a real swtpm', () => {
     const r = verifyEkCertificate(cert, anchors, ek, new Date(Date.now() + 1000));
     expect(r.chain.map((c) => c.subject)).toEqual([expect.any(String), 'CN=swtpm-localca']);
     // Before the certificate's notBefore it is not valid.
-    expect(() => verifyEkCertificate(cert, anchors, ek, new Date('2020-01-01T00:00:00Z'))).toThrow(expect.objectContaining({ code: 'ERR_ENROLL_EK_CERT_UNTRUSTED' }));
+    expect(() => verifyEkCertificate(cert, anchors, ek, new Date('2020-01-01T00:00:00Z'))).toThrow(
+      expect.objectContaining({ code: 'ERR_ENROLL_EK_CERT_UNTRUSTED' }),
+    );
     // The root alone does not vouch for a certificate issued by the intermediate not in the directory.
     const rootOnly = anchors.filter((a) => a.subject === 'CN=swtpm-localca-rootca');
-    expect(() => verifyEkCertificate(cert, rootOnly, ek, new Date())).toThrow(expect.objectContaining({ code: 'ERR_ENROLL_EK_CERT_UNTRUSTED' }));
+    expect(() => verifyEkCertificate(cert, rootOnly, ek, new Date())).toThrow(
+      expect.objectContaining({ code: 'ERR_ENROLL_EK_CERT_UNTRUSTED' }),
+    );
   });
 
   it('refuses garbage, and an empty CA directory', async () => {
-    expect(() => parseEkCertificate(Buffer.from('30820100deadbeef', 'hex'))).toThrow(expect.objectContaining({ code: 'ERR_ENROLL_EK_CERT_PARSE' }));
+    expect(() => parseEkCertificate(Buffer.from('30820100deadbeef', 'hex'))).toThrow(
+      expect.objectContaining({ code: 'ERR_ENROLL_EK_CERT_PARSE' }),
+    );
     expect(() => parseEkCertificate(Buffer.from('hello'))).toThrow(expect.objectContaining({ code: 'ERR_ENROLL_EK_CERT_PARSE' }));
     await expect(loadEkCaDir('/nonexistent-ca-dir')).rejects.toMatchObject({ code: 'ERR_ENROLL_CA_DIR' });
   });

@@ -32,7 +32,22 @@ export async function tpmAgent(tpm: Swtpm, tag: string): Promise<TpmAgent> {
   const f = (n: string) => join(dir, n);
   await tpm.tools('tpm2_readpublic', ['-c', RSA_EK_HANDLE, '-o', f('ek.pub')]);
   await tpm.tools('tpm2_nvread', [RSA_EK_CERT_NV, '-o', f('ek.der')]);
-  await tpm.tools('tpm2_createak', ['-C', RSA_EK_HANDLE, '-c', f('ak.ctx'), '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', f('ak.pub'), '-n', f('ak.name')]);
+  await tpm.tools('tpm2_createak', [
+    '-C',
+    RSA_EK_HANDLE,
+    '-c',
+    f('ak.ctx'),
+    '-G',
+    'ecc',
+    '-g',
+    'sha256',
+    '-s',
+    'ecdsa',
+    '-u',
+    f('ak.pub'),
+    '-n',
+    f('ak.name'),
+  ]);
   await tpm.tools('tpm2_flushcontext', ['-t']);
   const identity = await generateIdentity('ES256');
   return {
@@ -57,7 +72,10 @@ export async function activateIn(tpm: Swtpm, dir: string, akCtx: string, c: Enro
   const out = join(dir, 'challenge.out');
   const session = join(dir, 'session.ctx');
   await rm(out, { force: true });
-  await writeFile(cred, Buffer.concat([Buffer.from('badcc0de00000001', 'hex'), Buffer.from(c.credentialBlob, 'hex'), Buffer.from(c.secret, 'hex')]));
+  await writeFile(
+    cred,
+    Buffer.concat([Buffer.from('badcc0de00000001', 'hex'), Buffer.from(c.credentialBlob, 'hex'), Buffer.from(c.secret, 'hex')]),
+  );
   await tpm.tools('tpm2_startauthsession', ['--policy-session', '-S', session]);
   try {
     await tpm.tools('tpm2_policysecret', ['-S', session, '-c', 'e']);

@@ -3,7 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCollectorConfig } from '../../../collector/src/config.js';
 import { reply, type Route } from '../../../collector/src/http/router.js';
 import { startCollector, type RunningCollector } from '../../../collector/src/server.js';
-import { api, INTERVAL_SEC, removeDir, silent, softTpmSource, startTestAgent, tempDir, waitFor, type TestAgent } from '../../e2e/harness.js';
+import {
+  api,
+  INTERVAL_SEC,
+  removeDir,
+  silent,
+  softTpmSource,
+  startTestAgent,
+  tempDir,
+  waitFor,
+  type TestAgent,
+} from '../../e2e/harness.js';
 import { copyHost, removeHost } from '../../helpers/hosts.js';
 
 /**
@@ -25,7 +35,9 @@ let agent: TestAgent | undefined;
 beforeAll(async () => {
   dir = await tempDir('reply-status');
   root = await copyHost('gpu8');
-  const config = loadCollectorConfig({ flags: { listen: '127.0.0.1:0', db: join(dir, 'c.db'), interval: String(INTERVAL_SEC), heartbeat: '1' } });
+  const config = loadCollectorConfig({
+    flags: { listen: '127.0.0.1:0', db: join(dir, 'c.db'), interval: String(INTERVAL_SEC), heartbeat: '1' },
+  });
   collector = await startCollector(config, { logger: silent, routes: [routes] });
 });
 

@@ -7,7 +7,11 @@ import { serveRoutes } from './routes-server.js';
 import { nodeRecord } from '../../helpers/records.js';
 
 /** Minimal Prometheus text parser (the test's own): name{labels} value, plus HELP/TYPE lines. */
-function parseProm(text: string): { samples: Array<{ name: string; labels: Record<string, string>; value: number }>; help: Map<string, string>; type: Map<string, string> } {
+function parseProm(text: string): {
+  samples: Array<{ name: string; labels: Record<string, string>; value: number }>;
+  help: Map<string, string>;
+  type: Map<string, string>;
+} {
   const samples: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
   const help = new Map<string, string>();
   const type = new Map<string, string>();
@@ -53,10 +57,21 @@ describe('GET /metrics', () => {
     // 30 nodes: 25 verified 10 s ago, n-25..n-27 verified long ago (stale), 2 never verified.
     for (let i = 0; i < 30; i++) {
       const ago = i < 25 ? 10 : i < 28 ? 1000 * (i - 24) : null;
-      trust.setFromRecord(record(`n-${String(i).padStart(2, '0')}`, ago === null ? 'unknown' : i === 3 ? 'untrusted' : 'trusted', ago), false);
+      trust.setFromRecord(
+        record(`n-${String(i).padStart(2, '0')}`, ago === null ? 'unknown' : i === 3 ? 'untrusted' : 'trusted', ago),
+        false,
+      );
     }
     trust.attach(events);
-    metrics = createMetrics({ events, trust, now: () => clock, perNodeLimit: 2, maxCodeLabels: 3, liveClients: () => 4, alerts: { counts: async () => ({ pending: 5, dead: 1 }) } });
+    metrics = createMetrics({
+      events,
+      trust,
+      now: () => clock,
+      perNodeLimit: 2,
+      maxCodeLabels: 3,
+      liveClients: () => 4,
+      alerts: { counts: async () => ({ pending: 5, dead: 1 }) },
+    });
     server = await serveRoutes(metrics.routes);
   });
   afterAll(async () => {
@@ -103,7 +118,12 @@ describe('GET /metrics', () => {
     events.emit('report-verified', { nodeId: 'n-02', seq: 2, status: 'untrusted', latencyMs: 400, fresh: true, spoolBacklog: 3 });
     for (const code of ['ERR_REPORT_SIGNATURE', 'ERR_REPORT_SIGNATURE', 'ERR_NONCE_REUSED', 'ERR_SEQ_REPLAY', 'ERR_FOURTH', 'garbage{"}'])
       events.emit('report-rejected', { nodeId: null, code });
-    events.emit('drift', { nodeId: 'n-02', seq: 2, reasons: [{ code: 'gpu.vbios_changed', claim: 'firmware', detail: 'x' }], at: new Date(clock).toISOString() });
+    events.emit('drift', {
+      nodeId: 'n-02',
+      seq: 2,
+      reasons: [{ code: 'gpu.vbios_changed', claim: 'firmware', detail: 'x' }],
+      at: new Date(clock).toISOString(),
+    });
     metrics.alertAttempt('ops', 'retry');
     const p = await scrape();
     expect(value(p, 'nodeseal_agents_connected')).toBe(2);
@@ -141,14 +161,21 @@ describe('GET /metrics', () => {
 describe('metrics config', () => {
   it('defaults to a public endpoint with 20 per-node series, and rejects unknown or bad fields with ERR_CONFIG', () => {
     expect(parseMetricsConfig(undefined)).toEqual({ public: true, perNodeLimit: 20, maxCodeLabels: 64 });
-    expect(() => parseMetricsConfig({ perNodeLimit: -1 })).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining('metrics.perNodeLimit') }));
+    expect(() => parseMetricsConfig({ perNodeLimit: -1 })).toThrowError(
+      expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining('metrics.perNodeLimit') }),
+    );
     expect(() => parseMetricsConfig({ pubic: false })).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
   });
 
   it('asks for a viewer token when not public', async () => {
     const events = new CollectorEvents();
     const trust = new TrustCache({ sweepMs: 0 });
-    const m = createMetrics({ events, trust, role: parseMetricsConfig({ public: false }).public ? 'public' : 'viewer', processMetrics: false });
+    const m = createMetrics({
+      events,
+      trust,
+      role: parseMetricsConfig({ public: false }).public ? 'public' : 'viewer',
+      processMetrics: false,
+    });
     const s = await serveRoutes(m.routes, { prom: { name: 'prometheus', role: 'viewer' } });
     try {
       expect((await fetch(`${s.url}/metrics`)).status).toBe(401);

@@ -11,7 +11,8 @@ export async function serveRoutes(routes: Route[], tokens: Record<string, Princi
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const m = router.match(req.method ?? 'GET', url.pathname);
-    if (!m.route) return sendError(res, m.methodMismatch ? 405 : 404, m.methodMismatch ? 'ERR_HTTP_METHOD' : 'ERR_HTTP_NOT_FOUND', 'no such route');
+    if (!m.route)
+      return sendError(res, m.methodMismatch ? 405 : 404, m.methodMismatch ? 'ERR_HTTP_METHOD' : 'ERR_HTTP_NOT_FOUND', 'no such route');
     const auth = req.headers.authorization;
     const principal = auth?.startsWith('Bearer ') ? (tokens[auth.slice(7)] ?? null) : null;
     if (auth && !principal) return sendError(res, 401, 'ERR_AUTH_TOKEN', 'bad token');

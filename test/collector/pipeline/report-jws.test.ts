@@ -1,6 +1,13 @@
 import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateIdentity, importPublicJwk, signCompact, verifyCompact, type Identity, type JwsAlg } from '../../../shared/src/jws/index.js';
+import {
+  generateIdentity,
+  importPublicJwk,
+  signCompact,
+  verifyCompact,
+  type Identity,
+  type JwsAlg,
+} from '../../../shared/src/jws/index.js';
 import { verifyReportJws } from '../../../collector/src/pipeline/report-jws.js';
 
 /**
@@ -21,7 +28,12 @@ let other: KeyObject;
 beforeAll(async () => {
   for (const alg of ['ES256', 'EdDSA'] as const) {
     const id = await generateIdentity(alg);
-    signers[alg] = { id, alg, priv: createPrivateKey({ key: id.privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' }), pub: importPublicJwk(id.publicJwk).key };
+    signers[alg] = {
+      id,
+      alg,
+      priv: createPrivateKey({ key: id.privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' }),
+      pub: importPublicJwk(id.publicJwk).key,
+    };
   }
   other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
 });
@@ -30,7 +42,11 @@ beforeAll(async () => {
 function raw(s: Signer, header: object | string, payloadB64: string, mutateSig?: (sig: string) => string): string {
   const h = typeof header === 'string' ? header : b64u(JSON.stringify(header));
   const input = `${h}.${payloadB64}`;
-  const sig = (s.alg === 'ES256' ? sign('sha256', Buffer.from(input), { key: s.priv, dsaEncoding: 'ieee-p1363' }) : sign(null, Buffer.from(input), s.priv)).toString('base64url');
+  const sig = (
+    s.alg === 'ES256'
+      ? sign('sha256', Buffer.from(input), { key: s.priv, dsaEncoding: 'ieee-p1363' })
+      : sign(null, Buffer.from(input), s.priv)
+  ).toString('base64url');
   return `${input}.${mutateSig ? mutateSig(sig) : sig}`;
 }
 
@@ -66,7 +82,12 @@ describe('verifyReportJws equals verifyCompact', () => {
         ['signature tampered', `${h}.${p}.${flip(sig, 5)}`, s.pub, { kid, alg }],
         ['signature truncated', `${h}.${p}.${sig.slice(0, -4)}`, s.pub, { kid, alg }],
         ['signature 1 mod 4 long', `${h}.${p}.${sig}A`, s.pub, { kid, alg }],
-        ['signed payload 1 mod 4 long', raw(s, hdr, payload.length % 4 === 1 ? payload : payload + 'A'.repeat((5 - (payload.length % 4)) % 4)), s.pub, { kid, alg }],
+        [
+          'signed payload 1 mod 4 long',
+          raw(s, hdr, payload.length % 4 === 1 ? payload : payload + 'A'.repeat((5 - (payload.length % 4)) % 4)),
+          s.pub,
+          { kid, alg },
+        ],
         ['another key', good, alg === 'ES256' ? other : signers.ES256.pub, { kid, alg }],
         ['kid mismatch', good, s.pub, { kid: 'someone-else', alg }],
         ['alg mismatch', good, s.pub, { kid, alg: alg === 'ES256' ? 'EdDSA' : 'ES256' }],

@@ -42,37 +42,99 @@ async function report(log: keyof typeof LOGS, inventory: Inventory, opts: { even
   const banks = (JSON.parse(readFileSync(`${LOGS[log]}.pcrs.json`, 'utf8')) as { banks: Record<string, Record<string, string>> }).banks;
   const sha256 = banks.sha256!;
   const nonce = randomBytes(16).toString('hex');
-  const selection = [{ bank: 'sha256' as const, pcrs: Object.keys(sha256).map(Number).sort((a, b) => a - b) }];
+  const selection = [
+    {
+      bank: 'sha256' as const,
+      pcrs: Object.keys(sha256)
+        .map(Number)
+        .sort((a, b) => a - b),
+    },
+  ];
   const q = softwareQuote({ privateKey: ak, nonce: Buffer.from(nonce, 'hex'), pcrs: { sha256 }, selection });
   const payload: ReportPayload = {
-    v: 1, nodeId: 'n1', seq: opts.seq ?? 1, nonce, collectedAt: '2026-01-01T00:00:00.000Z', inventory, inventoryDigest: inventoryDigest(inventory),
-    tpm: { status: 'ok', pcrs: { sha256 }, quote: { attest: q.attest.toString('hex'), signature: q.signature.toString('hex') }, akPublic: q.akPublic.toString('hex'), eventLog: opts.eventLog === false ? null : bytes.toString('base64') },
+    v: 1,
+    nodeId: 'n1',
+    seq: opts.seq ?? 1,
+    nonce,
+    collectedAt: '2026-01-01T00:00:00.000Z',
+    inventory,
+    inventoryDigest: inventoryDigest(inventory),
+    tpm: {
+      status: 'ok',
+      pcrs: { sha256 },
+      quote: { attest: q.attest.toString('hex'), signature: q.signature.toString('hex') },
+      akPublic: q.akPublic.toString('hex'),
+      eventLog: opts.eventLog === false ? null : bytes.toString('base64'),
+    },
   };
-  const jws = await signCompact(payload, createPrivateKey({ key: id.privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' }), { alg: 'ES256', kid: id.kid, typ: REPORT_JWS_TYP });
+  const jws = await signCompact(payload, createPrivateKey({ key: id.privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' }), {
+    alg: 'ES256',
+    kid: id.kid,
+    typ: REPORT_JWS_TYP,
+  });
   return { jws, nonce, payload, akPublic: q.akPublic.toString('hex') };
 }
 
 function ctx(nonce: string, akPublic: string, baseline: Baseline | null = null): ReportContext {
-  const node: NodeRecord = { nodeId: 'n1', jwk: null, kid: id.kid, akPublic, lastSeq: 0, status: 'unknown', reasons: [], firstSeenAt: '2026-01-01T00:00:00.000Z', lastSeenAt: null, verifiedAt: null, enrolledVia: 'tofu', revokedAt: null, summary: null };
-  return { helloNodeId: 'n1', pinned: { key: importPublicJwk(id.publicJwk).key, kid: id.kid, alg: 'ES256' }, node, baseline, issuedNonces: new Set([nonce]), usedNonces: new Set() };
+  const node: NodeRecord = {
+    nodeId: 'n1',
+    jwk: null,
+    kid: id.kid,
+    akPublic,
+    lastSeq: 0,
+    status: 'unknown',
+    reasons: [],
+    firstSeenAt: '2026-01-01T00:00:00.000Z',
+    lastSeenAt: null,
+    verifiedAt: null,
+    enrolledVia: 'tofu',
+    revokedAt: null,
+    summary: null,
+  };
+  return {
+    helloNodeId: 'n1',
+    pinned: { key: importPublicJwk(id.publicJwk).key, kid: id.kid, alg: 'ES256' },
+    node,
+    baseline,
+    issuedNonces: new Set([nonce]),
+    usedNonces: new Set(),
+  };
 }
 
 const codes = (rs: Reason[]) => rs.map((r) => r.code);
 
-async function verify(log: keyof typeof LOGS, claim: boolean | null, opts: { eventLog?: boolean; baseline?: (r: { payload: ReportPayload }) => Baseline } = {}) {
+async function verify(
+  log: keyof typeof LOGS,
+  claim: boolean | null,
+  opts: { eventLog?: boolean; baseline?: (r: { payload: ReportPayload }) => Baseline } = {},
+) {
   const r = await report(log, withClaim(claim), opts);
   return verifyReport(r.jws, ctx(r.nonce, r.akPublic, opts.baseline ? opts.baseline(r) : null), createEvidencePorts());
 }
 
-const baselineOf = (log: keyof typeof LOGS, claim: boolean) => (r: { payload: ReportPayload }): Baseline => {
-  const i = withClaim(claim);
-  const tpm = r.payload.tpm as Extract<ReportPayload['tpm'], { status: 'ok' }>;
-  return { nodeId: 'n1', inventory: i, inventoryDigest: inventoryDigest(i), pcrs: tpm.pcrs, eventLog: readFileSync(`${LOGS[log]}.bin`).toString('base64'), approvedBy: 'tofu', reason: 'r', createdAt: '2026-01-01T00:00:00.000Z' };
-};
+const baselineOf =
+  (log: keyof typeof LOGS, claim: boolean) =>
+  (r: { payload: ReportPayload }): Baseline => {
+    const i = withClaim(claim);
+    const tpm = r.payload.tpm as Extract<ReportPayload['tpm'], { status: 'ok' }>;
+    return {
+      nodeId: 'n1',
+      inventory: i,
+      inventoryDigest: inventoryDigest(i),
+      pcrs: tpm.pcrs,
+      eventLog: readFileSync(`${LOGS[log]}.bin`).toString('base64'),
+      approvedBy: 'tofu',
+      reason: 'r',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    };
+  };
 
 describe('Secure Boot claim against the measured boot (real event logs)', () => {
   it('an honest claim stays trusted, enabled and disabled', async () => {
-    for (const [log, claim] of [['enabled', true], ['disabled', false]] as const) {
+    for (const [log, claim] of [
+      ['enabled', true],
+      ['disabled', false],
+    ] as const) {
       const v = await verify(log, claim);
       expect(v.verdict.status, log).toBe('trusted');
       expect(codes(v.verdict.reasons), log).not.toContain('secureboot.claim_mismatch');
@@ -89,7 +151,10 @@ describe('Secure Boot claim against the measured boot (real event logs)', () => 
   it('the opposite lie (claims disabled, measured enabled) is untrusted too', async () => {
     const v = await verify('enabled', false);
     expect(v.verdict.status).toBe('untrusted');
-    expect(v.verdict.reasons.find((x) => x.code === 'secureboot.claim_mismatch')).toMatchObject({ before: { enabled: true }, after: { enabled: false } });
+    expect(v.verdict.reasons.find((x) => x.code === 'secureboot.claim_mismatch')).toMatchObject({
+      before: { enabled: true },
+      after: { enabled: false },
+    });
   });
 
   it('secureboot.disabled is decided on the measured state: baseline enabled, now measured disabled while still claiming enabled', async () => {
@@ -131,7 +196,11 @@ describe('Secure Boot claim against the measured boot (real event logs)', () => 
     const r = await report('disabled', withClaim(true));
     const tpm = r.payload.tpm as Extract<ReportPayload['tpm'], { status: 'ok' }>;
     const ports = createEvidencePorts();
-    const v = ports.evaluate({ evidence: { kind: 'fresh', inventory: r.payload.inventory, pcrs: tpm.pcrs, eventLog: tpm.eventLog, akPublic: tpm.akPublic, tpm }, baseline: null, node: { akPublic: tpm.akPublic, revokedAt: null } });
+    const v = ports.evaluate({
+      evidence: { kind: 'fresh', inventory: r.payload.inventory, pcrs: tpm.pcrs, eventLog: tpm.eventLog, akPublic: tpm.akPublic, tpm },
+      baseline: null,
+      node: { akPublic: tpm.akPublic, revokedAt: null },
+    });
     expect(v.status).toBe('untrusted');
     expect(codes(v.reasons)).toContain('secureboot.claim_mismatch');
   });

@@ -22,7 +22,16 @@ beforeAll(async () => {
   for (const h of hosts) inv[h] = await recordedInventory(h);
 });
 
-const base = (i: Inventory): Baseline => ({ nodeId: 'n1', inventory: i, inventoryDigest: inventoryDigest(i), pcrs: null, eventLog: null, approvedBy: 'tofu', reason: 'r', createdAt: '2026-01-01T00:00:00.000Z' });
+const base = (i: Inventory): Baseline => ({
+  nodeId: 'n1',
+  inventory: i,
+  inventoryDigest: inventoryDigest(i),
+  pcrs: null,
+  eventLog: null,
+  approvedBy: 'tofu',
+  reason: 'r',
+  createdAt: '2026-01-01T00:00:00.000Z',
+});
 const codes = (rs: Reason[]) => rs.map((r) => r.code);
 
 /** Inventories that canonicalise like the original (same digest): reordered lists, volatile fields. */
@@ -107,8 +116,8 @@ describe('inventory drift shortcut (drift/unchanged.ts) on the recorded hosts', 
     expect(differ.skipped).toBe(0);
   });
 
-  it('never shortcuts when the stored baseline digest is not its inventory\'s', () => {
-    const b = { ...base(inv.a100!), inventoryDigest: 'sha256:' + '0'.repeat(64) };
+  it("never shortcuts when the stored baseline digest is not its inventory's", () => {
+    const b = { ...base(inv.a100!), inventoryDigest: `sha256:${'0'.repeat(64)}` };
     const cur = clone(inv.a100!);
     cur.gpus[0]!.vbiosVersion = '99.99.99.99.99';
     const differ = createInventoryDiffer();
@@ -127,7 +136,14 @@ describe('inventory drift shortcut (drift/unchanged.ts) on the recorded hosts', 
     const ports = createEvidencePorts();
     const b = base(inv.gpu8!);
     for (const [, cur] of [...sameDigestVariants(inv.gpu8!), ...changedVariants(inv.gpu8!).map(([n, c]) => [n, c] as const)]) {
-      const evidence = { kind: 'fresh' as const, inventory: cur, pcrs: null, eventLog: null, akPublic: null, inventoryDigest: inventoryDigest(cur) };
+      const evidence = {
+        kind: 'fresh' as const,
+        inventory: cur,
+        pcrs: null,
+        eventLog: null,
+        akPublic: null,
+        inventoryDigest: inventoryDigest(cur),
+      };
       expect(ports.evaluate({ evidence, baseline: b, node: { akPublic: null, revokedAt: null } })).toEqual(
         evaluate({ evidence: { ...evidence, inventoryDigest: undefined }, baseline: b, node: { akPublic: null, revokedAt: null } }),
       );
@@ -146,7 +162,7 @@ describe('event-log replay cache (pipeline/ports.ts) on the real logs', () => {
   };
   const fixtures = pcrsFixtures();
 
-  it('gives the full replay\'s outcome for every recorded log, first and second time', () => {
+  it("gives the full replay's outcome for every recorded log, first and second time", () => {
     expect(fixtures.length).toBeGreaterThan(5);
     const cache = createReplayCache();
     let ok = 0;
@@ -156,8 +172,14 @@ describe('event-log replay cache (pipeline/ports.ts) on the real logs', () => {
       const full = outcome(() => replayEventLogFull(b64, quoted));
       // Sanity: the full check is the shared replay over the parsed log.
       if (full === 'ok') expect(replay(parseEventLog(Buffer.from(b64, 'base64')), quoted.pcrs).ok).toBe(true);
-      expect(outcome(() => cache.replay(b64, quoted)), f.file).toBe(full);
-      expect(outcome(() => cache.replay(b64, quoted)), f.file).toBe(full);
+      expect(
+        outcome(() => cache.replay(b64, quoted)),
+        f.file,
+      ).toBe(full);
+      expect(
+        outcome(() => cache.replay(b64, quoted)),
+        f.file,
+      ).toBe(full);
       if (full === 'ok') ok++;
     }
     expect(ok).toBeGreaterThan(3);
@@ -179,10 +201,19 @@ describe('event-log replay cache (pipeline/ports.ts) on the real logs', () => {
       const flipped = { pcrs: { ...f.banks, [bank]: { ...f.banks[bank], [idx]: (v[0] === '0' ? '1' : '0') + v.slice(1) } } };
       const full = outcome(() => replayEventLogFull(b64, flipped));
       expect(full, f.file).not.toBe('ok');
-      expect(outcome(() => cache.replay(b64, flipped)), f.file).toBe(full);
-      expect(outcome(() => cache.replay(b64, flipped)), f.file).toBe(full);
+      expect(
+        outcome(() => cache.replay(b64, flipped)),
+        f.file,
+      ).toBe(full);
+      expect(
+        outcome(() => cache.replay(b64, flipped)),
+        f.file,
+      ).toBe(full);
       // Non-canonical base64 of the same bytes (a trailing newline) is still refused.
-      expect(outcome(() => cache.replay(`${b64}\n`, { pcrs: f.banks })), f.file).toBe('ERR_EVENTLOG_BASE64');
+      expect(
+        outcome(() => cache.replay(`${b64}\n`, { pcrs: f.banks })),
+        f.file,
+      ).toBe('ERR_EVENTLOG_BASE64');
       checked++;
     }
     expect(checked).toBeGreaterThan(3);

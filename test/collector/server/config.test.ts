@@ -13,7 +13,13 @@ describe('collector config layers', () => {
 
   it('has documented defaults; freshness TTL follows the interval', () => {
     const c = loadCollectorConfig();
-    expect(c).toMatchObject({ listen: { host: '127.0.0.1', port: 8443 }, intervalSec: 60, freshnessTtlSec: 180, maxPayloadBytes: 4 * 1024 * 1024, insecure: false });
+    expect(c).toMatchObject({
+      listen: { host: '127.0.0.1', port: 8443 },
+      intervalSec: 60,
+      freshnessTtlSec: 180,
+      maxPayloadBytes: 4 * 1024 * 1024,
+      insecure: false,
+    });
     expect(loadCollectorConfig({ flags: { interval: '10' } }).freshnessTtlSec).toBe(30);
   });
 
@@ -38,7 +44,8 @@ describe('collector config layers', () => {
     }
     expect(err?.code).toBe('ERR_CONFIG');
     expect(err.details.problems.length).toBeGreaterThanOrEqual(5);
-    for (const part of ['intervalSec', 'bogus', 'NODESEAL_MAX_PAYLOAD_BYTES', '--listen', 'tlsCert and tlsKey']) expect(err.message).toContain(part);
+    for (const part of ['intervalSec', 'bogus', 'NODESEAL_MAX_PAYLOAD_BYTES', '--listen', 'tlsCert and tlsKey'])
+      expect(err.message).toContain(part);
   });
 
   it('refuses plain listening off loopback unless --insecure', () => {

@@ -29,17 +29,25 @@ describe('verification in a worker pool', () => {
   it('verifies, detects drift and rejects with codes from the workers', async () => {
     await waitFor('trusted', async () => (await api(collector.url, 'GET', '/v1/nodes/pooled/trust')).json.status === 'trusted');
     await setGpuField(root, 0, 'serial', '1234567890123');
-    const t = await waitFor('drift', async () => {
-      const j = (await api(collector.url, 'GET', '/v1/nodes/pooled/trust')).json;
-      return j.status === 'untrusted' ? j : null;
-    }, 5000);
+    const t = await waitFor(
+      'drift',
+      async () => {
+        const j = (await api(collector.url, 'GET', '/v1/nodes/pooled/trust')).json;
+        return j.status === 'untrusted' ? j : null;
+      },
+      5000,
+    );
     expect(t.reasons.map((r: { code: string }) => r.code)).toContain('gpu.replaced');
 
     const other = await generateIdentity();
     const c = await RawClient.open(collector.wsUrl);
     c.send({ type: 'hello', nodeId: 'pooled', agentVersion: 'x', kid: agent.daemon.kid });
     const ch = await c.next((m) => m.type === 'challenge');
-    const jws = await signCompact({ v: 1, nodeId: 'pooled', seq: 9_999_999, nonce: ch.nonce }, await importPrivateJwk(other.privateJwk, 'ES256'), { alg: 'ES256', kid: agent.daemon.kid, typ: 'nodeseal-report+jws' });
+    const jws = await signCompact(
+      { v: 1, nodeId: 'pooled', seq: 9_999_999, nonce: ch.nonce },
+      await importPrivateJwk(other.privateJwk, 'ES256'),
+      { alg: 'ES256', kid: agent.daemon.kid, typ: 'nodeseal-report+jws' },
+    );
     c.send({ type: 'report', jws });
     expect((await c.next((m) => m.type === 'error')).code).toBe('ERR_JWS_SIGNATURE');
     c.close();

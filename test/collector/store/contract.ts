@@ -25,9 +25,9 @@ const at = (min: number): string => new Date(Date.parse(T0) + min * 60_000).toIS
 export function node(nodeId: string, over: Partial<NodeRecord> = {}): NodeRecord {
   return {
     nodeId,
-    jwk: { kty: 'EC', crv: 'P-256', x: 'x-' + nodeId, y: 'y-' + nodeId },
-    kid: 'kid-' + nodeId,
-    akPublic: '0023000b' + Buffer.from(nodeId).toString('hex'),
+    jwk: { kty: 'EC', crv: 'P-256', x: `x-${nodeId}`, y: `y-${nodeId}` },
+    kid: `kid-${nodeId}`,
+    akPublic: `0023000b${Buffer.from(nodeId).toString('hex')}`,
     lastSeq: 0,
     status: 'trusted',
     reasons: [],
@@ -134,10 +134,32 @@ export function storeContract(engine: string, h: StoreHarness): void {
 
     it('stores a report, its changes and the node state in one transaction', async () => {
       const n = node('rep-1', { status: 'untrusted', reasons: [vbiosReason], lastSeq: 1 });
-      await store.recordReport(report('rep-1', 1, { status: 'untrusted', reasons: [vbiosReason] }), [
-        { nodeId: 'rep-1', seq: 1, at: at(1), code: vbiosReason.code, claim: 'firmware', detail: vbiosReason.detail, before: '88.00.98.00.01', after: '88.00.99.00.01' },
-        { nodeId: 'rep-1', seq: 1, at: at(1), code: 'gpu.added', claim: 'hardware', detail: 'GPU 8 added', before: undefined, after: { serial: '1' } },
-      ], n);
+      await store.recordReport(
+        report('rep-1', 1, { status: 'untrusted', reasons: [vbiosReason] }),
+        [
+          {
+            nodeId: 'rep-1',
+            seq: 1,
+            at: at(1),
+            code: vbiosReason.code,
+            claim: 'firmware',
+            detail: vbiosReason.detail,
+            before: '88.00.98.00.01',
+            after: '88.00.99.00.01',
+          },
+          {
+            nodeId: 'rep-1',
+            seq: 1,
+            at: at(1),
+            code: 'gpu.added',
+            claim: 'hardware',
+            detail: 'GPU 8 added',
+            before: undefined,
+            after: { serial: '1' },
+          },
+        ],
+        n,
+      );
       expect(await store.getNode('rep-1')).toEqual(n);
       const [r] = await store.listReports('rep-1');
       expect(r).toEqual(report('rep-1', 1, { status: 'untrusted', reasons: [vbiosReason] }));
@@ -153,8 +175,15 @@ export function storeContract(engine: string, h: StoreHarness): void {
       const n = node('dup-1', { lastSeq: 1 });
       await store.recordReport(report('dup-1', 1), [], n);
       const err = await store
-        .recordReport(report('dup-1', 1, { status: 'untrusted' }), [{ nodeId: 'dup-1', seq: 1, at: at(2), code: 'gpu.added', claim: 'hardware', detail: 'x', before: null, after: null }], { ...n, status: 'untrusted', lastSeq: 99 })
-        .then(() => null, (e: unknown) => e);
+        .recordReport(
+          report('dup-1', 1, { status: 'untrusted' }),
+          [{ nodeId: 'dup-1', seq: 1, at: at(2), code: 'gpu.added', claim: 'hardware', detail: 'x', before: null, after: null }],
+          { ...n, status: 'untrusted', lastSeq: 99 },
+        )
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect((err as { code?: string })?.code).toBe(ERR_STORE_DUPLICATE_SEQ);
       expect((await store.getNode('dup-1'))!.lastSeq).toBe(1);
       expect((await store.getNode('dup-1'))!.status).toBe('trusted');
@@ -169,7 +198,11 @@ export function storeContract(engine: string, h: StoreHarness): void {
       await store.recordReport(report(id, 2), [], n);
       await store.recordReport(report(id, 3, { pcrDigest: 'sha256:pcr2' }), [], n);
       await store.recordReport(report(id, 4, { pcrDigest: 'sha256:pcr2', kind: 'history', nonce: null }), [], n);
-      await store.recordReport(report(id, 5, { pcrDigest: 'sha256:pcr2', inventoryDigest: 'sha256:inv2', kind: 'history', nonce: null }), [], n);
+      await store.recordReport(
+        report(id, 5, { pcrDigest: 'sha256:pcr2', inventoryDigest: 'sha256:inv2', kind: 'history', nonce: null }),
+        [],
+        n,
+      );
       await store.recordReport(report(id, 6, { pcrDigest: null, inventoryDigest: 'sha256:inv2' }), [], n);
       await store.recordReport(report(id, 7, { pcrDigest: null, inventoryDigest: 'sha256:inv2' }), [], n);
       const rows = await store.listReports(id);
@@ -193,7 +226,19 @@ export function storeContract(engine: string, h: StoreHarness): void {
     it('sets and replaces a baseline, recording each approval', async () => {
       const b: Baseline = {
         nodeId: 'base-1',
-        inventory: { platform: null, cpu: null, kernel: null, secureBoot: null, gpus: [], nvswitches: [], nics: [], hcas: [], disks: [], pci: [], sources: { gpu: { status: 'ok' } } },
+        inventory: {
+          platform: null,
+          cpu: null,
+          kernel: null,
+          secureBoot: null,
+          gpus: [],
+          nvswitches: [],
+          nics: [],
+          hcas: [],
+          disks: [],
+          pci: [],
+          sources: { gpu: { status: 'ok' } },
+        },
         inventoryDigest: 'sha256:inv1',
         pcrs: { sha256: { '0': '00'.repeat(32) } },
         eventLog: 'AAEC',
@@ -204,8 +249,22 @@ export function storeContract(engine: string, h: StoreHarness): void {
       expect(await store.getBaseline('base-1')).toBeNull();
       await store.setBaseline(b, null);
       expect(await store.getBaseline('base-1')).toEqual(b);
-      const b2: Baseline = { ...b, inventoryDigest: 'sha256:inv2', pcrs: null, eventLog: null, approvedBy: 'alice', reason: 'planned VBIOS update', createdAt: at(10) };
-      const appr: ApprovalRecord = { nodeId: 'base-1', actor: 'alice', reason: 'planned VBIOS update', at: at(10), inventoryDigest: 'sha256:inv2' };
+      const b2: Baseline = {
+        ...b,
+        inventoryDigest: 'sha256:inv2',
+        pcrs: null,
+        eventLog: null,
+        approvedBy: 'alice',
+        reason: 'planned VBIOS update',
+        createdAt: at(10),
+      };
+      const appr: ApprovalRecord = {
+        nodeId: 'base-1',
+        actor: 'alice',
+        reason: 'planned VBIOS update',
+        at: at(10),
+        inventoryDigest: 'sha256:inv2',
+      };
       await store.setBaseline(b2, appr);
       await store.setBaseline({ ...b2, reason: 'again' }, { ...appr, reason: 'again' });
       expect((await store.getBaseline('base-1'))!.reason).toBe('again');
@@ -223,7 +282,13 @@ export function storeContract(engine: string, h: StoreHarness): void {
     it('rolls back a failed transaction on the raw port', async () => {
       await store.db
         .transaction(async (tx) => {
-          await tx.run('INSERT INTO approvals (node_id, actor, reason, at, inventory_digest) VALUES (?, ?, ?, ?, ?)', ['rb-1', 'a', 'r', T0, 'd']);
+          await tx.run('INSERT INTO approvals (node_id, actor, reason, at, inventory_digest) VALUES (?, ?, ?, ?, ?)', [
+            'rb-1',
+            'a',
+            'r',
+            T0,
+            'd',
+          ]);
           throw new Error('boom');
         })
         .catch(() => undefined);
@@ -234,7 +299,19 @@ export function storeContract(engine: string, h: StoreHarness): void {
       await store.recordReport(report('gc-1', 1), [], node('gc-1', { lastSeq: 1 }));
       const tofu: Baseline = {
         nodeId: 'gc-2',
-        inventory: { platform: null, cpu: null, kernel: null, secureBoot: null, gpus: [], nvswitches: [], nics: [], hcas: [], disks: [], pci: [], sources: {} },
+        inventory: {
+          platform: null,
+          cpu: null,
+          kernel: null,
+          secureBoot: null,
+          gpus: [],
+          nvswitches: [],
+          nics: [],
+          hcas: [],
+          disks: [],
+          pci: [],
+          sources: {},
+        },
         inventoryDigest: 'sha256:inv1',
         pcrs: { sha256: { '7': 'ab'.repeat(32) } },
         eventLog: null,
@@ -242,17 +319,36 @@ export function storeContract(engine: string, h: StoreHarness): void {
         reason: 'first verified report (trust on first use)',
         createdAt: at(1),
       };
-      const change = (id: string, seq: number) => ({ nodeId: id, seq, at: at(seq), code: 'gpu.added', claim: 'hardware' as const, detail: `d${seq}`, before: null, after: seq });
+      const change = (id: string, seq: number) => ({
+        nodeId: id,
+        seq,
+        at: at(seq),
+        code: 'gpu.added',
+        claim: 'hardware' as const,
+        detail: `d${seq}`,
+        before: null,
+        after: seq,
+      });
       const results = await store.recordReports([
         { report: report('gc-1', 2), changes: [change('gc-1', 2)], node: node('gc-1', { lastSeq: 2 }) },
         // Duplicate of the stored seq 1: rolled back alone, with its change and node state.
-        { report: report('gc-1', 1, { status: 'untrusted' }), changes: [change('gc-1', 1)], node: node('gc-1', { lastSeq: 99, status: 'untrusted' }) },
+        {
+          report: report('gc-1', 1, { status: 'untrusted' }),
+          changes: [change('gc-1', 1)],
+          node: node('gc-1', { lastSeq: 99, status: 'untrusted' }),
+        },
         { report: report('gc-2', 1), changes: [], node: node('gc-2', { lastSeq: 1 }), baseline: tofu },
         // Same (nodeId, seq) twice inside one batch: the second fails, the first stays.
         { report: report('gc-1', 3), changes: [], node: node('gc-1', { lastSeq: 3 }) },
         { report: report('gc-1', 3, { status: 'unknown' }), changes: [change('gc-1', 3)], node: node('gc-1', { lastSeq: 98 }) },
       ]);
-      expect(results.map((e) => (e === null ? null : (e as { code?: string }).code))).toEqual([null, ERR_STORE_DUPLICATE_SEQ, null, null, ERR_STORE_DUPLICATE_SEQ]);
+      expect(results.map((e) => (e === null ? null : (e as { code?: string }).code))).toEqual([
+        null,
+        ERR_STORE_DUPLICATE_SEQ,
+        null,
+        null,
+        ERR_STORE_DUPLICATE_SEQ,
+      ]);
       expect((await store.listReports('gc-1')).map((r) => [r.seq, r.status])).toEqual([
         [3, 'trusted'],
         [2, 'trusted'],
@@ -271,7 +367,15 @@ export function storeContract(engine: string, h: StoreHarness): void {
     it('serves concurrent report writes without losing or interleaving any', async () => {
       const ids = Array.from({ length: 5 }, (_, i) => `conc-${i}`);
       await Promise.all(
-        ids.flatMap((id) => Array.from({ length: 10 }, (_, s) => store.recordReport(report(id, s + 1), [{ nodeId: id, seq: s + 1, at: at(s), code: 'x', claim: 'hardware', detail: 'd', before: s, after: s + 1 }], node(id, { lastSeq: s + 1 })))),
+        ids.flatMap((id) =>
+          Array.from({ length: 10 }, (_, s) =>
+            store.recordReport(
+              report(id, s + 1),
+              [{ nodeId: id, seq: s + 1, at: at(s), code: 'x', claim: 'hardware', detail: 'd', before: s, after: s + 1 }],
+              node(id, { lastSeq: s + 1 }),
+            ),
+          ),
+        ),
       );
       for (const id of ids) {
         expect((await store.listReports(id)).length).toBe(10);
@@ -295,7 +399,13 @@ export function storeContract(engine: string, h: StoreHarness): void {
       it('filters by status and counts the total beyond the page', async () => {
         const page = await store.listNodes({ status: 'trusted', search: fleet, limit: 5 });
         expect(page.total).toBe(22);
-        expect(page.nodes.map((n) => n.nodeId)).toEqual(['fleet-Mixed_Case%1', 'fleet-gpu003', 'fleet-gpu004', 'fleet-gpu005', 'fleet-gpu006']);
+        expect(page.nodes.map((n) => n.nodeId)).toEqual([
+          'fleet-Mixed_Case%1',
+          'fleet-gpu003',
+          'fleet-gpu004',
+          'fleet-gpu005',
+          'fleet-gpu006',
+        ]);
         const page2 = await store.listNodes({ status: 'trusted', search: fleet, limit: 5, offset: 20 });
         expect(page2.nodes.map((n) => n.nodeId)).toEqual(['fleet-gpu028', 'fleet-gpu029']);
         expect(page2.total).toBe(22);
@@ -320,7 +430,18 @@ export function storeContract(engine: string, h: StoreHarness): void {
 
       it('orders by attention: untrusted, stale, unknown, then trusted', async () => {
         const { nodes } = await store.listNodes({ search: fleet, order: 'attention', limit: 10 });
-        expect(nodes.map((n) => n.status)).toEqual(['untrusted', 'untrusted', 'untrusted', 'stale', 'stale', 'stale', 'unknown', 'unknown', 'unknown', 'trusted']);
+        expect(nodes.map((n) => n.status)).toEqual([
+          'untrusted',
+          'untrusted',
+          'untrusted',
+          'stale',
+          'stale',
+          'stale',
+          'unknown',
+          'unknown',
+          'unknown',
+          'trusted',
+        ]);
         expect(nodes[0]!.nodeId).toBe('fleet-gpu000');
       });
 

@@ -19,9 +19,34 @@ const writer = createGroupCommitter(store);
 function write(nodeId: string, seq: number): ReportWrite {
   const at = new Date().toISOString();
   return {
-    report: { nodeId, seq, receivedAt: at, nonce: null, kind: 'history', status: 'trusted', reasons: [], inventoryDigest: `sha256:${seq % 3}`, pcrDigest: null, jws: `h.p${seq}.s` },
+    report: {
+      nodeId,
+      seq,
+      receivedAt: at,
+      nonce: null,
+      kind: 'history',
+      status: 'trusted',
+      reasons: [],
+      inventoryDigest: `sha256:${seq % 3}`,
+      pcrDigest: null,
+      jws: `h.p${seq}.s`,
+    },
     changes: [{ nodeId, seq, at, code: 'gpu.added', claim: 'hardware', detail: `GPU ${seq}`, before: null, after: seq }],
-    node: { nodeId, jwk: null, kid: 'k', akPublic: null, lastSeq: seq, status: 'trusted', reasons: [], firstSeenAt: at, lastSeenAt: at, verifiedAt: at, enrolledVia: 'tofu', revokedAt: null, summary: null },
+    node: {
+      nodeId,
+      jwk: null,
+      kid: 'k',
+      akPublic: null,
+      lastSeq: seq,
+      status: 'trusted',
+      reasons: [],
+      firstSeenAt: at,
+      lastSeenAt: at,
+      verifiedAt: at,
+      enrolledVia: 'tofu',
+      revokedAt: null,
+      summary: null,
+    },
   };
 }
 

@@ -21,7 +21,18 @@ afterAll(async () => {
 const T0 = '2026-01-01T00:00:00.000Z';
 function write(nodeId: string, seq: number): ReportWrite {
   return {
-    report: { nodeId, seq, receivedAt: T0, nonce: null, kind: 'history', status: 'trusted', reasons: [], inventoryDigest: 'sha256:i', pcrDigest: null, jws: `h.p${seq}.s` },
+    report: {
+      nodeId,
+      seq,
+      receivedAt: T0,
+      nonce: null,
+      kind: 'history',
+      status: 'trusted',
+      reasons: [],
+      inventoryDigest: 'sha256:i',
+      pcrDigest: null,
+      jws: `h.p${seq}.s`,
+    },
     changes: [{ nodeId, seq, at: T0, code: 'gpu.added', claim: 'hardware', detail: `GPU ${seq}`, before: null, after: seq }],
     node: node(nodeId, { lastSeq: seq }),
   };
@@ -51,7 +62,12 @@ describe('group commit (store/group-commit.ts)', () => {
   it('rejects only the report whose seq is a duplicate; the rest of its batch commits', async () => {
     const w = createGroupCommitter(store);
     await w.record(write('gc-d', 1));
-    const out = await Promise.allSettled([w.record(write('gc-d', 2)), w.record(write('gc-d', 1)), w.record(write('gc-e', 1)), w.record(write('gc-e', 1))]);
+    const out = await Promise.allSettled([
+      w.record(write('gc-d', 2)),
+      w.record(write('gc-d', 1)),
+      w.record(write('gc-e', 1)),
+      w.record(write('gc-e', 1)),
+    ]);
     expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
     expect(((out[1] as PromiseRejectedResult).reason as { code: string }).code).toBe(ERR_STORE_DUPLICATE_SEQ);
     expect(((out[3] as PromiseRejectedResult).reason as { code: string }).code).toBe(ERR_STORE_DUPLICATE_SEQ);
@@ -66,7 +82,10 @@ describe('group commit (store/group-commit.ts)', () => {
     await other.close();
     const w = createGroupCommitter(other);
     const out = await Promise.allSettled([w.record(write('gc-f', 1)), w.record(write('gc-g', 1))]);
-    expect(out.map((o) => (o.status === 'rejected' ? (o.reason as { code: string }).code : 'ok'))).toEqual([ERR_STORE_CLOSED, ERR_STORE_CLOSED]);
+    expect(out.map((o) => (o.status === 'rejected' ? (o.reason as { code: string }).code : 'ok'))).toEqual([
+      ERR_STORE_CLOSED,
+      ERR_STORE_CLOSED,
+    ]);
     await w.drain();
   });
 });

@@ -75,7 +75,18 @@ describe('withDefaultUser', () => {
 describe('PostgreSQL group commit', () => {
   const T0 = '2026-01-01T00:00:00.000Z';
   const write = (nodeId: string, seq: number): ReportWrite => ({
-    report: { nodeId, seq, receivedAt: T0, nonce: null, kind: 'history', status: 'trusted', reasons: [], inventoryDigest: 'sha256:i', pcrDigest: null, jws: `h.p${seq}.s` },
+    report: {
+      nodeId,
+      seq,
+      receivedAt: T0,
+      nonce: null,
+      kind: 'history',
+      status: 'trusted',
+      reasons: [],
+      inventoryDigest: 'sha256:i',
+      pcrDigest: null,
+      jws: `h.p${seq}.s`,
+    },
     changes: [{ nodeId, seq, at: T0, code: 'gpu.added', claim: 'hardware', detail: `GPU ${seq}`, before: null, after: seq }],
     node: node(nodeId, { lastSeq: seq }),
   });

@@ -33,7 +33,21 @@ describe('SQLite specifics', () => {
   it('reopens an existing file with its data and without re-running migrations', async () => {
     const path = join(dir, 'reopen.db');
     const a = await openSqliteStore(path);
-    await a.upsertNode({ nodeId: 'n1', jwk: null, kid: null, akPublic: null, lastSeq: 3, status: 'unknown', reasons: [], firstSeenAt: 'x', lastSeenAt: null, verifiedAt: null, enrolledVia: null, revokedAt: null, summary: null });
+    await a.upsertNode({
+      nodeId: 'n1',
+      jwk: null,
+      kid: null,
+      akPublic: null,
+      lastSeq: 3,
+      status: 'unknown',
+      reasons: [],
+      firstSeenAt: 'x',
+      lastSeenAt: null,
+      verifiedAt: null,
+      enrolledVia: null,
+      revokedAt: null,
+      summary: null,
+    });
     await a.close();
     const b = await openSqliteStore(path);
     try {
@@ -67,7 +81,9 @@ describe('migration registry checks', () => {
     const { portable } = await import('../../../collector/src/store/migrations.js');
     const db = openSqliteDb(join(dir, 'failing-migration.db'));
     try {
-      await expect(runMigrations(db, [portable('0001_ok', 'CREATE TABLE t1 (a TEXT)'), portable('0002_bad', 'CREATE TABLE t1 (a TEXT)')])).rejects.toMatchObject({
+      await expect(
+        runMigrations(db, [portable('0001_ok', 'CREATE TABLE t1 (a TEXT)'), portable('0002_bad', 'CREATE TABLE t1 (a TEXT)')]),
+      ).rejects.toMatchObject({
         code: 'ERR_STORE_MIGRATION',
       });
       expect(await appliedMigrations(db)).toEqual(['0001_ok']);

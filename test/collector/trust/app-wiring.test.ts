@@ -31,10 +31,22 @@ describe('scheduler features inside buildApp', () => {
     const events = new CollectorEvents();
     const logger = silentLogger();
     trust = await createTrust({ store, events, cache: { freshnessTtlSec: 180 } });
-    sched = await startSchedulerFeatures({ settings: parseSchedulerSettings({ trust: { stateDir: join(dir, 'state') } }, join(dir, 'collector.db')), store, trust, logger });
+    sched = await startSchedulerFeatures({
+      settings: parseSchedulerSettings({ trust: { stateDir: join(dir, 'state') } }, join(dir, 'collector.db')),
+      store,
+      trust,
+      logger,
+    });
     app = buildApp({
-      store, events, logger, ports: createEvidencePorts(),
-      routes: [trust.routes, sched.routes, (a) => bulkAttestRoutes({ challenger: a.hub, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec })],
+      store,
+      events,
+      logger,
+      ports: createEvidencePorts(),
+      routes: [
+        trust.routes,
+        sched.routes,
+        (a) => bulkAttestRoutes({ challenger: a.hub, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec }),
+      ],
     });
     server = createServer(app.handleRequest);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -37,7 +37,11 @@ describe('POST /v1/trust/attest (bulk fresh attestation)', () => {
   it('challenges every node in parallel and reports which gave fresh evidence', async () => {
     const r = await fetch(`${srv.url}/v1/trust/attest?nodes=gpu%5B001-004%5D&wait=5`, { method: 'POST' });
     expect(r.status).toBe(200);
-    const body = (await r.json()) as { nodes: { nodeId: string; status: string; fresh: boolean; error?: string; verifiedAt: string | null }[]; allFresh: boolean; allTrusted: boolean };
+    const body = (await r.json()) as {
+      nodes: { nodeId: string; status: string; fresh: boolean; error?: string; verifiedAt: string | null }[];
+      allFresh: boolean;
+      allTrusted: boolean;
+    };
     expect(asked.sort()).toEqual(['gpu001:5000', 'gpu002:5000', 'gpu003:5000', 'gpu004:5000']);
     expect(body.nodes.map((n) => [n.nodeId, n.status, n.fresh, n.error ?? null])).toEqual([
       ['gpu001', 'trusted', true, null],

@@ -24,7 +24,10 @@ describe('job receipt for nodes attested by real agents', () => {
 
   beforeAll(async () => {
     collector = await startTestCollector(join(dir, 'collector.db'));
-    for (const [id, host] of [['gpu001', 'gpu8'], ['gpu002', 'a100']] as const) {
+    for (const [id, host] of [
+      ['gpu001', 'gpu8'],
+      ['gpu002', 'a100'],
+    ] as const) {
       const root = await copyHost(host);
       roots.push(root);
       agents.push(await startTestAgent({ collector: collector.wsUrl, nodeId: id, evidence: softTpmSource(root) }));
@@ -46,7 +49,10 @@ describe('job receipt for nodes attested by real agents', () => {
   it('states each node’s stored inventory and PCR digests; verifies offline with the key file', async () => {
     const o = io();
     expect(await receiptVerb.run(['--nodes', 'gpu[001-002]', '--url', srv.url, '--token', 'unused', '--json'], o)).toBe(0);
-    const { receipt, payload } = JSON.parse(o.out) as { receipt: string; payload: { nodes: { nodeId: string; status: string; inventoryDigest: string; pcrDigest: string; agentKid: string }[] } };
+    const { receipt, payload } = JSON.parse(o.out) as {
+      receipt: string;
+      payload: { nodes: { nodeId: string; status: string; inventoryDigest: string; pcrDigest: string; agentKid: string }[] };
+    };
     for (const n of payload.nodes) {
       const stored = (await api(collector.url, 'GET', `/v1/nodes/${n.nodeId}`)).json;
       expect(n.status).toBe('trusted');
@@ -64,6 +70,9 @@ describe('job receipt for nodes attested by real agents', () => {
   });
 
   it('refuses an --out that cannot be written (a directory) with one ERR_USAGE line', async () => {
-    await expect(receiptVerb.run(['--nodes', 'gpu001', '--url', srv.url, '--token', 'unused', '--out', dir], io())).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringContaining(`cannot write --out ${dir}: EISDIR`) });
+    await expect(receiptVerb.run(['--nodes', 'gpu001', '--url', srv.url, '--token', 'unused', '--out', dir], io())).rejects.toMatchObject({
+      code: 'ERR_USAGE',
+      message: expect.stringContaining(`cannot write --out ${dir}: EISDIR`),
+    });
   });
 });

@@ -16,10 +16,27 @@ const digest = (c: string) => `sha256:${c.repeat(64)}`;
 function rec(nodeId: string, status: NodeRecord['status'], inv: string): NodeRecord {
   const now = new Date(Date.now() - 5000).toISOString();
   return {
-    nodeId, jwk: null, kid: `kid-${nodeId}`, akPublic: null, lastSeq: 7, status,
+    nodeId,
+    jwk: null,
+    kid: `kid-${nodeId}`,
+    akPublic: null,
+    lastSeq: 7,
+    status,
     reasons: status === 'untrusted' ? [{ code: 'gpu.replaced', claim: 'hardware', detail: 'GPU 3 serial changed' }] : [],
-    firstSeenAt: now, lastSeenAt: now, verifiedAt: now, enrolledVia: 'tofu', revokedAt: null,
-    summary: { gpuCount: 8, gpuModel: 'NVIDIA H100 80GB HBM3', driver: '550.54.15', vbios: [], biosVersion: '1.2', inventoryDigest: digest(inv), pcrDigest: digest('f') },
+    firstSeenAt: now,
+    lastSeenAt: now,
+    verifiedAt: now,
+    enrolledVia: 'tofu',
+    revokedAt: null,
+    summary: {
+      gpuCount: 8,
+      gpuModel: 'NVIDIA H100 80GB HBM3',
+      driver: '550.54.15',
+      vbios: [],
+      biosVersion: '1.2',
+      inventoryDigest: digest(inv),
+      pcrDigest: digest('f'),
+    },
   };
 }
 

@@ -9,7 +9,10 @@ function record(nodeId: string, status: NodeRecord['status'], verifiedAt: string
   return nodeRecord({
     nodeId,
     status,
-    reasons: status === 'untrusted' ? [{ code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 VBIOS 96.00.5E.00.01 -> 96.00.5E.00.02' }] : [],
+    reasons:
+      status === 'untrusted'
+        ? [{ code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 VBIOS 96.00.5E.00.01 -> 96.00.5E.00.02' }]
+        : [],
     firstSeenAt: '2026-01-01T00:00:00.000Z',
     lastSeenAt: verifiedAt,
     verifiedAt,
@@ -39,7 +42,13 @@ describe('TrustCache', () => {
     const cache = new TrustCache({ freshnessTtlSec: 180, now: () => now, sweepMs: 0 });
     expect(await cache.load(store, 2)).toBe(7);
     expect(store.calls.length).toBe(4);
-    expect(cache.get('gpu000')).toEqual({ nodeId: 'gpu000', status: 'trusted', reasons: [], verifiedAt: '2026-05-01T11:59:00.000Z', expiresAt: '2026-05-01T12:02:00.000Z' });
+    expect(cache.get('gpu000')).toEqual({
+      nodeId: 'gpu000',
+      status: 'trusted',
+      reasons: [],
+      verifiedAt: '2026-05-01T11:59:00.000Z',
+      expiresAt: '2026-05-01T12:02:00.000Z',
+    });
     expect(cache.get('old1')!.status).toBe('stale');
     expect(cache.get('old1')!.reasons[0]!.code).toBe('freshness.expired');
     expect(cache.get('bad1')!.status).toBe('untrusted');
@@ -68,7 +77,13 @@ describe('TrustCache', () => {
     now += 31_000;
     cache.sweep();
     cache.sweep();
-    events.emit('status-changed', { nodeId: 'n1', from: 'trusted', to: 'untrusted', reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'x' }], at: '' });
+    events.emit('status-changed', {
+      nodeId: 'n1',
+      from: 'trusted',
+      to: 'untrusted',
+      reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'x' }],
+      at: '',
+    });
     expect(changes).toEqual(['n1:null->unknown', 'n1:unknown->trusted', 'n1:trusted->stale', 'n1:stale->untrusted']);
     cache.close();
   });
@@ -90,7 +105,11 @@ describe('trust HTTP API on a real server', () => {
 
   beforeAll(async () => {
     trust = await createTrust({
-      store: fakeStore([record('gpu001', 'trusted', recent()), record('gpu002', 'untrusted', recent()), record('gpu003', 'trusted', recent())]),
+      store: fakeStore([
+        record('gpu001', 'trusted', recent()),
+        record('gpu002', 'untrusted', recent()),
+        record('gpu003', 'trusted', recent()),
+      ]),
       events,
       cache: { freshnessTtlSec: 300, sweepMs: 0 },
       watch: { heartbeatMs: 50 },
@@ -118,7 +137,12 @@ describe('trust HTTP API on a real server', () => {
   it('GET /v1/trust expands hostlists and lists unknown names as unknown', async () => {
     const r = await fetch(`${srv.url}/v1/trust?nodes=${encodeURIComponent('gpu[001-004]')}`);
     const body = (await r.json()) as { nodes: { nodeId: string; status: string }[]; counts: Record<string, number> };
-    expect(body.nodes.map((n) => `${n.nodeId}=${n.status}`)).toEqual(['gpu001=trusted', 'gpu002=untrusted', 'gpu003=trusted', 'gpu004=unknown']);
+    expect(body.nodes.map((n) => `${n.nodeId}=${n.status}`)).toEqual([
+      'gpu001=trusted',
+      'gpu002=untrusted',
+      'gpu003=trusted',
+      'gpu004=unknown',
+    ]);
     expect(body.counts).toEqual({ trusted: 2, untrusted: 1, unknown: 1, stale: 0 });
     const only = (await (await fetch(`${srv.url}/v1/trust?status=untrusted`)).json()) as { nodes: { nodeId: string }[] };
     expect(only.nodes.map((n) => n.nodeId)).toEqual(['gpu002']);
@@ -152,11 +176,22 @@ describe('trust HTTP API on a real server', () => {
     await until((t) => (t.match(/event: snapshot/g) ?? []).length === 2);
     expect(trust.watch.count).toBe(1);
     events.emit('status-changed', { nodeId: 'gpu003', from: 'trusted', to: 'untrusted', reasons: [], at: '' }); // filtered out
-    events.emit('status-changed', { nodeId: 'gpu001', from: 'trusted', to: 'untrusted', reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'GPU 1 serial changed' }], at: '' });
+    events.emit('status-changed', {
+      nodeId: 'gpu001',
+      from: 'trusted',
+      to: 'untrusted',
+      reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'GPU 1 serial changed' }],
+      at: '',
+    });
     await until((t) => t.includes('event: trust'));
     await until((t) => t.includes(': ping'));
     const frame = text.split('\n\n').find((f) => f.startsWith('event: trust'))!;
-    const data = JSON.parse(frame.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { nodeId: string; from: string; status: string; reasons: { code: string }[] };
+    const data = JSON.parse(
+      frame
+        .split('\n')
+        .find((l) => l.startsWith('data: '))!
+        .slice(6),
+    ) as { nodeId: string; from: string; status: string; reasons: { code: string }[] };
     expect(data).toMatchObject({ nodeId: 'gpu001', from: 'trusted', status: 'untrusted' });
     expect(data.reasons[0]!.code).toBe('gpu.replaced');
     expect(text).not.toContain('"nodeId":"gpu003","from"');
@@ -177,7 +212,13 @@ describe('trust HTTP API on a real server', () => {
     sock.pause(); // never reads again
     const big = [{ code: 'gpu.replaced', claim: 'hardware' as const, detail: 'x'.repeat(4000) }];
     for (let i = 0; i < 2000 && hub.count > 0; i++) {
-      events.emit('status-changed', { nodeId: 'gpu003', from: null, to: i % 2 ? 'trusted' : 'untrusted', reasons: i % 2 ? [] : big, at: '' });
+      events.emit('status-changed', {
+        nodeId: 'gpu003',
+        from: null,
+        to: i % 2 ? 'trusted' : 'untrusted',
+        reasons: i % 2 ? [] : big,
+        at: '',
+      });
       if (i % 50 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     expect(hub.count).toBe(0);

@@ -22,7 +22,10 @@ describe('trust watch slots per token', () => {
     dir = await mkdtemp(join(tmpdir(), 'nodeseal-watch-limit-'));
     const store = await openSqliteStore(join(dir, 'collector.db'));
     const authStore = new AuthStore(store.db);
-    for (const [name, role] of [['stolen', 'viewer'], ['slurm', 'scheduler']] as const) {
+    for (const [name, role] of [
+      ['stolen', 'viewer'],
+      ['slurm', 'scheduler'],
+    ] as const) {
       tokens[name] = (await createApiToken(authStore, { name, role, actor: 'cli:root', reason: 'test setup', now: new Date() })).token;
     }
     const config = { ...defaultCollectorConfig(), listen: { host: '127.0.0.1', port: 0 } };

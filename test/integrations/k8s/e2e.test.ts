@@ -35,7 +35,8 @@ describe('end to end: drift taints the Kubernetes node, approval removes the tai
       roots[id] = await copyHost('gpu8');
       agents.push(await startTestAgent({ collector: collector.wsUrl, nodeId: id, evidence: softTpmSource(roots[id]!) }));
     }
-    for (const id of ['gpu001', 'gpu002']) await waitFor(`${id} trusted`, async () => (await api(collector.url, 'GET', `/v1/nodes/${id}/trust`)).json.status === 'trusted');
+    for (const id of ['gpu001', 'gpu002'])
+      await waitFor(`${id} trusted`, async () => (await api(collector.url, 'GET', `/v1/nodes/${id}/trust`)).json.status === 'trusted');
     running = k8sSyncVerb.run(['--url', collector.url, '--token', 'unused', '--kubeconfig', join(dir, 'kubeconfig'), '--resync', '60'], io);
   }, 60_000);
 
@@ -50,7 +51,12 @@ describe('end to end: drift taints the Kubernetes node, approval removes the tai
   }, 30_000);
 
   it('labels trusted nodes, taints the drifted one, and removes only its taint after approval', async () => {
-    await waitFor('labels', () => node('gpu001').metadata.labels?.['nodeseal.io/trust'] === 'trusted' && node('gpu002').metadata.labels?.['nodeseal.io/trust'] === 'trusted');
+    await waitFor(
+      'labels',
+      () =>
+        node('gpu001').metadata.labels?.['nodeseal.io/trust'] === 'trusted' &&
+        node('gpu002').metadata.labels?.['nodeseal.io/trust'] === 'trusted',
+    );
     await setGpuField(roots.gpu002!, 0, 'vbios', '92.00.99.00.01');
     await waitFor('gpu002 tainted', () => node('gpu002').spec.taints?.some((t) => t.key === 'nodeseal.io/untrusted'), 10_000);
     expect(node('gpu002').spec.taints).toEqual([{ key: 'nodeseal.io/untrusted', value: 'gpu.vbios_changed', effect: 'NoSchedule' }]);
@@ -58,7 +64,11 @@ describe('end to end: drift taints the Kubernetes node, approval removes the tai
     expect(node('gpu001').spec.taints ?? []).toEqual([]);
 
     expect((await api(collector.url, 'POST', '/v1/nodes/gpu002/approve', { reason: 'vendor VBIOS update' })).status).toBe(200);
-    await waitFor('gpu002 untainted', () => node('gpu002').spec.taints?.length === 0 && node('gpu002').metadata.labels?.['nodeseal.io/trust'] === 'trusted', 10_000);
+    await waitFor(
+      'gpu002 untainted',
+      () => node('gpu002').spec.taints?.length === 0 && node('gpu002').metadata.labels?.['nodeseal.io/trust'] === 'trusted',
+      10_000,
+    );
     ac.abort();
     expect(await running).toBe(0);
   });

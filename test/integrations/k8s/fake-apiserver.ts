@@ -44,7 +44,7 @@ function status(res: ServerResponse, code: number, reason: string, message: stri
   res.end(body);
 }
 
-function unescape(s: string) {
+function unescapePointer(s: string) {
   return s.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
@@ -52,12 +52,13 @@ function unescape(s: string) {
 export function applyJsonPatch(doc: Obj, ops: { op: string; path: string; value?: unknown }[]): Obj {
   const out = structuredClone(doc);
   for (const op of ops) {
-    const parts = op.path.split('/').slice(1).map(unescape);
+    const parts = op.path.split('/').slice(1).map(unescapePointer);
     const last = parts.pop()!;
     let parent: unknown = out;
     for (const p of parts) {
       parent = (parent as Obj)?.[p];
-      if (parent === undefined || parent === null || typeof parent !== 'object') throw Object.assign(new Error(`path ${op.path} does not exist`), { code: 422 });
+      if (parent === undefined || parent === null || typeof parent !== 'object')
+        throw Object.assign(new Error(`path ${op.path} does not exist`), { code: 422 });
     }
     const o = parent as Obj;
     if (op.op === 'test') {
@@ -77,7 +78,29 @@ export function applyJsonPatch(doc: Obj, ops: { op: string; path: string; value?
 function selfSigned(): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'nodeseal-fake-k8s-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=fake-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=fake-apiserver',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -100,7 +123,12 @@ export async function startFakeApiServer(token = 'test-token-123'): Promise<Fake
       nodes.set(name, {
         apiVersion: 'v1',
         kind: 'Node',
-        metadata: { name, resourceVersion: String(++rv), labels: { 'kubernetes.io/hostname': name, ...opts.labels }, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+        metadata: {
+          name,
+          resourceVersion: String(++rv),
+          labels: { 'kubernetes.io/hostname': name, ...opts.labels },
+          ...(opts.annotations ? { annotations: opts.annotations } : {}),
+        },
         spec: opts.taints ? { taints: opts.taints } : {},
         status: {},
       });
@@ -116,14 +144,20 @@ export async function startFakeApiServer(token = 'test-token-123'): Promise<Fake
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString();
-      let body: unknown = undefined;
+      let body: unknown;
       try {
         body = text ? JSON.parse(text) : undefined;
       } catch {
         body = text;
       }
       const path = new URL(req.url ?? '/', 'http://x').pathname;
-      requests.push({ method: req.method ?? '', path, contentType: req.headers['content-type'], authorization: req.headers.authorization, body });
+      requests.push({
+        method: req.method ?? '',
+        path,
+        contentType: req.headers['content-type'],
+        authorization: req.headers.authorization,
+        body,
+      });
       if (req.headers.authorization !== `Bearer ${token}`) return status(res, 401, 'Unauthorized', 'Unauthorized');
       const m = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
       if (!m) return status(res, 404, 'NotFound', 'the server could not find the requested resource');
@@ -137,7 +171,8 @@ export async function startFakeApiServer(token = 'test-token-123'): Promise<Fake
         return;
       }
       if (req.method === 'PATCH') {
-        if (req.headers['content-type'] !== 'application/json-patch+json') return status(res, 415, 'UnsupportedMediaType', `unsupported patch type ${req.headers['content-type']}`);
+        if (req.headers['content-type'] !== 'application/json-patch+json')
+          return status(res, 415, 'UnsupportedMediaType', `unsupported patch type ${req.headers['content-type']}`);
         try {
           const next = applyJsonPatch(node, body as { op: string; path: string }[]);
           (next.metadata as Obj).resourceVersion = String(++rv);

@@ -5,7 +5,14 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import k8sSyncVerb from '../../../collector/src/cli/k8s-sync.js';
 import { CollectorEvents } from '../../../collector/src/events.js';
-import { K8sSync, kubeNodesApi, MANAGED_ANNOTATION, planNode, type KubeNode, type NodesApi } from '../../../collector/src/integrations/k8s.js';
+import {
+  K8sSync,
+  kubeNodesApi,
+  MANAGED_ANNOTATION,
+  planNode,
+  type KubeNode,
+  type NodesApi,
+} from '../../../collector/src/integrations/k8s.js';
 import type { NodeRecord } from '../../../collector/src/store/store.js';
 import { createTrust, type TrustModule, type TrustView } from '../../../collector/src/trust/index.js';
 import type { Reason } from '../../../shared/src/report/types.js';
@@ -15,10 +22,26 @@ import { kubeconfigFor, startFakeApiServer, type FakeApiServer } from './fake-ap
 import { captureIo } from '../../helpers/cli.js';
 
 const replaced: Reason = { code: 'gpu.replaced', claim: 'hardware', detail: 'GPU 3 serial 1650123456789 -> 1650999999999' };
-const view = (nodeId: string, status: TrustView['status'], reasons: Reason[] = []): TrustView => ({ nodeId, status, reasons, verifiedAt: null, expiresAt: null });
-const plain = (over: Partial<KubeNode> = {}): KubeNode => ({ name: 'n1', resourceVersion: '7', labels: {}, annotations: null, taints: null, ...over });
+const view = (nodeId: string, status: TrustView['status'], reasons: Reason[] = []): TrustView => ({
+  nodeId,
+  status,
+  reasons,
+  verifiedAt: null,
+  expiresAt: null,
+});
+const plain = (over: Partial<KubeNode> = {}): KubeNode => ({
+  name: 'n1',
+  resourceVersion: '7',
+  labels: {},
+  annotations: null,
+  taints: null,
+  ...over,
+});
 const opts = { taintOn: ['untrusted', 'stale'] as const, effects: ['NoSchedule'] as const };
-type Node = { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: { taints?: { key: string; value?: string; effect: string }[] } };
+type Node = {
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: { taints?: { key: string; value?: string; effect: string }[] };
+};
 
 describe('planNode', () => {
   it('labels and taints an untrusted node, guarded by resourceVersion', () => {
@@ -37,7 +60,11 @@ describe('planNode', () => {
   it('never removes or claims a taint with our key that it did not add', () => {
     const foreign = { key: 'nodeseal.io/untrusted', value: 'manual', effect: 'NoSchedule' };
     const n = plain({ labels: { 'nodeseal.io/trust': 'untrusted' }, taints: [foreign] });
-    expect(planNode(n, view('n1', 'trusted'), { taintOn: ['untrusted'], effects: ['NoSchedule'] }).patch.filter((o) => o.path === '/spec/taints')).toEqual([]);
+    expect(
+      planNode(n, view('n1', 'trusted'), { taintOn: ['untrusted'], effects: ['NoSchedule'] }).patch.filter(
+        (o) => o.path === '/spec/taints',
+      ),
+    ).toEqual([]);
     const p = planNode(n, view('n1', 'untrusted', [replaced]), { taintOn: ['untrusted'], effects: ['NoSchedule'] });
     expect(p.patch).toEqual([]);
   });
@@ -60,14 +87,18 @@ describe('K8sSync through @kubernetes/client-node against a local API-server sta
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('taints an untrusted node, keeps others\' taints, and removes only its own when trusted again', async () => {
+  it("taints an untrusted node, keeps others' taints, and removes only its own when trusted again", async () => {
     const adminTaint = { key: 'maintenance', value: 'dimm', effect: 'NoSchedule' };
     fake.addNode('gpu001', { taints: [adminTaint] });
     const sync = new K8sSync({ api, logger: silent, effects: ['NoSchedule', 'NoExecute'] });
     await sync.submit(view('gpu001', 'untrusted', [replaced]));
     let n = fake.nodes.get('gpu001') as Node;
     expect(n.metadata.labels!['nodeseal.io/trust']).toBe('untrusted');
-    expect(n.spec.taints).toEqual([adminTaint, { key: 'nodeseal.io/untrusted', value: 'gpu.replaced', effect: 'NoSchedule' }, { key: 'nodeseal.io/untrusted', value: 'gpu.replaced', effect: 'NoExecute' }]);
+    expect(n.spec.taints).toEqual([
+      adminTaint,
+      { key: 'nodeseal.io/untrusted', value: 'gpu.replaced', effect: 'NoSchedule' },
+      { key: 'nodeseal.io/untrusted', value: 'gpu.replaced', effect: 'NoExecute' },
+    ]);
     const patch = fake.requests.find((r) => r.method === 'PATCH')!;
     expect(patch.contentType).toBe('application/json-patch+json');
     expect(patch.authorization).toBe(`Bearer ${fake.token}`);
@@ -93,7 +124,12 @@ describe('K8sSync through @kubernetes/client-node against a local API-server sta
   it('dry-run sends no PATCH', async () => {
     fake.addNode('gpu003');
     const planned: string[] = [];
-    const sync = new K8sSync({ api, logger: silent, dryRun: true, onPlan: (node, changes) => planned.push(`${node}: ${changes.join('; ')}`) });
+    const sync = new K8sSync({
+      api,
+      logger: silent,
+      dryRun: true,
+      onPlan: (node, changes) => planned.push(`${node}: ${changes.join('; ')}`),
+    });
     await sync.submit(view('gpu003', 'stale', [{ code: 'freshness.expired', claim: 'instance-identity', detail: 'x' }]));
     expect(fake.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
     expect(planned).toEqual(['gpu003: label nodeseal.io/trust=stale; taint +nodeseal.io/untrusted=freshness.expired:NoSchedule']);
@@ -138,7 +174,13 @@ describe('nodeseal k8s-sync verb', () => {
   const io = (signal?: AbortSignal) => captureIo({ NODESEAL_CLI_CONFIG: '/nonexistent' }, signal);
 
   beforeAll(async () => {
-    trust = await createTrust({ store: { listNodes: async () => ({ nodes: [rec('gpu001', 'trusted'), rec('gpu002', 'untrusted'), rec('gpu003', 'trusted')], total: 3 }) }, events, cache: { sweepMs: 0 } });
+    trust = await createTrust({
+      store: {
+        listNodes: async () => ({ nodes: [rec('gpu001', 'trusted'), rec('gpu002', 'untrusted'), rec('gpu003', 'trusted')], total: 3 }),
+      },
+      events,
+      cache: { sweepMs: 0 },
+    });
     collector = await serveRoutes(trust.routes);
     fake = await startFakeApiServer();
     for (const n of ['gpu001', 'gpu002', 'gpu003']) fake.addNode(n);
@@ -154,7 +196,9 @@ describe('nodeseal k8s-sync verb', () => {
 
   it('--once --dry-run prints the plan and patches nothing', async () => {
     const o = io();
-    expect(await k8sSyncVerb.run(['--once', '--dry-run', '--url', collector.url, '--token', 't', '--kubeconfig', join(dir, 'kubeconfig')], o)).toBe(0);
+    expect(
+      await k8sSyncVerb.run(['--once', '--dry-run', '--url', collector.url, '--token', 't', '--kubeconfig', join(dir, 'kubeconfig')], o),
+    ).toBe(0);
     expect(o.out).toContain('gpu002: would label nodeseal.io/trust=untrusted; taint +nodeseal.io/untrusted=gpu.replaced:NoSchedule');
     expect(fake.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
   });
@@ -168,7 +212,13 @@ describe('nodeseal k8s-sync verb', () => {
       expect(pred()).toBe(true);
     };
     await until(() => (fake.nodes.get('gpu002') as Node).spec.taints?.length === 1 && trust.watch.count === 1);
-    events.emit('status-changed', { nodeId: 'gpu003', from: 'trusted', to: 'untrusted', reasons: [{ code: 'platform.bios_changed', claim: 'firmware', detail: 'BIOS 1.2 -> 1.3' }], at: '' });
+    events.emit('status-changed', {
+      nodeId: 'gpu003',
+      from: 'trusted',
+      to: 'untrusted',
+      reasons: [{ code: 'platform.bios_changed', claim: 'firmware', detail: 'BIOS 1.2 -> 1.3' }],
+      at: '',
+    });
     await until(() => (fake.nodes.get('gpu003') as Node).spec.taints?.[0]?.value === 'platform.bios_changed');
     events.emit('status-changed', { nodeId: 'gpu002', from: 'untrusted', to: 'trusted', reasons: [], at: '' });
     await until(() => (fake.nodes.get('gpu002') as Node).spec.taints?.length === 0);
@@ -185,7 +235,9 @@ describe('nodeseal k8s-sync verb', () => {
   it('a kubeconfig that is not YAML is one ERR_USAGE line naming the file', async () => {
     const bad = join(dir, 'garbage-kubeconfig');
     writeFileSync(bad, '{bad\n');
-    const err = await k8sSyncVerb.run(['--once', '--dry-run', '--url', collector.url, '--token', 't', '--kubeconfig', bad], io()).catch((e: unknown) => e as { code: string; message: string });
+    const err = await k8sSyncVerb
+      .run(['--once', '--dry-run', '--url', collector.url, '--token', 't', '--kubeconfig', bad], io())
+      .catch((e: unknown) => e as { code: string; message: string });
     expect(err).toMatchObject({ code: 'ERR_USAGE', message: expect.stringContaining(`cannot load Kubernetes credentials from ${bad}`) });
     expect((err as { message: string }).message).not.toContain('\n');
   });

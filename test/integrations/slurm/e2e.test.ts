@@ -4,13 +4,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlurmIntegration } from '../../../collector/src/integrations/slurm.js';
 import type { RunningCollector } from '../../../collector/src/server.js';
 import { createTrust, type TrustModule } from '../../../collector/src/trust/index.js';
-import { api, removeDir, silent, softTpmSource, startTestAgent, startTestCollector, tempDir, waitFor, type TestAgent } from '../../e2e/harness.js';
+import {
+  api,
+  removeDir,
+  silent,
+  softTpmSource,
+  startTestAgent,
+  startTestCollector,
+  tempDir,
+  waitFor,
+  type TestAgent,
+} from '../../e2e/harness.js';
 import { copyHost, removeHost, setGpuField } from '../../helpers/hosts.js';
 import { startSlurm, type SlurmCluster } from './slurm-cluster.js';
 
 function prolog(env: Record<string, string>): Promise<number | null> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['scripts/slurm/nodeseal-prolog.mjs'], { env: { PATH: process.env.PATH ?? '', NODESEAL_PROLOG_CONFIG: '/nonexistent', NODESEAL_DRAIN: '0', ...env }, stdio: 'ignore' });
+    const c = spawn(process.execPath, ['scripts/slurm/nodeseal-prolog.mjs'], {
+      env: { PATH: process.env.PATH ?? '', NODESEAL_PROLOG_CONFIG: '/nonexistent', NODESEAL_DRAIN: '0', ...env },
+      stdio: 'ignore',
+    });
     c.on('exit', (code) => resolve(code));
   });
 }
@@ -61,11 +74,15 @@ describe('end to end: agent drift drains the Slurm node, approval resumes it', (
 
   it('a VBIOS change on gpu002 drains it with the drift code; the prolog refuses it with fresh evidence', async () => {
     await setGpuField(roots.gpu002!, 0, 'vbios', '92.00.99.00.01');
-    const st = await waitFor('gpu002 drained', async () => {
-      await integ.drainQueues();
-      const s = await slurm.nodeState('gpu002');
-      return /^drain/.test(s.state) ? s : null;
-    }, 10_000);
+    const st = await waitFor(
+      'gpu002 drained',
+      async () => {
+        await integ.drainQueues();
+        const s = await slurm.nodeState('gpu002');
+        return /^drain/.test(s.state) ? s : null;
+      },
+      10_000,
+    );
     expect(st.reason).toMatch(/^nodeseal: gpu\.vbios_changed /);
     expect((await slurm.nodeState('gpu001')).state).not.toMatch(/drain/);
     expect(await prolog({ NODESEAL_URL: collector.url, SLURMD_NODENAME: 'gpu002', NODESEAL_FRESH: '5' })).toBe(1);
@@ -74,10 +91,14 @@ describe('end to end: agent drift drains the Slurm node, approval resumes it', (
   it('approval makes gpu002 trusted and the integration resumes it', async () => {
     const ok = await api(collector.url, 'POST', '/v1/nodes/gpu002/approve', { reason: 'vendor VBIOS update, ticket 42' });
     expect(ok.status).toBe(200);
-    await waitFor('gpu002 resumed', async () => {
-      await integ.drainQueues();
-      return !/drain/.test((await slurm.nodeState('gpu002')).state);
-    }, 10_000);
+    await waitFor(
+      'gpu002 resumed',
+      async () => {
+        await integ.drainQueues();
+        return !/drain/.test((await slurm.nodeState('gpu002')).state);
+      },
+      10_000,
+    );
     expect((await slurm.nodeState('gpu002')).reason).toBe('none');
     expect(integ.counters).toMatchObject({ drained: 1, resumed: 1, errors: 0 });
   });

@@ -69,7 +69,15 @@ export async function startSlurm(nodes: string[], extraConf = ''): Promise<Slurm
   };
 
   try {
-    start('munged', 'munged', ['-F', '-f', `--socket=${socket}`, `--key-file=${key}`, `--log-file=${join(dir, 'log', 'munged.log')}`, `--pid-file=${join(mungeDir, 'munged.pid')}`, `--seed-file=${join(mungeDir, 'seed')}`]);
+    start('munged', 'munged', [
+      '-F',
+      '-f',
+      `--socket=${socket}`,
+      `--key-file=${key}`,
+      `--log-file=${join(dir, 'log', 'munged.log')}`,
+      `--pid-file=${join(mungeDir, 'munged.pid')}`,
+      `--seed-file=${join(mungeDir, 'seed')}`,
+    ]);
     const ctldPort = await freePort();
     const nodePorts = await Promise.all(nodes.map(() => freePort()));
     const host = hostname().split('.')[0]!;
@@ -105,7 +113,11 @@ export async function startSlurm(nodes: string[], extraConf = ''): Promise<Slurm
         '',
       ].join('\n'),
     );
-    await waitFor(async () => existsSync(socket), 5000, () => `munged did not start: ${logs.munged}`);
+    await waitFor(
+      async () => existsSync(socket),
+      5000,
+      () => `munged did not start: ${logs.munged}`,
+    );
     start('slurmctld', 'slurmctld', ['-D', '-c', '-i']);
     for (const n of nodes) start(`slurmd.${n}`, 'slurmd', ['-D', '-N', n]);
     const runner = execRunner(env);
@@ -118,12 +130,15 @@ export async function startSlurm(nodes: string[], extraConf = ''): Promise<Slurm
     await waitFor(
       async () => {
         const r = await runner.run(['sinfo', '-h', '-N', '-o', '%N %T'], { timeoutMs: 5000 }).catch(() => null);
-        if (!r || r.exitCode !== 0) return false;
+        if (r?.exitCode !== 0) return false;
         const idle = r.stdout.split('\n').filter((l) => / idle$/.test(l)).length;
         return idle === nodes.length;
       },
       30_000,
-      () => `Slurm nodes did not become idle:\n${Object.entries(logs).map(([k, v]) => `--- ${k}\n${v.slice(-1500)}`).join('\n')}`,
+      () =>
+        `Slurm nodes did not become idle:\n${Object.entries(logs)
+          .map(([k, v]) => `--- ${k}\n${v.slice(-1500)}`)
+          .join('\n')}`,
     );
     return {
       dir,

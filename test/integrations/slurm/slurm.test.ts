@@ -14,7 +14,11 @@ import { serveRoutes } from '../../collector/trust/serve-routes.js';
 import { nodeRecord } from '../../helpers/records.js';
 import { startSlurm, type SlurmCluster } from './slurm-cluster.js';
 
-const vbios: Reason = { code: 'gpu.vbios_changed', claim: 'firmware', detail: 'GPU 0 (serial 1650123456789) VBIOS 96.00.5E.00.01 -> 96.00.5E.00.02' };
+const vbios: Reason = {
+  code: 'gpu.vbios_changed',
+  claim: 'firmware',
+  detail: 'GPU 0 (serial 1650123456789) VBIOS 96.00.5E.00.01 -> 96.00.5E.00.02',
+};
 
 function rec(nodeId: string, status: NodeRecord['status']): NodeRecord {
   const now = new Date().toISOString();
@@ -47,7 +51,11 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
   const prologDir = mkdtempSync(join(tmpdir(), 'nodeseal-prolog-'));
   const prologEnv = join(prologDir, 'prolog.env');
   const wrapper = join(prologDir, 'prolog.sh');
-  writeFileSync(wrapper, `#!/bin/sh\nNODESEAL_PROLOG_CONFIG=${prologEnv} exec ${process.execPath} ${resolve('scripts/slurm/nodeseal-prolog.mjs')}\n`, { mode: 0o755 });
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\nNODESEAL_PROLOG_CONFIG=${prologEnv} exec ${process.execPath} ${resolve('scripts/slurm/nodeseal-prolog.mjs')}\n`,
+    { mode: 0o755 },
+  );
 
   beforeAll(async () => {
     slurm = await startSlurm(['gpu001', 'gpu002', 'gpu003', 'gpu004'], `Prolog=${wrapper}`);
@@ -72,7 +80,9 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
     await integ.drainQueues();
     const st = await slurm.nodeState('gpu001');
     expect(st.state).toMatch(/^drain/);
-    expect(st.reason).toMatch(/^nodeseal: gpu\.vbios_changed GPU 0 \(serial 1650123456789\) VBIOS 96\.00\.5E\.00\.01 -> 96\.00\.5E\.00\.02/);
+    expect(st.reason).toMatch(
+      /^nodeseal: gpu\.vbios_changed GPU 0 \(serial 1650123456789\) VBIOS 96\.00\.5E\.00\.01 -> 96\.00\.5E\.00\.02/,
+    );
     expect((await slurm.nodeState('gpu002')).state).toBe('idle');
     expect(integ.counters.drained).toBe(1);
   });
@@ -100,10 +110,22 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
   });
 
   it('a stale node is not drained during the start-up grace, and is drained after it', async () => {
-    const stale = { nodeId: 'gpu004', status: 'stale' as const, reasons: [{ code: 'freshness.expired', claim: 'instance-identity' as const, detail: 'no fresh verified report within 180 s' }], verifiedAt: null, expiresAt: null };
+    const stale = {
+      nodeId: 'gpu004',
+      status: 'stale' as const,
+      reasons: [{ code: 'freshness.expired', claim: 'instance-identity' as const, detail: 'no fresh verified report within 180 s' }],
+      verifiedAt: null,
+      expiresAt: null,
+    };
     await integ.submit(stale);
     expect((await slurm.nodeState('gpu004')).state).toMatch(/^idle\*?$/);
-    const noGrace = new SlurmIntegration({ mode: 'drain', runner: slurm.runner, logger: pino({ level: 'silent' }), staleGraceMs: 0, reconcileMs: 0 });
+    const noGrace = new SlurmIntegration({
+      mode: 'drain',
+      runner: slurm.runner,
+      logger: pino({ level: 'silent' }),
+      staleGraceMs: 0,
+      reconcileMs: 0,
+    });
     await noGrace.submit(stale);
     const st = await slurm.nodeState('gpu004');
     expect(st.state).toMatch(/^drain/);
@@ -119,7 +141,12 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
   });
 
   it('counts a failing scontrol as an error without throwing', async () => {
-    const bad = new SlurmIntegration({ mode: 'drain', runner: slurm.runner, logger: pino({ level: 'silent' }), scontrol: '/nonexistent/scontrol' });
+    const bad = new SlurmIntegration({
+      mode: 'drain',
+      runner: slurm.runner,
+      logger: pino({ level: 'silent' }),
+      scontrol: '/nonexistent/scontrol',
+    });
     await bad.submit({ nodeId: 'gpu004', status: 'untrusted', reasons: [vbios], verifiedAt: null, expiresAt: null });
     expect(bad.counters.errors).toBe(1);
     expect((await slurm.nodeState('gpu004')).state).toMatch(/^idle\*?$/);
@@ -156,7 +183,9 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
       expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu002', NODESEAL_FRESH: '2' })).code).toBe(1);
       expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu004', NODESEAL_FRESH: '2' })).code).toBe(0);
       // a coded refusal is a verdict about the node: not trusted even when fail-open
-      expect((await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu005', NODESEAL_FRESH: '2', NODESEAL_FAIL_OPEN: '1' })).code).toBe(1);
+      expect(
+        (await runProlog({ NODESEAL_URL: srv.url, SLURMD_NODENAME: 'gpu005', NODESEAL_FRESH: '2', NODESEAL_FAIL_OPEN: '1' })).code,
+      ).toBe(1);
     });
 
     it('treats a failing collector (500) like an unreachable one', async () => {
@@ -219,4 +248,3 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
     });
   });
 });
-

@@ -35,7 +35,11 @@ describe('diffEventLogs', () => {
     const d = diffEventLogs(a, b, [0, 4, 7, 8]);
     expect(d.pcrs.map((p) => p.pcr)).toEqual([4]);
     expect(d.pcrs[0]!.changes).toHaveLength(1);
-    expect(d.pcrs[0]!.changes[0]).toMatchObject({ kind: 'changed', eventType: 'EV_EFI_BOOT_SERVICES_APPLICATION', description: '\\EFI\\ubuntu\\grubx64.efi' });
+    expect(d.pcrs[0]!.changes[0]).toMatchObject({
+      kind: 'changed',
+      eventType: 'EV_EFI_BOOT_SERVICES_APPLICATION',
+      description: '\\EFI\\ubuntu\\grubx64.efi',
+    });
   });
 
   it('Secure Boot turned off shows as the SecureBoot variable changing in PCR7', () => {

@@ -68,7 +68,8 @@ describe('event-log parser under mutation', () => {
         diffEventLogs(seed.log, log, [0, 1, 2, 3, 4, 5, 6, 7]);
       } catch (e) {
         const code = (e as { code?: unknown }).code;
-        if (typeof code !== 'string' || !code.startsWith('ERR_EVENTLOG_')) throw new Error(`${context}: uncoded failure ${(e as Error).stack}`);
+        if (typeof code !== 'string' || !code.startsWith('ERR_EVENTLOG_'))
+          throw new Error(`${context}: uncoded failure ${(e as Error).stack}`);
         outcomes.rejected++;
         codes.set(code, (codes.get(code) ?? 0) + 1);
       }
@@ -82,7 +83,11 @@ describe('event-log parser under mutation', () => {
   });
 
   it('hostile shapes: huge counts and sizes are rejected without allocating them', () => {
-    const spec = Buffer.concat([Buffer.from('Spec ID Event03\0', 'latin1'), Buffer.from([0, 0, 0, 0, 0, 2, 0, 2]), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+    const spec = Buffer.concat([
+      Buffer.from('Spec ID Event03\0', 'latin1'),
+      Buffer.from([0, 0, 0, 0, 0, 2, 0, 2]),
+      Buffer.from([0xff, 0xff, 0xff, 0xff]),
+    ]);
     const head = Buffer.alloc(32);
     head.writeUInt32LE(3, 4);
     head.writeUInt32LE(spec.length, 28);

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { computePcrs, EV, parseEventLog, replay, secureBootState, WORKAROUNDS, type EventLogError } from '../../../shared/src/eventlog/index.js';
+import {
+  computePcrs,
+  EV,
+  parseEventLog,
+  replay,
+  secureBootState,
+  WORKAROUNDS,
+  type EventLogError,
+} from '../../../shared/src/eventlog/index.js';
 import { logFixtures, pcrsFixtures, REJECTED } from './fixtures.js';
 
 describe('real event logs', () => {
@@ -134,7 +142,9 @@ describe('vendor workaround table', () => {
       expect(p, `pcrs.json for ${w.fixture}`).toBeDefined();
       const log = parseEventLog(readFileSync(p.eventlog));
       const strict = computePcrs(log);
-      const differs = Object.entries(p.banks).some(([b, v]) => strict[b] && Object.entries(strict[b]!).some(([i, x]) => v[i] !== undefined && v[i] !== x));
+      const differs = Object.entries(p.banks).some(
+        ([b, v]) => strict[b] && Object.entries(strict[b]!).some(([i, x]) => v[i] !== undefined && v[i] !== x),
+      );
       expect(differs).toBe(true);
       const r = replay(log, p.banks);
       expect(r.ok && r.workaround).toBe(w.id);

@@ -18,7 +18,8 @@ async function oracle(path: string): Promise<{ pcrs: number[]; types: string[] }
       types: [...stdout.matchAll(/^ {2}EventType: (\S+)$/gm)].map((m) => m[1]!),
     };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('tpm2_eventlog is not installed (scripts/test-deps.sh installs tpm2-tools)');
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error('tpm2_eventlog is not installed (scripts/test-deps.sh installs tpm2-tools)');
     return null; // the oracle cannot read this log (non-zero exit)
   }
 }

@@ -5,24 +5,60 @@ import type { Gpu, Inventory } from '../../../shared/src/report/types.js';
 
 function gpu(i: number, bus: string): Gpu {
   return {
-    index: i, uuid: `GPU-${i}`, serial: `S${i}`, productName: 'p', productBrand: 'b', architecture: null, pciBusId: bus,
-    pciDeviceId: null, pciSubsystemId: null, boardPartNumber: null, boardId: null, gpuPartNumber: null, vbiosVersion: '1',
-    inforom: { image: null, oem: null, ecc: null, power: null }, gspFirmwareVersion: null, driverVersion: '1', cudaVersion: null,
-    migMode: null, eccMode: null, persistenceMode: null, confidentialCompute: null, fabric: null,
+    index: i,
+    uuid: `GPU-${i}`,
+    serial: `S${i}`,
+    productName: 'p',
+    productBrand: 'b',
+    architecture: null,
+    pciBusId: bus,
+    pciDeviceId: null,
+    pciSubsystemId: null,
+    boardPartNumber: null,
+    boardId: null,
+    gpuPartNumber: null,
+    vbiosVersion: '1',
+    inforom: { image: null, oem: null, ecc: null, power: null },
+    gspFirmwareVersion: null,
+    driverVersion: '1',
+    cudaVersion: null,
+    migMode: null,
+    eccMode: null,
+    persistenceMode: null,
+    confidentialCompute: null,
+    fabric: null,
   };
 }
 
 function inventory(): Inventory {
   return {
-    platform: null, cpu: { model: 'x', microcode: '0x1', sockets: 2 }, kernel: null, secureBoot: null,
+    platform: null,
+    cpu: { model: 'x', microcode: '0x1', sockets: 2 },
+    kernel: null,
+    secureBoot: null,
     gpus: [gpu(0, '00000000:1B:00.0'), gpu(1, '00000000:0A:00.0')],
     nvswitches: [],
     nics: [
       { name: 'ib0', driver: null, driverVersion: null, firmwareVersion: null, busInfo: null, permanentMac: null },
       { name: 'eth0', driver: null, driverVersion: null, firmwareVersion: null, busInfo: null, permanentMac: null },
     ],
-    hcas: [{ name: 'mlx5_1', hcaType: null, boardId: null, fwVersion: '1', nodeGuid: null, ports: [{ port: 2, linkLayer: 'IB', state: '4: ACTIVE' }, { port: 1, linkLayer: 'IB', state: '4: ACTIVE' }] }],
-    disks: [{ name: 'nvme1n1', model: null, serial: null, firmwareRevision: null }, { name: 'nvme0n1', model: null, serial: null, firmwareRevision: null }],
+    hcas: [
+      {
+        name: 'mlx5_1',
+        hcaType: null,
+        boardId: null,
+        fwVersion: '1',
+        nodeGuid: null,
+        ports: [
+          { port: 2, linkLayer: 'IB', state: '4: ACTIVE' },
+          { port: 1, linkLayer: 'IB', state: '4: ACTIVE' },
+        ],
+      },
+    ],
+    disks: [
+      { name: 'nvme1n1', model: null, serial: null, firmwareRevision: null },
+      { name: 'nvme0n1', model: null, serial: null, firmwareRevision: null },
+    ],
     pci: [
       { address: '0000:1b:00.0', vendor: '10de', device: '20b2', subsystemVendor: null, subsystemDevice: null, class: '030200' },
       { address: '0000:00:00.0', vendor: '8086', device: '0d57', subsystemVendor: null, subsystemDevice: null, class: '060000' },
@@ -70,7 +106,15 @@ describe('canonicaliseInventory / inventoryDigest', () => {
       (i: Inventory) => (i.gpus[1]!.serial = 'other'),
       (i: Inventory) => (i.cpu!.microcode = '0x2'),
       (i: Inventory) => (i.hcas[0]!.fwVersion = '2'),
-      (i: Inventory) => i.pci.push({ address: '0000:2a:00.0', vendor: '15b3', device: '1021', subsystemVendor: null, subsystemDevice: null, class: '020700' }),
+      (i: Inventory) =>
+        i.pci.push({
+          address: '0000:2a:00.0',
+          vendor: '15b3',
+          device: '1021',
+          subsystemVendor: null,
+          subsystemDevice: null,
+          class: '020700',
+        }),
     ]) {
       const b = inventory();
       edit(b);

@@ -1,7 +1,16 @@
 import { createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { CompactSign, exportJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateIdentity, importPrivateJwk, importPublicJwk, parseCompactJws, signCompact, thumbprint, verifyCompact, type Identity } from '../../../shared/src/jws/index.js';
+import {
+  generateIdentity,
+  importPrivateJwk,
+  importPublicJwk,
+  parseCompactJws,
+  signCompact,
+  thumbprint,
+  verifyCompact,
+  type Identity,
+} from '../../../shared/src/jws/index.js';
 import { REPORT_JWS_TYP } from '../../../shared/src/report/types.js';
 
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -30,13 +39,21 @@ describe('JWS sign/verify', () => {
 
   it('Ed25519 identities work too', async () => {
     const ed = await generateIdentity('EdDSA');
-    const jws = await signCompact({ a: 1 }, await importPrivateJwk(ed.privateJwk, 'EdDSA'), { alg: 'EdDSA', kid: ed.kid, typ: REPORT_JWS_TYP });
+    const jws = await signCompact({ a: 1 }, await importPrivateJwk(ed.privateJwk, 'EdDSA'), {
+      alg: 'EdDSA',
+      kid: ed.kid,
+      typ: REPORT_JWS_TYP,
+    });
     const r = await verifyCompact(jws, importPublicJwk(ed.publicJwk).key, { typ: REPORT_JWS_TYP, kid: ed.kid, alg: 'EdDSA' });
     expect(r.header.alg).toBe('EdDSA');
   });
 
   it('refuses a JWS signed by another key', async () => {
-    const jws = await signCompact({ a: 1 }, await importPrivateJwk(other.privateJwk, 'ES256'), { alg: 'ES256', kid: id.kid, typ: REPORT_JWS_TYP });
+    const jws = await signCompact({ a: 1 }, await importPrivateJwk(other.privateJwk, 'ES256'), {
+      alg: 'ES256',
+      kid: id.kid,
+      typ: REPORT_JWS_TYP,
+    });
     await expect(verifyCompact(jws, importPublicJwk(id.publicJwk).key, opts())).rejects.toMatchObject({ code: 'ERR_JWS_SIGNATURE' });
   });
 
@@ -61,7 +78,9 @@ describe('JWS sign/verify', () => {
   });
 
   it('refuses a wrong typ and unexpected header members', async () => {
-    await expect(verifyCompact(await sign({ a: 1 }, id, 'JWT'), importPublicJwk(id.publicJwk).key, opts())).rejects.toMatchObject({ code: 'ERR_JWS_TYP' });
+    await expect(verifyCompact(await sign({ a: 1 }, id, 'JWT'), importPublicJwk(id.publicJwk).key, opts())).rejects.toMatchObject({
+      code: 'ERR_JWS_TYP',
+    });
     const crit = `${b64({ alg: 'ES256', kid: id.kid, typ: REPORT_JWS_TYP, crit: ['b64'], b64: false })}.${b64({ a: 1 })}.AAAA`;
     expect(() => parseCompactJws(crit)).toThrow(expect.objectContaining({ code: 'ERR_JWS_MALFORMED' }));
   });
@@ -83,12 +102,16 @@ describe('JWS sign/verify', () => {
     expect(() => importPublicJwk(id.privateJwk)).toThrow(expect.objectContaining({ code: 'ERR_JWS_KEY' }));
     const rsa = await exportJWK(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey);
     expect(() => importPublicJwk(rsa)).toThrow(expect.objectContaining({ code: 'ERR_JWS_KEY' }));
-    expect(() => importPublicJwk({ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' })).toThrow(expect.objectContaining({ code: 'ERR_JWS_KEY' }));
+    expect(() => importPublicJwk({ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' })).toThrow(
+      expect.objectContaining({ code: 'ERR_JWS_KEY' }),
+    );
   });
 
   it('refuses a tampered payload', async () => {
     const jws = await sign({ seq: 1 });
     const [h, , s] = jws.split('.');
-    await expect(verifyCompact(`${h}.${b64({ seq: 2 })}.${s}`, importPublicJwk(id.publicJwk).key, opts())).rejects.toMatchObject({ code: 'ERR_JWS_SIGNATURE' });
+    await expect(verifyCompact(`${h}.${b64({ seq: 2 })}.${s}`, importPublicJwk(id.publicJwk).key, opts())).rejects.toMatchObject({
+      code: 'ERR_JWS_SIGNATURE',
+    });
   });
 });

@@ -14,7 +14,16 @@ const code = (fn: () => unknown) => {
 
 describe('report payload schema', async () => {
   const { inventory, inventoryDigest } = await collectInventory(createHostPorts({ root: 'test/fixtures/hosts/gpu8' }));
-  const good = { v: 1, nodeId: 'gpu-01', seq: 7, nonce: 'ab'.repeat(32), collectedAt: '2026-01-01T00:00:00Z', inventory, inventoryDigest, tpm: { status: 'unavailable', reason: 'no TPM', code: 'ERR_X' } };
+  const good = {
+    v: 1,
+    nodeId: 'gpu-01',
+    seq: 7,
+    nonce: 'ab'.repeat(32),
+    collectedAt: '2026-01-01T00:00:00Z',
+    inventory,
+    inventoryDigest,
+    tpm: { status: 'unavailable', reason: 'no TPM', code: 'ERR_X' },
+  };
 
   it('accepts what the agent collects from a recorded 8-GPU host', () => {
     const p = parseReportPayload(JSON.parse(JSON.stringify(good)));
@@ -31,7 +40,11 @@ describe('report payload schema', async () => {
     ['a bad node id', { ...good, nodeId: '../etc' }, 'nodeId'],
     ['a bad digest', { ...good, inventoryDigest: 'md5:00' }, 'inventoryDigest'],
     ['an unknown TPM status', { ...good, tpm: { status: 'maybe' } }, 'tpm'],
-    ['upper-case hex in a quote', { ...good, tpm: { status: 'ok', pcrs: {}, quote: { attest: 'AB', signature: '00' }, akPublic: '00', eventLog: null } }, 'tpm'],
+    [
+      'upper-case hex in a quote',
+      { ...good, tpm: { status: 'ok', pcrs: {}, quote: { attest: 'AB', signature: '00' }, akPublic: '00', eventLog: null } },
+      'tpm',
+    ],
   ])('rejects %s with ERR_REPORT_SCHEMA naming the path', (_n, value, path) => {
     let err: any;
     try {
@@ -49,7 +62,14 @@ describe('protocol message schemas', () => {
     expect(parseAgentMessage({ type: 'hello', nodeId: 'n1', agentVersion: '0.1.0', kid: 'abc_-1' }).type).toBe('hello');
     expect(parseAgentMessage({ type: 'report', jws: 'a.b.c' }).type).toBe('report');
     expect(parseCollectorMessage({ type: 'challenge', nonce: 'cd'.repeat(32), intervalSec: 60, next: true })).toMatchObject({ next: true });
-    expect(parseCollectorMessage({ type: 'verdict', seq: 3, status: 'untrusted', reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'x', before: 'a', after: 'b' }] }).type).toBe('verdict');
+    expect(
+      parseCollectorMessage({
+        type: 'verdict',
+        seq: 3,
+        status: 'untrusted',
+        reasons: [{ code: 'gpu.replaced', claim: 'hardware', detail: 'x', before: 'a', after: 'b' }],
+      }).type,
+    ).toBe('verdict');
   });
 
   it('rejects unknown types and fields, and invalid JSON, each with its code', () => {

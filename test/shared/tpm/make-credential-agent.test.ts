@@ -38,7 +38,11 @@ describe("makeCredential with the agent's activateCredential", () => {
   it('fails when the AK lives in another TPM than the EK', async () => {
     const ek = parsePublic(await tpm.ekPublic());
     const foreignAk = parsePublic(await otherTpm.ensureAk());
-    const { credentialBlob, secret } = makeCredential({ ek: credentialKeyFromEk(ek), objectName: tpmName(foreignAk), credential: Buffer.alloc(32, 1) });
+    const { credentialBlob, secret } = makeCredential({
+      ek: credentialKeyFromEk(ek),
+      objectName: tpmName(foreignAk),
+      credential: Buffer.alloc(32, 1),
+    });
     // This TPM has the EK but its own AK has another name; the other TPM has the AK but not the EK.
     await expect(tpm.activateCredential(credentialBlob, secret)).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_TPM_/) });
     await expect(otherTpm.activateCredential(credentialBlob, secret)).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_TPM_/) });

@@ -22,20 +22,43 @@ async function ekFromTool(t: Swtpm, handle: string): Promise<CredentialKey> {
   const nameAlg = y.match(/^name-alg:\n\s+value: (\w+)/m)![1] as TpmHashAlg;
   const keyBits = Number(field('sym-keybits')) as 128 | 256;
   const symmetric = { algorithm: 'aes', keyBits, mode: 'cfb' } as const;
-  if (/^type:\n\s+value: rsa/m.test(y)) return { type: 'rsa', nameAlg, symmetric, modulus: Buffer.from(field('rsa')!, 'hex'), exponent: Number(field('exponent')) };
+  if (/^type:\n\s+value: rsa/m.test(y))
+    return { type: 'rsa', nameAlg, symmetric, modulus: Buffer.from(field('rsa')!, 'hex'), exponent: Number(field('exponent')) };
   const curve = ({ 'NIST p256': 'P-256', 'NIST p384': 'P-384' } as const)[y.match(/^curve-id:\n\s+value: (.+)$/m)![1] as 'NIST p256'];
   return { type: 'ecc', nameAlg, symmetric, curve, x: Buffer.from(field('x')!, 'hex'), y: Buffer.from(field('y')!, 'hex') };
 }
 
 async function createAk(t: Swtpm, ek: string, tag: string): Promise<{ ctx: string; name: Buffer }> {
   const ctx = join(dir, `${tag}.ctx`);
-  await t.tools('tpm2_createak', ['-C', ek, '-c', ctx, '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', join(dir, `${tag}.pub`), '-n', join(dir, `${tag}.name`)]);
+  await t.tools('tpm2_createak', [
+    '-C',
+    ek,
+    '-c',
+    ctx,
+    '-G',
+    'ecc',
+    '-g',
+    'sha256',
+    '-s',
+    'ecdsa',
+    '-u',
+    join(dir, `${tag}.pub`),
+    '-n',
+    join(dir, `${tag}.name`),
+  ]);
   await t.tools('tpm2_flushcontext', ['-t']);
   return { ctx, name: await readFile(join(dir, `${tag}.name`)) };
 }
 
 /** Runs tpm2_activatecredential with our blob (tpm2-tools file: magic, version, ID object, secret). */
-async function activate(t: Swtpm, ek: string, ekKey: CredentialKey, akCtx: string, out: { credentialBlob: Buffer; secret: Buffer }, policyAuth: boolean): Promise<Buffer> {
+async function activate(
+  t: Swtpm,
+  ek: string,
+  ekKey: CredentialKey,
+  akCtx: string,
+  out: { credentialBlob: Buffer; secret: Buffer },
+  policyAuth: boolean,
+): Promise<Buffer> {
   const credFile = join(dir, 'cred.bin');
   const outFile = join(dir, 'act.bin');
   await rm(outFile, { force: true });
@@ -78,7 +101,7 @@ describe('makeCredential accepted by tpm2_activatecredential', () => {
     it(c.label, async () => {
       const ek = await ekFromTool(tpm, c.handle);
       const ak = await createAk(tpm, c.handle, `ak-${c.handle}`);
-      const credential = Buffer.from('a5'.repeat(8) + '0f1e2d3c4b5a69788796a5b4c3d2e1f0' + '11'.repeat(8), 'hex');
+      const credential = Buffer.from(`${'a5'.repeat(8)}0f1e2d3c4b5a69788796a5b4c3d2e1f0${'11'.repeat(8)}`, 'hex');
       const out = makeCredential({ ek, objectName: ak.name, credential });
       expect(out.credentialBlob.readUInt16BE(0)).toBe(out.credentialBlob.length - 2);
       expect(out.secret.readUInt16BE(0)).toBe(out.secret.length - 2);
@@ -95,7 +118,7 @@ describe('makeCredential accepted by tpm2_activatecredential', () => {
     const ek = await ekFromTool(tpm, persisted);
     expect(ek.type === 'ecc' && ek.curve).toBe('P-256');
     const ak = await createAk(tpm, persisted, 'ak-p256');
-    const credential = Buffer.from('c0ffee'.repeat(10) + '00', 'hex').subarray(0, 32);
+    const credential = Buffer.from(`${'c0ffee'.repeat(10)}00`, 'hex').subarray(0, 32);
     const out = makeCredential({ ek, objectName: ak.name, credential });
     expect(await activate(tpm, persisted, ek, ak.ctx, out, true)).toEqual(credential);
   }, 30_000);
@@ -117,12 +140,20 @@ describe('makeCredential accepted by tpm2_activatecredential', () => {
     const out = makeCredential({ ek, objectName: ak.name, credential: Buffer.alloc(32, 9) });
     const blob = Buffer.from(out.credentialBlob);
     blob[blob.length - 1]! ^= 1;
-    await expect(activate(tpm, '0x81010001', ek, ak.ctx, { ...out, credentialBlob: blob }, true)).rejects.toThrow(/integrity|0x9a2|HMAC|activatecredential/i);
+    await expect(activate(tpm, '0x81010001', ek, ak.ctx, { ...out, credentialBlob: blob }, true)).rejects.toThrow(
+      /integrity|0x9a2|HMAC|activatecredential/i,
+    );
   }, 30_000);
 });
 
 describe('makeCredential input checks', () => {
-  const ek: CredentialKey = { type: 'rsa', nameAlg: 'sha256', symmetric: { algorithm: 'aes', keyBits: 128, mode: 'cfb' }, modulus: Buffer.alloc(256, 0xc3), exponent: 65537 };
+  const ek: CredentialKey = {
+    type: 'rsa',
+    nameAlg: 'sha256',
+    symmetric: { algorithm: 'aes', keyBits: 128, mode: 'cfb' },
+    modulus: Buffer.alloc(256, 0xc3),
+    exponent: 65537,
+  };
   const name = Buffer.concat([Buffer.from([0x00, 0x0b]), Buffer.alloc(32, 1)]);
   it.each([
     ['empty credential', { credential: Buffer.alloc(0) }, 'ERR_CREDENTIAL_INPUT'],
@@ -130,8 +161,14 @@ describe('makeCredential input checks', () => {
     ['name with unknown hash id', { objectName: Buffer.concat([Buffer.from([0x00, 0x99]), Buffer.alloc(32)]) }, 'ERR_CREDENTIAL_INPUT'],
     ['name digest of the wrong length', { objectName: name.subarray(0, 20) }, 'ERR_CREDENTIAL_INPUT'],
     ['non-AES symmetric', { ek: { ...ek, symmetric: { algorithm: 'aes', keyBits: 64, mode: 'cfb' } } }, 'ERR_CREDENTIAL_KEY'],
-    ['point not on the curve', { ek: { type: 'ecc', nameAlg: 'sha256', symmetric: ek.symmetric, curve: 'P-256', x: Buffer.alloc(32, 1), y: Buffer.alloc(32, 2) } }, 'ERR_CREDENTIAL_KEY'],
+    [
+      'point not on the curve',
+      { ek: { type: 'ecc', nameAlg: 'sha256', symmetric: ek.symmetric, curve: 'P-256', x: Buffer.alloc(32, 1), y: Buffer.alloc(32, 2) } },
+      'ERR_CREDENTIAL_KEY',
+    ],
   ] as const)('%s → %s', (_label, patch, code) => {
-    expect(() => makeCredential({ ek, objectName: name, credential: Buffer.alloc(32), ...(patch as object) })).toThrow(expect.objectContaining({ code }));
+    expect(() => makeCredential({ ek, objectName: name, credential: Buffer.alloc(32), ...(patch as object) })).toThrow(
+      expect.objectContaining({ code }),
+    );
   });
 });

@@ -35,7 +35,13 @@ describe('real quote from a Windows GCE Shielded VM (go-attestation dump)', () =
   it('verifies with our verifier (RSASSA/SHA-1 AK, empty nonce, 24 SHA-1 PCRs)', () => {
     const ak = parseTpmtPublic(b64(dump.AK.Public));
     expect(ak.type).toBe('rsa');
-    const v = verifyQuote({ attest: b64(dump.Quote.Quote), signature: b64(dump.Quote.Signature), akPublic: ak, nonce: b64(dump.Quote.Nonce), pcrs: quoted });
+    const v = verifyQuote({
+      attest: b64(dump.Quote.Quote),
+      signature: b64(dump.Quote.Signature),
+      akPublic: ak,
+      nonce: b64(dump.Quote.Nonce),
+      pcrs: quoted,
+    });
     expect(v.attest.pcrSelect).toEqual([{ bank: 'sha1', pcrs: Array.from({ length: 24 }, (_, i) => i) }]);
     // qualifiedSigner is the AK's qualified name (sha256 nameAlg), not its Name.
     expect(v.attest.qualifiedSigner.subarray(0, 2).toString('hex')).toBe('000b');
@@ -52,9 +58,15 @@ describe('real quote from a Windows GCE Shielded VM (go-attestation dump)', () =
   it('a changed PCR value is caught by the digest', () => {
     const bad = structuredClone(quoted);
     bad.sha1!['7'] = '00'.repeat(20);
-    expect(() => verifyQuote({ attest: b64(dump.Quote.Quote), signature: b64(dump.Quote.Signature), akPublic: parseTpmtPublic(b64(dump.AK.Public)), nonce: '', pcrs: bad })).toThrow(
-      expect.objectContaining({ code: 'ERR_TPM_QUOTE_PCR_DIGEST' }),
-    );
+    expect(() =>
+      verifyQuote({
+        attest: b64(dump.Quote.Quote),
+        signature: b64(dump.Quote.Signature),
+        akPublic: parseTpmtPublic(b64(dump.AK.Public)),
+        nonce: '',
+        pcrs: bad,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_PCR_DIGEST' }));
   });
 });
 
@@ -71,7 +83,11 @@ describe('software quotes in TPM wire format (build.ts)', () => {
       expect(v.attest.pcrSelect).toEqual(selection);
       const original = (key === ecKey.privateKey ? ecKey.publicKey : rsaKey.publicKey).export({ type: 'spki', format: 'pem' });
       expect(publicKeyPem(parsePublic(q.akPublic))).toBe(original);
-      expect(tpmName(parsePublic(q.akPublic)).subarray(2).equals(createHash('sha256').update(q.akPublic.subarray(2)).digest())).toBe(true);
+      expect(
+        tpmName(parsePublic(q.akPublic))
+          .subarray(2)
+          .equals(createHash('sha256').update(q.akPublic.subarray(2)).digest()),
+      ).toBe(true);
     });
   }
 
@@ -82,16 +98,25 @@ describe('software quotes in TPM wire format (build.ts)', () => {
     nonce: Buffer.from('n0nce'),
     pcrs,
   });
-  const digest = createHash('sha256').update(Buffer.from('11'.repeat(32) + '22'.repeat(32) + '33'.repeat(32), 'hex')).update(Buffer.from('44'.repeat(20), 'hex')).digest();
+  const digest = createHash('sha256')
+    .update(Buffer.from('11'.repeat(32) + '22'.repeat(32) + '33'.repeat(32), 'hex'))
+    .update(Buffer.from('44'.repeat(20), 'hex'))
+    .digest();
 
   it('bad magic, signed by the AK: ERR_TPM_QUOTE_MAGIC', () => {
-    expect(() => verifyQuote(signed(buildQuoteAttest({ nonce: Buffer.from('n0nce'), selection, pcrDigest: digest, magic: 0x12345678 })))).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_MAGIC' }));
+    expect(() =>
+      verifyQuote(signed(buildQuoteAttest({ nonce: Buffer.from('n0nce'), selection, pcrDigest: digest, magic: 0x12345678 }))),
+    ).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_MAGIC' }));
   });
   it('another attestation type (certify), signed by the AK: ERR_TPM_QUOTE_TYPE', () => {
-    expect(() => verifyQuote(signed(buildQuoteAttest({ nonce: Buffer.from('n0nce'), selection, pcrDigest: digest, type: 0x8017 })))).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_TYPE' }));
+    expect(() =>
+      verifyQuote(signed(buildQuoteAttest({ nonce: Buffer.from('n0nce'), selection, pcrDigest: digest, type: 0x8017 }))),
+    ).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_TYPE' }));
   });
   it('the well-formed quote passes (so the two above fail for their stated reason)', () => {
-    expect(verifyQuote(signed(buildQuoteAttest({ nonce: Buffer.from('n0nce'), selection, pcrDigest: digest }))).attest.extraData.toString()).toBe('n0nce');
+    expect(
+      verifyQuote(signed(buildQuoteAttest({ nonce: Buffer.from('n0nce'), selection, pcrDigest: digest }))).attest.extraData.toString(),
+    ).toBe('n0nce');
   });
   it('an AK that is not restricted: ERR_TPM_AK_ATTRIBUTES', () => {
     const nonce = Buffer.from('x');
@@ -102,19 +127,26 @@ describe('software quotes in TPM wire format (build.ts)', () => {
   it('a signature hash other than the key scheme: ERR_TPM_QUOTE_SCHEME', () => {
     const nonce = Buffer.from('x');
     const q = softwareQuote({ privateKey: ecKey.privateKey, nonce, pcrs, selection });
-    expect(() => verifyQuote({ ...q, signature: buildSignature(ecKey.privateKey, q.attest, 'ecdsa', 'sha384'), nonce, pcrs })).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_SCHEME' }));
+    expect(() => verifyQuote({ ...q, signature: buildSignature(ecKey.privateKey, q.attest, 'ecdsa', 'sha384'), nonce, pcrs })).toThrow(
+      expect.objectContaining({ code: 'ERR_TPM_QUOTE_SCHEME' }),
+    );
   });
   it('non-hex input: ERR_TPM_INPUT', () => {
-    expect(() => verifyQuote({ attest: 'zz', signature: '', akPublic: '', nonce: '', pcrs })).toThrow(expect.objectContaining({ code: 'ERR_TPM_INPUT' }));
+    expect(() => verifyQuote({ attest: 'zz', signature: '', akPublic: '', nonce: '', pcrs })).toThrow(
+      expect.objectContaining({ code: 'ERR_TPM_INPUT' }),
+    );
   });
 });
 
 describe('TPM structure parsers under mutation', () => {
   it('2,000 mutations of each structure give a result or an ERR_TPM_ code', () => {
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
     const nonce = randomBytes(16);
-    const samples = [softwareQuote({ privateKey: ecKey.privateKey, nonce, pcrs, selection }), softwareQuote({ privateKey: rsaKey.privateKey, nonce, pcrs, selection, alg: 'rsapss' })];
+    const samples = [
+      softwareQuote({ privateKey: ecKey.privateKey, nonce, pcrs, selection }),
+      softwareQuote({ privateKey: rsaKey.privateKey, nonce, pcrs, selection, alg: 'rsapss' }),
+    ];
     const parsers: Array<[keyof (typeof samples)[0], (b: Buffer) => unknown]> = [
       ['attest', parseQuoteAttest],
       ['akPublic', parsePublic],
@@ -133,7 +165,8 @@ describe('TPM structure parsers under mutation', () => {
           verifyQuote({ ...samples[i % 2]!, [field]: b, nonce, pcrs });
         } catch (e) {
           const code = (e as { code?: unknown }).code;
-          if (typeof code !== 'string' || !code.startsWith('ERR_TPM_')) throw new Error(`${field} mutation ${i}: uncoded ${(e as Error).stack}`);
+          if (typeof code !== 'string' || !code.startsWith('ERR_TPM_'))
+            throw new Error(`${field} mutation ${i}: uncoded ${(e as Error).stack}`);
           codes.add(code);
         }
       }

@@ -28,7 +28,20 @@ beforeAll(async () => {
   const specs = log.events.filter((e) => e.type !== EV.NO_ACTION).map((e) => `${e.pcr}:sha256=${e.digests.sha256!.toString('hex')}`);
   for (let i = 0; i < specs.length; i += 8) await tpm.tools('tpm2_pcrextend', specs.slice(i, i + 8));
   await tool('tpm2_createek', ['-c', join(dir, 'ek.ctx'), '-G', 'ecc', '-u', join(dir, 'ek.pub')]);
-  await tool('tpm2_createak', ['-C', join(dir, 'ek.ctx'), '-c', join(dir, 'ak.ctx'), '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', join(dir, 'ak.pub')]);
+  await tool('tpm2_createak', [
+    '-C',
+    join(dir, 'ek.ctx'),
+    '-c',
+    join(dir, 'ak.ctx'),
+    '-G',
+    'ecc',
+    '-g',
+    'sha256',
+    '-s',
+    'ecdsa',
+    '-u',
+    join(dir, 'ak.pub'),
+  ]);
 }, 120_000);
 
 afterAll(async () => {
@@ -39,13 +52,32 @@ afterAll(async () => {
 describe('quote over PCRs extended with a real event log', () => {
   it('quote verifies, replay matches the TPM, Secure Boot is read from the verified log', async () => {
     const nonce = randomBytes(32);
-    await tool('tpm2_quote', ['-c', join(dir, 'ak.ctx'), '-l', 'sha256:0,1,2,3,4,5,6,7,8,9,14', '-q', nonce.toString('hex'), '-m', join(dir, 'q.msg'), '-s', join(dir, 'q.sig'), '-g', 'sha256']);
+    await tool('tpm2_quote', [
+      '-c',
+      join(dir, 'ak.ctx'),
+      '-l',
+      'sha256:0,1,2,3,4,5,6,7,8,9,14',
+      '-q',
+      nonce.toString('hex'),
+      '-m',
+      join(dir, 'q.msg'),
+      '-s',
+      join(dir, 'q.sig'),
+      '-g',
+      'sha256',
+    ]);
     const out = await tpm.tools('tpm2_pcrread', ['sha256:0,1,2,3,4,5,6,7,8,9,14']);
     const sha256: Record<string, string> = {};
     for (const m of out.matchAll(/^\s+(\d+)\s*:\s*0x([0-9A-Fa-f]+)$/gm)) sha256[m[1]!] = m[2]!.toLowerCase();
     const pcrs = { sha256 };
 
-    verifyQuote({ attest: await readFile(join(dir, 'q.msg')), signature: await readFile(join(dir, 'q.sig')), akPublic: await readFile(join(dir, 'ak.pub')), nonce, pcrs });
+    verifyQuote({
+      attest: await readFile(join(dir, 'q.msg')),
+      signature: await readFile(join(dir, 'q.sig')),
+      akPublic: await readFile(join(dir, 'ak.pub')),
+      nonce,
+      pcrs,
+    });
 
     const log = parseEventLog(readFileSync(LOG));
     // Our software replay equals what the TPM computed from the same extends, PCR by PCR.

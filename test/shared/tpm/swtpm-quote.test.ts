@@ -41,11 +41,31 @@ async function makeAk(tag: string, args: string[]): Promise<{ ctx: string; pub: 
   return { ctx, pub, name };
 }
 
-async function quote(ak: { ctx: string; pub: string; name: string }, tag: string, hash: string, pcrs: number[], scheme?: string): Promise<MadeQuote> {
+async function quote(
+  ak: { ctx: string; pub: string; name: string },
+  tag: string,
+  hash: string,
+  pcrs: number[],
+  scheme?: string,
+): Promise<MadeQuote> {
   const nonce = randomBytes(20);
   const msg = join(dir, `${tag}.msg`);
   const sig = join(dir, `${tag}.sig`);
-  await tool('tpm2_quote', ['-c', ak.ctx, '-l', `sha256:${pcrs.join(',')}`, '-q', nonce.toString('hex'), '-m', msg, '-s', sig, '-g', hash, ...(scheme ? [`--scheme=${scheme}`] : [])]);
+  await tool('tpm2_quote', [
+    '-c',
+    ak.ctx,
+    '-l',
+    `sha256:${pcrs.join(',')}`,
+    '-q',
+    nonce.toString('hex'),
+    '-m',
+    msg,
+    '-s',
+    sig,
+    '-g',
+    hash,
+    ...(scheme ? [`--scheme=${scheme}`] : []),
+  ]);
   return {
     attest: await readFile(msg),
     signature: await readFile(sig),
@@ -86,7 +106,15 @@ describe('verifyQuote on tpm2_quote output from swtpm', () => {
       // Our TPM Name computation equals the TPM's.
       expect(tpmName(parsePublic(q.akPublic)).equals(q.akName)).toBe(true);
       // Hex input (the evidence contract) works the same.
-      expect(verifyQuote({ attest: q.attest.toString('hex'), signature: q.signature.toString('hex'), akPublic: q.akPublic.toString('hex'), nonce: q.nonce.toString('hex'), pcrs: q.pcrs }).ak.type).toBe(kind === 'ecc' ? 'ecc' : 'rsa');
+      expect(
+        verifyQuote({
+          attest: q.attest.toString('hex'),
+          signature: q.signature.toString('hex'),
+          akPublic: q.akPublic.toString('hex'),
+          nonce: q.nonce.toString('hex'),
+          pcrs: q.pcrs,
+        }).ak.type,
+      ).toBe(kind === 'ecc' ? 'ecc' : 'rsa');
     });
   }
 
@@ -102,10 +130,14 @@ describe('verifyQuote on tpm2_quote output from swtpm', () => {
     });
     it('another AK (same type)', async () => {
       const other = await makeAk('ak-other', ['-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa']);
-      expect(() => verifyQuote({ ...base(), akPublic: readFileSyncBuf(other.pub) })).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_SIGNATURE' }));
+      expect(() => verifyQuote({ ...base(), akPublic: readFileSyncBuf(other.pub) })).toThrow(
+        expect.objectContaining({ code: 'ERR_TPM_QUOTE_SIGNATURE' }),
+      );
     });
     it('another AK of another type', async () => {
-      expect(() => verifyQuote({ ...base(), akPublic: readFileSyncBuf(aks.rsa!.pub) })).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_SCHEME' }));
+      expect(() => verifyQuote({ ...base(), akPublic: readFileSyncBuf(aks.rsa!.pub) })).toThrow(
+        expect.objectContaining({ code: 'ERR_TPM_QUOTE_SCHEME' }),
+      );
     });
     it('a tampered PCR value', () => {
       const b = base();
@@ -129,10 +161,14 @@ describe('verifyQuote on tpm2_quote output from swtpm', () => {
       expect(() => verifyQuote({ ...base(), attest })).toThrow(expect.objectContaining({ code: 'ERR_TPM_QUOTE_MAGIC' }));
     });
     it('a truncated attest', () => {
-      expect(() => verifyQuote({ ...base(), attest: q.attest.subarray(0, q.attest.length - 3) })).toThrow(expect.objectContaining({ code: 'ERR_TPM_PARSE' }));
+      expect(() => verifyQuote({ ...base(), attest: q.attest.subarray(0, q.attest.length - 3) })).toThrow(
+        expect.objectContaining({ code: 'ERR_TPM_PARSE' }),
+      );
     });
     it('an EK (decrypt key, not restricted signing) as AK', async () => {
-      expect(() => verifyQuote({ ...base(), akPublic: readFileSyncBuf(join(dir, 'ek.pub')) })).toThrow(expect.objectContaining({ code: 'ERR_TPM_AK_ATTRIBUTES' }));
+      expect(() => verifyQuote({ ...base(), akPublic: readFileSyncBuf(join(dir, 'ek.pub')) })).toThrow(
+        expect.objectContaining({ code: 'ERR_TPM_AK_ATTRIBUTES' }),
+      );
     });
   });
 });

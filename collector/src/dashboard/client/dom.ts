@@ -6,7 +6,11 @@
 export type Child = Node | string | number | null | undefined | false | Child[];
 type Attr = string | number | boolean | undefined | null | ((e: Event) => void);
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, Attr> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, Attr> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
@@ -56,6 +60,8 @@ export function show(v: unknown, max = 160): string {
 
 /** The present values joined with `sep` ("Dell Inc. PowerEdge"); one '—' when none is, never "— —". */
 export function joinPresent(values: unknown[], sep = ' '): string {
-  const got = values.filter((v) => v !== null && v !== undefined && v !== '').map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
+  const got = values
+    .filter((v) => v !== null && v !== undefined && v !== '')
+    .map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
   return got.length ? got.join(sep) : '—';
 }

@@ -49,7 +49,10 @@ export class FleetView {
     const ticket = this.schedule.begin();
     const [page, attention] = await Promise.all([api<Page>(`/v1/dashboard/fleet?${q}`), api<Page>('/v1/dashboard/fleet?limit=8')]);
     if (!this.schedule.isCurrent(ticket)) return;
-    this.render(page, attention.rows.filter((r) => r.status !== 'trusted'));
+    this.render(
+      page,
+      attention.rows.filter((r) => r.status !== 'trusted'),
+    );
   }
 
   /** A live status change: update the row at once, then refresh counts and order shortly after. */
@@ -77,11 +80,20 @@ export class FleetView {
     this.schedule.soon(ms);
   }
 
-
   private render(p: Page, attention: Row[]): void {
     const active = this.params.get('status');
     const card = (label: string, n: number, status: Status | null) =>
-      h('button', { type: 'button', class: `card ${status ?? 'all'}${active === status || (!active && !status) ? ' active' : ''}`, 'data-card': status ?? 'all', onclick: () => this.go({ status: status }) }, h('span', { class: 'n' }, n), label);
+      h(
+        'button',
+        {
+          type: 'button',
+          class: `card ${status ?? 'all'}${active === status || (!active && !status) ? ' active' : ''}`,
+          'data-card': status ?? 'all',
+          onclick: () => this.go({ status: status }),
+        },
+        h('span', { class: 'n' }, n),
+        label,
+      );
     const select = (name: 'code' | 'gpuModel' | 'driver', label: string, values: string[]) =>
       h(
         'select',
@@ -110,14 +122,33 @@ export class FleetView {
             'section',
             { class: 'attention', id: 'attention' },
             h('strong', {}, 'Needs attention'),
-            h('ul', {}, attention.map((r) => h('li', {}, h('a', { href: `#/node/${encodeURIComponent(r.nodeId)}` }, r.nodeId), ' ', badge(r.status), ' ', reasonCodes(r.reasons)))),
+            h(
+              'ul',
+              {},
+              attention.map((r) =>
+                h(
+                  'li',
+                  {},
+                  h('a', { href: `#/node/${encodeURIComponent(r.nodeId)}` }, r.nodeId),
+                  ' ',
+                  badge(r.status),
+                  ' ',
+                  reasonCodes(r.reasons),
+                ),
+              ),
+            ),
           )
         : null,
       h(
         'div',
         { class: 'filters' },
         search,
-        h('select', { name: 'status', 'aria-label': 'Status', onchange: (e: Event) => this.go({ status: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, 'Status: any'), (['untrusted', 'stale', 'unknown', 'trusted'] as const).map((s) => h('option', { value: s, selected: active === s }, s))),
+        h(
+          'select',
+          { name: 'status', 'aria-label': 'Status', onchange: (e: Event) => this.go({ status: (e.target as HTMLSelectElement).value }) },
+          h('option', { value: '' }, 'Status: any'),
+          (['untrusted', 'stale', 'unknown', 'trusted'] as const).map((s) => h('option', { value: s, selected: active === s }, s)),
+        ),
         select('code', 'Drift code', p.facets.codes),
         select('gpuModel', 'GPU model', p.facets.gpuModels),
         select('driver', 'Driver', p.facets.drivers),
@@ -126,7 +157,15 @@ export class FleetView {
       h(
         'table',
         { id: 'nodes' },
-        h('thead', {}, h('tr', {}, ['Node', 'Status', 'Reasons', 'Last verified', 'GPUs', 'Driver', 'VBIOS', 'BIOS'].map((t) => h('th', {}, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Node', 'Status', 'Reasons', 'Last verified', 'GPUs', 'Driver', 'VBIOS', 'BIOS'].map((t) => h('th', {}, t)),
+          ),
+        ),
         h(
           'tbody',
           {},
@@ -135,7 +174,12 @@ export class FleetView {
             h(
               'tr',
               { 'data-node': r.nodeId, 'data-status': r.status },
-              h('td', { class: 'mono' }, h('a', { href: `#/node/${encodeURIComponent(r.nodeId)}` }, r.nodeId), r.connected === false ? h('span', { class: 'muted', title: 'agent not connected' }, ' ⏻') : null),
+              h(
+                'td',
+                { class: 'mono' },
+                h('a', { href: `#/node/${encodeURIComponent(r.nodeId)}` }, r.nodeId),
+                r.connected === false ? h('span', { class: 'muted', title: 'agent not connected' }, ' ⏻') : null,
+              ),
               h('td', { class: 'status' }, badge(r.status)),
               h('td', { class: 'reasons' }, reasonCodes(r.reasons)),
               h('td', { title: r.verifiedAt ?? '' }, ago(r.verifiedAt)),
@@ -150,7 +194,11 @@ export class FleetView {
       h(
         'div',
         { class: 'pager' },
-        h('button', { type: 'button', disabled: offset === 0, onclick: () => this.go({ offset: String(Math.max(0, offset - PAGE)) }) }, '← Previous'),
+        h(
+          'button',
+          { type: 'button', disabled: offset === 0, onclick: () => this.go({ offset: String(Math.max(0, offset - PAGE)) }) },
+          '← Previous',
+        ),
         h('span', { id: 'range' }, p.total ? `${offset + 1}–${to} of ${p.total}` : '0 of 0'),
         h('button', { type: 'button', disabled: to >= p.total, onclick: () => this.go({ offset: String(offset + PAGE) }) }, 'Next →'),
       ),

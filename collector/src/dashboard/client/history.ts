@@ -3,8 +3,18 @@
  * that say the same thing (status, kind, reason codes) folded into one line, so a healthy node
  * shows "reports 39–88 (fresh) trusted ×50" instead of fifty identical lines. An approval ends a run.
  */
-export interface HistoryReport { seq: number; receivedAt: string; kind: string; status: string; reasons: Array<{ code: string; detail: string }> }
-export interface HistoryApproval { at: string; actor: string; reason: string }
+export interface HistoryReport {
+  seq: number;
+  receivedAt: string;
+  kind: string;
+  status: string;
+  reasons: Array<{ code: string; detail: string }>;
+}
+export interface HistoryApproval {
+  at: string;
+  actor: string;
+  reason: string;
+}
 
 export type HistoryItem =
   | { type: 'reports'; newest: HistoryReport; oldest: HistoryReport; count: number }
@@ -14,10 +24,9 @@ const sameVerdict = (a: HistoryReport, b: HistoryReport): boolean =>
   a.status === b.status && a.kind === b.kind && a.reasons.map((r) => r.code).join(',') === b.reasons.map((r) => r.code).join(',');
 
 export function groupHistory(reports: HistoryReport[], approvals: HistoryApproval[]): HistoryItem[] {
-  const merged = [
-    ...reports.map((r) => ({ at: r.receivedAt, report: r })),
-    ...approvals.map((a) => ({ at: a.at, approval: a })),
-  ].sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0));
+  const merged = [...reports.map((r) => ({ at: r.receivedAt, report: r })), ...approvals.map((a) => ({ at: a.at, approval: a }))].sort(
+    (x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0),
+  );
   const out: HistoryItem[] = [];
   for (const e of merged) {
     if ('approval' in e) {

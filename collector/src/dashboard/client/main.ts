@@ -60,7 +60,12 @@ function startLive(): void {
       if (current === 'fleet') {
         if (name === 'status' && e.nodeId && e.to) fleet.onStatus({ nodeId: e.nodeId, to: e.to, reasons: e.reasons ?? [] });
         else fleet.soon(name === 'activity' ? 2000 : 500);
-      } else if (name === 'reset' || (e.nodeId && e.nodeId === node.nodeId) || (name === 'activity' && (data as { nodeIds?: string[] }).nodeIds?.includes(node.nodeId))) node.soon();
+      } else if (
+        name === 'reset' ||
+        (e.nodeId && e.nodeId === node.nodeId) ||
+        (name === 'activity' && (data as { nodeIds?: string[] }).nodeIds?.includes(node.nodeId))
+      )
+        node.soon();
     },
   });
 }
