@@ -19,7 +19,8 @@ import { nodesRoutes } from './api/nodes.js';
 import type { EvidencePorts } from './pipeline/verify-report.js';
 import type { ReportVerifier } from './pipeline/verify-pool.js';
 import type { Store } from './store/store.js';
-import { AgentHub, type EnrollHook } from './ws/hub.js';
+import { AcceptanceService, type Clock, type EnrollHook, systemClock } from './accept/index.js';
+import { AgentHub } from './ws/hub.js';
 import { createUpgradeHandler, type UpgradeCheck } from './ws/upgrade.js';
 
 export const ERR_HTTP_NOT_FOUND = 'ERR_HTTP_NOT_FOUND';
@@ -43,7 +44,10 @@ export interface AppContext {
   store: Store;
   events: CollectorEvents;
   logger: Logger;
+  /** The agent WebSockets of this collector (transport). */
   hub: AgentHub;
+  /** Report acceptance: hello, reports, challenges, approval, closing a revoked node's connections. */
+  accept: AcceptanceService;
   config: CollectorConfig;
   ports: EvidencePorts;
   startedAt: Date;
@@ -100,7 +104,7 @@ async function readBody(req: IncomingMessage, max: number): Promise<unknown> {
  */
 export function buildApp(deps: AppDeps): App {
   const config: CollectorConfig = { ...defaultCollectorConfig(), ...deps.config };
-  const hub = new AgentHub({
+  const accept = new AcceptanceService({
     store: deps.store,
     events: deps.events,
     logger: deps.logger,
@@ -108,14 +112,16 @@ export function buildApp(deps: AppDeps): App {
     config,
     ...(deps.enroll ? { enroll: deps.enroll } : {}),
     ...(deps.verifier ? { verifier: deps.verifier } : {}),
-    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.now ? { clock: clockFrom(deps.now) } : {}),
     ...(deps.nonce ? { nonce: deps.nonce } : {}),
   });
+  const hub = new AgentHub({ accept, events: deps.events, logger: deps.logger, config });
   const ctx: AppContext = {
     store: deps.store,
     events: deps.events,
     logger: deps.logger,
     hub,
+    accept,
     config,
     ports: deps.ports,
     startedAt: new Date(),
@@ -173,7 +179,13 @@ export function buildApp(deps: AppDeps): App {
     handleUpgrade: upgrade.handler,
     close() {
       hub.close();
+      accept.close();
       upgrade.wss.close();
     },
   };
+}
+
+/** A clock reading `now` (tests pin the time), with real timers. */
+function clockFrom(now: () => Date): Clock {
+  return { now: () => now().getTime(), setTimer: systemClock.setTimer };
 }

@@ -57,7 +57,8 @@ export {
   type CollectorConfig,
 } from './config.js';
 export { createLogger, silentLogger } from './logger.js';
-export { AgentHub, ERR_NODE_NOT_CONNECTED, type EnrollHook, type ChallengeOutcome } from './ws/hub.js';
+export { AgentHub } from './ws/hub.js';
+export { AcceptanceService, ERR_NODE_NOT_CONNECTED, type EnrollHook, type ChallengeOutcome } from './accept/index.js';
 export * from './ws/errors.js';
 export {
   verifyReport,

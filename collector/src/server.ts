@@ -18,7 +18,7 @@ import { openPostgresStore, openSqliteStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { parseSchedulerSettings, startSchedulerFeatures } from './integrations/index.js';
 import { bulkAttestRoutes, createTrust } from './trust/index.js';
-import type { EnrollHook } from './ws/hub.js';
+import type { EnrollHook } from './accept/index.js';
 import { ERR_CONFIG, UserError } from '../../shared/src/errors.js';
 
 /** The collector could not bind its --listen address (in use, no permission, no such address). */
@@ -89,7 +89,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
     perNodeLimit: metricsConfig.perNodeLimit,
     maxCodeLabels: metricsConfig.maxCodeLabels,
   });
-  const dashboard = await createDashboard({ store, events, trust: trust.cache, isConnected: (id) => app.hub.isConnected(id) });
+  const dashboard = await createDashboard({ store, events, trust: trust.cache, isConnected: (id) => app.accept.isConnected(id) });
   const verifier = config.verifyWorkers > 0 ? createVerifierPool(config.verifyWorkers) : null;
   const app = buildApp({
     store,
@@ -103,7 +103,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
     routes: [
       trust.routes,
       sched.routes,
-      (a) => bulkAttestRoutes({ challenger: a.hub, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec }),
+      (a) => bulkAttestRoutes({ challenger: a.accept, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec }),
       live.routes(),
       metrics.routes,
       dashboard.routes,

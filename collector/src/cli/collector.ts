@@ -68,7 +68,7 @@ const verb: Verb = {
       detach = access.attach({
         events: running.events,
         closeNode: (nodeId) => {
-          for (const s of app.hub.sessions) if (s.nodeId === nodeId) s.close(1000, 'ERR_NODE_REVOKED');
+          app.accept.closeNode(nodeId);
         },
       });
     } catch (e) {

@@ -34,6 +34,10 @@ const STATUSES: TrustStatus[] = ['trusted', 'untrusted', 'unknown', 'stale'];
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 10_000;
 
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function clampInt(v: number | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined || !Number.isFinite(v)) return dflt;
   return Math.min(max, Math.max(min, Math.floor(v)));
@@ -84,6 +88,16 @@ async function writeBaseline(tx: SqlExecutor, b: Baseline, approval: ApprovalRec
 /** One report, its changes, the node's new state (and a TOFU baseline) inside the caller's transaction. */
 async function writeReport(tx: SqlExecutor, w: ReportWrite): Promise<void> {
   const { report: r, changes, node } = w;
+  // Seqs of a node only grow, also when several collectors write it: the node row is locked (on
+  // PostgreSQL; SQLite has one writer) and a seq not above its last one is a duplicate.
+  const last = await tx.get<{ last_seq: unknown }>(
+    `SELECT last_seq FROM nodes WHERE node_id = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`,
+    [r.nodeId],
+  );
+  if (last && num(last.last_seq) >= r.seq)
+    throw new StoreError(ERR_STORE_DUPLICATE_SEQ, `report ${r.nodeId}#${r.seq} is not after the node's last stored seq`, {
+      details: { nodeId: r.nodeId, seq: r.seq, lastSeq: num(last.last_seq) },
+    });
   const prev = await tx.get<{ inventory_digest: string; pcr_digest: string | null }>(
     'SELECT inventory_digest, pcr_digest FROM reports WHERE node_id = ? ORDER BY seq DESC LIMIT 1',
     [r.nodeId],
@@ -204,18 +218,20 @@ export function createSqlStore(db: SqlDb, migrations: readonly Migration[] = MIG
     async recordReports(batch: readonly ReportWrite[]) {
       if (batch.length === 0) return [];
       return db.transaction(async (tx) => {
-        const out: Array<Error | null> = [];
-        for (const w of batch) {
+        const out: Array<Error | null> = new Array(batch.length).fill(null);
+        // Node rows are locked in one order (node id, then seq) so two collectors' batches cannot deadlock.
+        const order = batch.map((_, i) => i);
+        order.sort((a, b) => cmp(batch[a]!.report.nodeId, batch[b]!.report.nodeId) || batch[a]!.report.seq - batch[b]!.report.seq);
+        for (const i of order) {
           // Savepoints are portable (SQLite and PostgreSQL): a failed item leaves the others intact.
           await tx.exec('SAVEPOINT report_write');
           try {
-            await writeReport(tx, w);
+            await writeReport(tx, batch[i]!);
             await tx.exec('RELEASE SAVEPOINT report_write');
-            out.push(null);
           } catch (e) {
             await tx.exec('ROLLBACK TO SAVEPOINT report_write');
             await tx.exec('RELEASE SAVEPOINT report_write');
-            out.push(e instanceof Error ? e : new Error(String(e)));
+            out[i] = e instanceof Error ? e : new Error(String(e));
           }
         }
         return out;
@@ -248,6 +264,23 @@ export function createSqlStore(db: SqlDb, migrations: readonly Migration[] = MIG
           )
         : await db.get(`SELECT ${REPORT_COLUMNS} FROM reports WHERE node_id = ? AND jws IS NOT NULL ORDER BY seq DESC LIMIT 1`, [nodeId]);
       return r ? reportFromRow(r) : null;
+    },
+
+    async latestVerifiedState(nodeId) {
+      const fresh = await db.get(`SELECT ${REPORT_COLUMNS} FROM reports WHERE node_id = ? AND kind = 'fresh' ORDER BY seq DESC LIMIT 1`, [
+        nodeId,
+      ]);
+      if (!fresh) return null;
+      const report = reportFromRow(fresh);
+      if (report.jws) return { report, full: report };
+      const full = await db.get(
+        `SELECT ${REPORT_COLUMNS} FROM reports WHERE node_id = ? AND seq < ? AND jws IS NOT NULL AND inventory_digest = ?
+           AND ${report.pcrDigest === null ? 'pcr_digest IS NULL' : 'pcr_digest = ?'} ORDER BY seq DESC LIMIT 1`,
+        report.pcrDigest === null
+          ? [nodeId, report.seq, report.inventoryDigest]
+          : [nodeId, report.seq, report.inventoryDigest, report.pcrDigest],
+      );
+      return full ? { report, full: reportFromRow(full) } : null;
     },
 
     async listChanges(nodeId, opts = {}) {

@@ -162,6 +162,12 @@ export interface Store {
    * it is the evidence for the node's current state. `kind: 'fresh'` skips history reports.
    */
   latestFullReport(nodeId: string, opts?: { kind?: 'fresh' | 'history' }): Promise<ReportRecord | null>;
+  /**
+   * The node's latest verified state: its newest fresh report (`report`, possibly a compact row)
+   * and the newest report with the same digests that kept its full JWS (`full`), whose payload is
+   * that state's evidence. Null when the node has no fresh report or its evidence is not kept.
+   */
+  latestVerifiedState(nodeId: string): Promise<{ report: ReportRecord; full: ReportRecord } | null>;
   /** The node's key history (JWS key and AK), oldest first; a row is added whenever kid or AK changes. */
   listKeys(nodeId: string): Promise<NodeKeyRecord[]>;
   /**

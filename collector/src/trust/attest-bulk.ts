@@ -1,6 +1,6 @@
 import type { HostlistLimits } from '../../../shared/src/hostlist.js';
 import { HttpError, type Route } from '../http/router.js';
-import type { ChallengeOutcome } from '../ws/hub.js';
+import type { ChallengeOutcome } from '../accept/index.js';
 import type { TrustCache, TrustView } from './cache.js';
 import { ERR_TRUST_QUERY } from './errors.js';
 import { parseNodesParam } from './routes.js';

@@ -66,7 +66,7 @@ export async function startFleet(nodes: Array<{ id: string; host: string }>, sec
   const detach = access.attach({
     events: collector.events,
     closeNode: (nodeId) => {
-      for (const s of collector.app.hub.sessions) if (s.nodeId === nodeId) s.close(1000, 'ERR_NODE_REVOKED');
+      collector.app.accept.closeNode(nodeId);
     },
   });
   const makeToken = async (name: string, role: string) => {

@@ -4,7 +4,7 @@ import { DRIFT_CODES } from '../../../collector/src/drift/codes.js';
 
 describe('drift code table', () => {
   const doc = readFileSync('docs/ARCHITECTURE.md', 'utf8');
-  const rows = new Map([...doc.matchAll(/^\| `([a-z_.]+)` \| ([a-z-]+) \| /gm)].map((m) => [m[1]!, m[2]!]));
+  const rows = new Map([...doc.matchAll(/^\| `([a-z_.]+)` *\| ([a-z-]+) *\| /gm)].map((m) => [m[1]!, m[2]!]));
 
   it('docs/ARCHITECTURE.md lists every drift code with its claim', () => {
     for (const [code, { claim }] of Object.entries(DRIFT_CODES)) expect(rows.get(code), code).toBe(claim);

@@ -365,22 +365,31 @@ export function storeContract(engine: string, h: StoreHarness): void {
     });
 
     it('serves concurrent report writes without losing or interleaving any', async () => {
+      // Nodes write concurrently; one node's reports in order (the collector's node lock does that).
       const ids = Array.from({ length: 5 }, (_, i) => `conc-${i}`);
       await Promise.all(
-        ids.flatMap((id) =>
-          Array.from({ length: 10 }, (_, s) =>
-            store.recordReport(
+        ids.map(async (id) => {
+          for (let s = 0; s < 10; s++)
+            await store.recordReport(
               report(id, s + 1),
               [{ nodeId: id, seq: s + 1, at: at(s), code: 'x', claim: 'hardware', detail: 'd', before: s, after: s + 1 }],
               node(id, { lastSeq: s + 1 }),
-            ),
-          ),
-        ),
+            );
+        }),
       );
       for (const id of ids) {
         expect((await store.listReports(id)).length).toBe(10);
         expect((await store.listChanges(id)).length).toBe(10);
       }
+    });
+
+    it("refuses a seq not above the node's last stored one (another collector wrote a later one) with ERR_STORE_DUPLICATE_SEQ", async () => {
+      await store.recordReport(report('order-1', 5), [], node('order-1', { lastSeq: 5 }));
+      await expect(store.recordReport(report('order-1', 4), [], node('order-1', { lastSeq: 4 }))).rejects.toMatchObject({
+        code: ERR_STORE_DUPLICATE_SEQ,
+      });
+      expect((await store.listReports('order-1')).map((r) => r.seq)).toEqual([5]);
+      expect((await store.getNode('order-1'))?.lastSeq).toBe(5);
     });
 
     describe('listNodes', () => {

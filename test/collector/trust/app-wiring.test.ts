@@ -45,7 +45,7 @@ describe('scheduler features inside buildApp', () => {
       routes: [
         trust.routes,
         sched.routes,
-        (a) => bulkAttestRoutes({ challenger: a.hub, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec }),
+        (a) => bulkAttestRoutes({ challenger: a.accept, cache: trust.cache, maxWaitSec: a.config.maxAttestWaitSec }),
       ],
     });
     server = createServer(app.handleRequest);

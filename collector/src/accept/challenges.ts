@@ -1,8 +1,9 @@
-import type { ChallengeOutcome } from './hub.js';
+import { type Clock, systemClock } from './clock.js';
+import type { ChallengeOutcome } from './types.js';
 
 interface Waiter {
   resolve(o: ChallengeOutcome): void;
-  timer: NodeJS.Timeout;
+  cancel: () => void;
   /** The nonce it waits on; null while its challenge is deferred. */
   nonce: string | null;
 }
@@ -14,7 +15,7 @@ export interface OnDemandOptions {
   spacingMs: number;
   /** How long an unanswered on-demand challenge holds back the next one. */
   answerMs: number;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -33,12 +34,12 @@ export class OnDemandChallenges {
   private readonly waiters = new Map<string, Waiter[]>();
   private lastSentAt = -Infinity;
   private outstanding: string | null = null;
-  private deferred: { waiters: Waiter[]; timer: NodeJS.Timeout | null } | null = null;
+  private deferred: { waiters: Waiter[]; cancel: (() => void) | null } | null = null;
   private closed = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly o: OnDemandOptions) {
-    this.now = o.now ?? Date.now;
+    this.clock = o.clock ?? systemClock;
   }
 
   /** Asks for fresh evidence; with waitMs > 0 resolves with the answer's outcome, or null on timeout or close. */
@@ -49,7 +50,7 @@ export class OnDemandChallenges {
       const nonce = this.send();
       join = (w) => this.addWaiter(nonce, w);
     } else {
-      const d = this.deferred ?? (this.deferred = { waiters: [], timer: null });
+      const d = this.deferred ?? (this.deferred = { waiters: [], cancel: null });
       this.schedule();
       join = (w) => d.waiters.push(w);
     }
@@ -58,7 +59,7 @@ export class OnDemandChallenges {
       const w: Waiter = {
         resolve,
         nonce: null,
-        timer: setTimeout(() => {
+        cancel: this.clock.setTimer(() => {
           this.drop(w);
           resolve(null);
         }, waitMs),
@@ -78,7 +79,7 @@ export class OnDemandChallenges {
     if (!list) return;
     this.waiters.delete(nonce);
     for (const w of list) {
-      clearTimeout(w.timer);
+      w.cancel();
       w.resolve(outcome);
     }
   }
@@ -88,9 +89,9 @@ export class OnDemandChallenges {
     this.closed = true;
     for (const [nonce] of [...this.waiters]) this.settle(nonce, null);
     if (this.deferred) {
-      if (this.deferred.timer) clearTimeout(this.deferred.timer);
+      this.deferred.cancel?.();
       for (const w of this.deferred.waiters) {
-        clearTimeout(w.timer);
+        w.cancel();
         w.resolve(null);
       }
       this.deferred = null;
@@ -98,12 +99,12 @@ export class OnDemandChallenges {
   }
 
   private canSend(): boolean {
-    const t = this.now();
+    const t = this.clock.now();
     return t - this.lastSentAt >= this.o.spacingMs && (this.outstanding === null || t - this.lastSentAt >= this.o.answerMs);
   }
 
   private send(): string {
-    this.lastSentAt = this.now();
+    this.lastSentAt = this.clock.now();
     const nonce = this.o.issue();
     this.outstanding = nonce;
     return nonce;
@@ -113,10 +114,10 @@ export class OnDemandChallenges {
   private schedule(): void {
     const d = this.deferred;
     if (!d || this.closed) return;
-    if (d.timer) clearTimeout(d.timer);
-    const t = this.now();
+    d.cancel?.();
+    const t = this.clock.now();
     const at = Math.max(this.lastSentAt + this.o.spacingMs, this.outstanding === null ? -Infinity : this.lastSentAt + this.o.answerMs);
-    d.timer = setTimeout(
+    d.cancel = this.clock.setTimer(
       () => {
         if (this.deferred !== d || this.closed) return;
         if (!this.canSend()) return this.schedule();
