@@ -18,8 +18,12 @@ export interface CollectorConfig {
   listen: { host: string; port: number };
   /** SQLite file (embedded store). Default /var/lib/nodeseal/collector.db. */
   db: string;
-  /** PostgreSQL connection string; when set, used instead of `db`. */
+  /** PostgreSQL connection string; when set, used instead of `db`, and collectors sharing it form one fleet (cluster mode). */
   postgresUrl: string | null;
+  /** This collector's name in the fleet (cluster mode). Default: hostname:port. */
+  collectorId: string | null;
+  /** Cluster mode: how often each collector re-reads node versions to heal a missed notification, ms. Default 2,000. */
+  clusterCatchUpMs: number;
   /** TLS certificate and key (PEM files); when both set the collector serves https/wss. */
   tlsCert: string | null;
   tlsKey: string | null;
@@ -61,6 +65,8 @@ const SPECS: Spec[] = [
   { key: 'listen', kind: 'listen', env: 'NODESEAL_LISTEN', flag: 'listen' },
   { key: 'db', kind: 'string', env: 'NODESEAL_DB', flag: 'db' },
   { key: 'postgresUrl', kind: 'nstring', env: 'NODESEAL_POSTGRES_URL', flag: 'postgres' },
+  { key: 'collectorId', kind: 'nstring', env: 'NODESEAL_COLLECTOR_ID', flag: 'collector-id' },
+  { key: 'clusterCatchUpMs', kind: 'int', env: 'NODESEAL_CLUSTER_CATCH_UP_MS', min: 100, max: 60_000 },
   { key: 'tlsCert', kind: 'nstring', env: 'NODESEAL_TLS_CERT', flag: 'tls-cert' },
   { key: 'tlsKey', kind: 'nstring', env: 'NODESEAL_TLS_KEY', flag: 'tls-key' },
   { key: 'insecure', kind: 'bool', env: 'NODESEAL_INSECURE', flag: 'insecure' },
@@ -84,6 +90,8 @@ export function defaultCollectorConfig(): CollectorConfig {
     listen: { host: '127.0.0.1', port: 8443 },
     db: '/var/lib/nodeseal/collector.db',
     postgresUrl: null,
+    collectorId: null,
+    clusterCatchUpMs: 2000,
     tlsCert: null,
     tlsKey: null,
     insecure: false,

@@ -7,10 +7,11 @@ import { loadBootstrapToken } from '../auth/bootstrap.js';
 import { openPostgresStore, openSqliteStore } from '../store/open.js';
 
 const usage =
-  'nodeseal collector [--listen HOST:PORT] [--db PATH] [--config FILE] [--postgres URL] [--tls-cert FILE --tls-key FILE] [--insecure] [--interval SEC] [--freshness-ttl SEC] [--heartbeat SEC] [--verify-workers N] [--log-level L]\n  [--ek-ca-dir DIR] [--allow-tofu] [--bootstrap-token-file FILE]\n\n' +
+  'nodeseal collector [--listen HOST:PORT] [--db PATH] [--config FILE] [--postgres URL [--collector-id NAME]] [--tls-cert FILE --tls-key FILE] [--insecure] [--interval SEC] [--freshness-ttl SEC] [--heartbeat SEC] [--verify-workers N] [--log-level L]\n  [--ek-ca-dir DIR] [--allow-tofu] [--bootstrap-token-file FILE]\n\n' +
   '  --listen HOST:PORT     address for agents and the API (default 127.0.0.1:8443)\n' +
   '  --interval SEC         how often agents report (default 60); --freshness-ttl SEC: a verdict older is stale (default 180)\n' +
   '  --heartbeat SEC        WebSocket ping interval (default 15); --verify-workers N: verification threads (default 0, in-process)\n' +
+  '  --postgres URL         PostgreSQL store; collectors sharing it form one fleet (docs/deployment.md); --collector-id NAME: this one\'s name (default hostname:port)\n' +
   '  --log-level L          fatal, error, warn, info (default), debug, trace or silent (logs are JSON on stderr)\n' +
   'Every option, its NODESEAL_* variable and config key: docs/configuration.md. Check a config file: nodeseal config check FILE.\n' +
   'Example (lab, this host only):\n' +
@@ -37,6 +38,7 @@ const verb: Verb = {
       db: { type: 'string' },
       config: { type: 'string' },
       postgres: { type: 'string' },
+      'collector-id': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       insecure: { type: 'boolean' },

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { UserError, ERR_CONFIG } from '../../../shared/src/errors.js';
 import type { TrustStatus } from '../../../shared/src/report/types.js';
 import type { Route } from '../http/router.js';
+import type { Identity } from '../../../shared/src/jws/index.js';
 import { loadOrCreateReceiptKey, receiptRoutes } from '../receipt.js';
 import type { Store } from '../store/store.js';
 import type { TrustModule } from '../trust/index.js';
@@ -96,6 +97,12 @@ export function parseSchedulerSettings(sections: Record<string, unknown>, db: st
 export interface SchedulerFeatures {
   routes: Route[];
   slurm: SlurmIntegration | null;
+  /** The receipt signing key (the fleet's in cluster mode). */
+  key: Identity;
+  /** Starts the Slurm reconcile/drain/resume (at start, or when this collector is elected leader). */
+  lead(): void;
+  /** Stops it (deposed: another collector leads). */
+  standDown(): void;
   close(): void;
 }
 
@@ -106,8 +113,12 @@ export async function startSchedulerFeatures(deps: {
   trust: TrustModule;
   logger: Logger;
   runner?: CommandRunner;
+  /** The signing key (cluster mode: the fleet's, cluster/fleet-key.ts); default: loaded or made in stateDir. */
+  key?: Identity;
+  /** Cluster mode: the Slurm integration waits for lead() (the leader lease) instead of starting at once. */
+  waitForLead?: boolean;
 }): Promise<SchedulerFeatures> {
-  const key = await loadOrCreateReceiptKey(deps.settings.stateDir);
+  const key = deps.key ?? (await loadOrCreateReceiptKey(deps.settings.stateDir));
   const routes = receiptRoutes({ key, cache: deps.trust.cache, store: deps.store });
   let slurm: SlurmIntegration | null = null;
   if (deps.settings.slurm.mode !== 'off') {
@@ -122,12 +133,27 @@ export async function startSchedulerFeatures(deps: {
       scontrol: s.scontrol,
       sinfo: s.sinfo,
     });
-    void slurm.attach(deps.trust.cache);
-    deps.logger.info({ mode: s.mode }, 'slurm integration on');
   }
+  let leading = false;
+  const lead = () => {
+    if (!slurm || leading) return;
+    leading = true;
+    void slurm.attach(deps.trust.cache);
+    deps.logger.info({ mode: deps.settings.slurm.mode }, 'slurm integration on');
+  };
+  const standDown = () => {
+    if (!slurm || !leading) return;
+    leading = false;
+    slurm.detach();
+    deps.logger.info('slurm integration paused: another collector leads');
+  };
+  if (!deps.waitForLead) lead();
   return {
     routes,
     slurm,
+    key,
+    lead,
+    standDown,
     close() {
       slurm?.detach();
     },

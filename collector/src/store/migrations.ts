@@ -233,4 +233,18 @@ CREATE TABLE alert_lease (
 );
 `,
   ),
+  // The fleet's signing key, public half only (cluster/fleet-key.ts): every collector sharing the
+  // database must sign with the key registered here.
+  portable(
+    '0402_fleet_key',
+    `
+CREATE TABLE fleet_keys (
+  purpose TEXT PRIMARY KEY,
+  kid TEXT NOT NULL,
+  public_jwk TEXT NOT NULL,
+  registered_by TEXT NOT NULL,
+  registered_at TEXT NOT NULL
+);
+`,
+  ),
 ];

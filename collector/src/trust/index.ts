@@ -30,11 +30,16 @@ export async function createTrust(deps: {
   cache?: TrustCacheOptions;
   watch?: TrustWatchOptions;
   hostlistLimits?: Partial<HostlistLimits>;
+  /**
+   * Follow this collector's event bus (default). In cluster mode the change feed of the shared
+   * database drives the cache instead (setFromRecord), so every collector reads the same records.
+   */
+  followEvents?: boolean;
 }): Promise<TrustModule> {
   const cache = new TrustCache(deps.cache);
   // Attach first so that nothing published while loading is lost; load then overwrites with stored state
   // only for nodes the bus has not already updated.
-  cache.attach(deps.events);
+  if (deps.followEvents !== false) cache.attach(deps.events);
   await cache.load(deps.store);
   const watch = new TrustWatchHub(cache, deps.watch);
   const routes = trustRoutes({ cache, watch, ...(deps.hostlistLimits ? { hostlistLimits: deps.hostlistLimits } : {}) });
