@@ -4,7 +4,7 @@
  *
  * How to add one (other areas append here with a small edit):
  *   - pick the next id in your area's range: core '0001'-'0099', auth/audit '0100'-'0199',
- *     alert outbox '0200'-'0299', scheduler integrations '0300'-'0399';
+ *     alert outbox '0200'-'0299', scheduler integrations '0300'-'0399', cluster '0400'-'0499';
  *   - write portable SQL: TEXT for strings and ISO-8601 UTC times, BIGINT for integers, TEXT
  *     holding JSON for structured values, `INSERT ... ON CONFLICT ... DO UPDATE` for upserts;
  *   - use `portable(id, sql)` when one text works on both engines, or give `sqlite` and
@@ -230,6 +230,80 @@ CREATE TABLE alert_lease (
   webhook TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
   expires_at BIGINT NOT NULL
+);
+`,
+  ),
+  // Node row versions for the cluster change feed (collector/src/cluster/feed.ts). Every write of a
+  // node row increases `version`: the portable statements (rows.ts UPSERT_NODE, TOUCH_NODE) add one;
+  // on PostgreSQL a BEFORE trigger replaces that with the next value of one sequence (so a version is
+  // never reused, even for a node deleted and created again, and writes outside those statements bump
+  // it too), and an AFTER trigger sends pg_notify(channel, node_id) at commit. The channel is derived
+  // from the schema exactly as cluster/names.ts nodeChannel() does: 'nodeseal_nodes_' || md5(schema),
+  // so two schemas in one database never hear each other. setBaseline touches the node row in its
+  // transaction (TOUCH_NODE), so an approval notifies as well.
+  perDialect('0400_node_version', (d) =>
+    d === 'sqlite'
+      ? 'ALTER TABLE nodes ADD COLUMN version BIGINT NOT NULL DEFAULT 1;'
+      : `
+ALTER TABLE nodes ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+CREATE SEQUENCE nodes_version_seq;
+UPDATE nodes SET version = nextval('nodes_version_seq');
+CREATE FUNCTION nodes_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.version := nextval(format('%I.nodes_version_seq', TG_TABLE_SCHEMA)::regclass);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER nodes_version BEFORE INSERT OR UPDATE ON nodes FOR EACH ROW EXECUTE FUNCTION nodes_bump_version();
+CREATE FUNCTION nodes_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('nodeseal_nodes_' || md5(TG_TABLE_SCHEMA), NEW.node_id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER nodes_notify AFTER INSERT OR UPDATE ON nodes FOR EACH ROW EXECUTE FUNCTION nodes_notify();
+`,
+  ),
+  // Cluster mode (PostgreSQL; SQLite gets the same tables, unused, so both schemas stay alike).
+  // Times are epoch milliseconds. cluster_members: one row per collector, heartbeated
+  // (cluster/members.ts); node_connections: which collector holds a node's agent connection (a
+  // dead member's rows do not count); cluster_requests: operator actions routed to the holder
+  // (cluster/requests.ts); cluster_leader: the id of the collector holding the leader advisory lock
+  // (cluster/leader.ts; the lock itself is the truth, this row only tells the others who it is).
+  portable(
+    '0401_cluster',
+    `
+CREATE TABLE cluster_members (
+  collector_id TEXT PRIMARY KEY,
+  url TEXT,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL
+);
+CREATE TABLE node_connections (
+  node_id TEXT NOT NULL,
+  collector_id TEXT NOT NULL,
+  since BIGINT NOT NULL,
+  PRIMARY KEY (node_id, collector_id)
+);
+CREATE INDEX node_connections_collector ON node_connections (collector_id);
+CREATE TABLE cluster_requests (
+  id TEXT PRIMARY KEY,
+  requester TEXT NOT NULL,
+  target TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  claimed_at BIGINT,
+  answered_at BIGINT,
+  answer TEXT,
+  error_code TEXT,
+  error TEXT
+);
+CREATE INDEX cluster_requests_target ON cluster_requests (target, claimed_at);
+CREATE TABLE cluster_leader (
+  id BIGINT PRIMARY KEY,
+  collector_id TEXT NOT NULL,
+  elected_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL
 );
 `,
   ),

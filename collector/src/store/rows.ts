@@ -1,5 +1,5 @@
 import type { Reason, TrustStatus } from '../../../shared/src/report/types.js';
-import type { ApprovalRecord, Baseline, ChangeRecord, NodeKeyRecord, NodeRecord, ReportRecord } from './store.js';
+import type { ApprovalRecord, Baseline, ChangeRecord, NodeKeyRecord, NodeRecord, ReportRecord, VersionedNode } from './store.js';
 import { num } from './sql.js';
 import { ERR_STORE_CORRUPT, StoreError } from './errors.js';
 
@@ -21,9 +21,9 @@ export function json(v: unknown): string | null {
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 export const NODE_COLUMNS =
-  'node_id, jwk, kid, ak_public, last_seq, status, reasons, first_seen_at, last_seen_at, verified_at, enrolled_via, revoked_at, summary';
+  'node_id, jwk, kid, ak_public, last_seq, status, reasons, first_seen_at, last_seen_at, verified_at, enrolled_via, revoked_at, summary, version';
 
-export function nodeFromRow(r: Record<string, unknown>): NodeRecord {
+export function nodeFromRow(r: Record<string, unknown>): VersionedNode {
   return {
     nodeId: String(r.node_id),
     jwk: parseJson<Record<string, unknown> | null>(r.jwk, 'nodes.jwk'),
@@ -38,6 +38,7 @@ export function nodeFromRow(r: Record<string, unknown>): NodeRecord {
     enrolledVia: str(r.enrolled_via) as NodeRecord['enrolledVia'],
     revokedAt: str(r.revoked_at),
     summary: parseJson<NodeRecord['summary']>(r.summary, 'nodes.summary'),
+    version: num(r.version),
   };
 }
 
@@ -54,7 +55,14 @@ ON CONFLICT (node_id) DO UPDATE SET jwk = excluded.jwk, kid = excluded.kid, ak_p
   last_seq = excluded.last_seq, status = excluded.status, reasons = excluded.reasons, reason_codes = excluded.reason_codes,
   first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at, verified_at = excluded.verified_at,
   enrolled_via = excluded.enrolled_via, revoked_at = excluded.revoked_at, summary = excluded.summary,
-  gpu_model = excluded.gpu_model, driver = excluded.driver`;
+  gpu_model = excluded.gpu_model, driver = excluded.driver, version = nodes.version + 1`;
+
+/**
+ * Bump a node row's version without changing anything else (a write that concerns the node but
+ * lives in another table, such as its baseline): on PostgreSQL the triggers of migration
+ * 0400_node_version then notify the cluster change feed.
+ */
+export const TOUCH_NODE = 'UPDATE nodes SET version = version + 1 WHERE node_id = ?';
 
 /**
  * UPSERT_NODE for the writes of reports, approvals and first contact: a revocation committed

@@ -9,6 +9,7 @@ import type {
   ReportRecord,
   ReportWrite,
   Store,
+  VersionedNode,
 } from './store.js';
 import type { SqlDb, SqlExecutor, SqlValue } from './sql.js';
 import { likeEscape, num } from './sql.js';
@@ -19,6 +20,7 @@ import { ERR_STORE_CONFLICT, ERR_STORE_DUPLICATE_SEQ, StoreError } from './error
 import {
   NODE_COLUMNS,
   REPORT_COLUMNS,
+  TOUCH_NODE,
   UPSERT_NODE_KEEP_REVOKED,
   approvalFromRow,
   baselineFromRow,
@@ -33,6 +35,8 @@ import {
 const STATUSES: TrustStatus[] = ['trusted', 'untrusted', 'unknown', 'stale'];
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 10_000;
+/** Ids per `IN (...)` list in getNodes (well under both engines' parameter limits). */
+const IN_CHUNK = 500;
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -66,6 +70,9 @@ async function writeNode(tx: SqlExecutor, n: NodeRecord): Promise<void> {
 }
 
 async function writeBaseline(tx: SqlExecutor, b: Baseline, approval: ApprovalRecord | null): Promise<void> {
+  // The node row first (the order every node write takes: node, then baseline), so the approval
+  // changes its version and, on PostgreSQL, notifies the cluster change feed at commit.
+  await tx.run(TOUCH_NODE, [b.nodeId]);
   await tx.run(
     `INSERT INTO baselines (node_id, inventory, inventory_digest, pcrs, event_log, approved_by, reason, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -197,6 +204,23 @@ export function createSqlStore(db: SqlDb, migrations: readonly Migration[] = MIG
 
     async upsertNode(node) {
       await db.transaction((tx) => writeNode(tx, node));
+    },
+
+    async getNodes(ids) {
+      const unique = [...new Set(ids)];
+      const out: VersionedNode[] = [];
+      for (let i = 0; i < unique.length; i += IN_CHUNK) {
+        const chunk = unique.slice(i, i + IN_CHUNK);
+        const rows = await db.all(`SELECT ${NODE_COLUMNS} FROM nodes WHERE node_id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+        for (const r of rows) out.push(nodeFromRow(r));
+      }
+      // Byte order, as node ids are sorted by listNodes on both engines.
+      return out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    },
+
+    async nodeVersions() {
+      const rows = await db.all<{ node_id: string; version: unknown }>('SELECT node_id, version FROM nodes');
+      return new Map(rows.map((r) => [String(r.node_id), num(r.version)]));
     },
 
     async getBaseline(nodeId) {

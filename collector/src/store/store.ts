@@ -27,7 +27,17 @@ export interface NodeRecord {
   revokedAt: string | null;
   /** Summary fields for listings (denormalised from the latest verified report). */
   summary: NodeSummary | null;
+  /**
+   * Row version: increases on every write of the node row (upsert, report, enrolment, revoke) and
+   * on every setBaseline for the node (migration 0400_node_version). Set on every node the store
+   * returns; ignored on write (the store assigns it), hence optional for writers.
+   * The cluster change feed compares it to never emit an older state than one it already emitted.
+   */
+  version?: number;
 }
+
+/** A node as the store returns it: with its row version. */
+export type VersionedNode = NodeRecord & { version: number };
 
 export interface NodeSummary {
   gpuCount: number;
@@ -131,8 +141,13 @@ export interface Store {
   getNode(nodeId: string): Promise<NodeRecord | null>;
   listNodes(q?: NodeQuery): Promise<{ nodes: NodeRecord[]; total: number }>;
   upsertNode(node: NodeRecord): Promise<void>;
+  /** The nodes among `ids` that exist (unknown ids are left out), ordered by node id. */
+  getNodes(ids: readonly string[]): Promise<VersionedNode[]>;
+  /** Every node's current row version: the cheap catch-up read of the cluster change feed. */
+  nodeVersions(): Promise<Map<string, number>>;
 
   getBaseline(nodeId: string): Promise<Baseline | null>;
+  /** Set the node's baseline (and record the approval); bumps the node row's version in the same transaction. */
   setBaseline(b: Baseline, approval: ApprovalRecord | null): Promise<void>;
 
   /**

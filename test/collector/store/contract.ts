@@ -111,11 +111,83 @@ export function storeContract(engine: string, h: StoreHarness): void {
     it('round-trips a node and overwrites it on upsert', async () => {
       const n = node('rt-1', { reasons: [vbiosReason], status: 'untrusted' });
       await store.upsertNode(n);
-      expect(await store.getNode('rt-1')).toEqual(n);
+      expect(await store.getNode('rt-1')).toEqual({ ...n, version: expect.any(Number) });
       const n2 = { ...n, status: 'trusted' as const, reasons: [], lastSeq: 7, summary: null, jwk: null };
       await store.upsertNode(n2);
-      expect(await store.getNode('rt-1')).toEqual(n2);
+      expect(await store.getNode('rt-1')).toEqual({ ...n2, version: expect.any(Number) });
       expect(await store.getNode('missing')).toBeNull();
+    });
+
+    it('increases a node row version on every write: upsert, report, batch, baseline', async () => {
+      const v = async (id: string): Promise<number> => (await store.getNode(id))!.version!;
+      await store.upsertNode(node('ver-1'));
+      const v1 = await v('ver-1');
+      expect(Number.isInteger(v1)).toBe(true);
+      // A version passed in by the writer is ignored: the store assigns it.
+      await store.upsertNode({ ...node('ver-1'), version: 1_000_000 });
+      const v2 = await v('ver-1');
+      expect(v2).toBeGreaterThan(v1);
+      expect(v2).toBeLessThan(1_000_000);
+      await store.recordReport(report('ver-1', 1), [], node('ver-1', { lastSeq: 1 }));
+      const v3 = await v('ver-1');
+      expect(v3).toBeGreaterThan(v2);
+      await store.recordReports([{ report: report('ver-1', 2), changes: [], node: node('ver-1', { lastSeq: 2 }) }]);
+      const v4 = await v('ver-1');
+      expect(v4).toBeGreaterThan(v3);
+      const b: Baseline = {
+        nodeId: 'ver-1',
+        inventory: {
+          platform: null,
+          cpu: null,
+          kernel: null,
+          secureBoot: null,
+          gpus: [],
+          nvswitches: [],
+          nics: [],
+          hcas: [],
+          disks: [],
+          pci: [],
+          sources: {},
+        },
+        inventoryDigest: 'sha256:inv1',
+        pcrs: null,
+        eventLog: null,
+        approvedBy: 'alice',
+        reason: 'approved',
+        createdAt: T0,
+      };
+      await store.setBaseline(b, { nodeId: 'ver-1', actor: 'alice', reason: 'approved', at: T0, inventoryDigest: 'sha256:inv1' });
+      const v5 = await v('ver-1');
+      expect(v5).toBeGreaterThan(v4);
+      // A refused duplicate writes nothing, so the version stays.
+      await store.recordReport(report('ver-1', 2), [], node('ver-1', { lastSeq: 2 })).catch(() => undefined);
+      expect(await v('ver-1')).toBe(v5);
+      // Other nodes' versions are untouched by these writes.
+      await store.upsertNode(node('ver-2'));
+      const v6 = await v('ver-2');
+      await store.upsertNode(node('ver-1'));
+      expect(await v('ver-2')).toBe(v6);
+    });
+
+    it('reads several nodes by id and every node version', async () => {
+      await store.upsertNode(node('many-b'));
+      await store.upsertNode(node('many-a', { status: 'untrusted', reasons: [vbiosReason] }));
+      const got = await store.getNodes(['many-b', 'missing-x', 'many-a', 'many-b']);
+      expect(got.map((n) => n.nodeId)).toEqual(['many-a', 'many-b']);
+      expect(got[0]).toEqual({ ...node('many-a', { status: 'untrusted', reasons: [vbiosReason] }), version: expect.any(Number) });
+      expect(await store.getNodes([])).toEqual([]);
+      const versions = await store.nodeVersions();
+      expect(versions.get('many-a')).toBe(got[0]!.version);
+      expect(versions.get('many-b')).toBe(got[1]!.version);
+      expect(versions.has('missing-x')).toBe(false);
+      // More ids than one IN list holds.
+      const ids = Array.from({ length: 1203 }, (_, i) => `bulk-${String(i).padStart(4, '0')}`);
+      await store.recordReports(ids.map((id) => ({ report: report(id, 1), changes: [], node: node(id, { lastSeq: 1 }) })));
+      const bulk = await store.getNodes(ids);
+      expect(bulk.map((n) => n.nodeId)).toEqual(ids);
+      expect((await store.nodeVersions()).size).toBeGreaterThanOrEqual(ids.length + 2);
+      // Clean up so the listing tests below count only their own fleet.
+      await store.db.run("DELETE FROM nodes WHERE node_id LIKE 'bulk-%'");
     });
 
     it('keeps a key history row whenever kid or AK changes', async () => {
@@ -160,7 +232,7 @@ export function storeContract(engine: string, h: StoreHarness): void {
         ],
         n,
       );
-      expect(await store.getNode('rep-1')).toEqual(n);
+      expect(await store.getNode('rep-1')).toEqual({ ...n, version: expect.any(Number) });
       const [r] = await store.listReports('rep-1');
       expect(r).toEqual(report('rep-1', 1, { status: 'untrusted', reasons: [vbiosReason] }));
       const changes = await store.listChanges('rep-1');
