@@ -7,7 +7,7 @@ export { runMigrations, appliedMigrations, checkMigrations } from './migrate.js'
 export { createSqlStore } from './sql-store.js';
 export { openSqliteStore, openPostgresStore, openStore } from './open.js';
 export { openSqliteDb } from './sqlite-db.js';
-export { openPostgresDb } from './postgres-db.js';
+export { openPostgresDb, withDefaultUser } from './postgres-db.js';
 export * from './errors.js';
 export { createGroupCommitter } from './group-commit.js';
 export type { ReportWriter, GroupCommitOptions } from './group-commit.js';
