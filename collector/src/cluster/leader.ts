@@ -25,7 +25,8 @@ export interface LeaderOptions {
  * ≤ 7 s), so two leaders never run at once.
  */
 export const SERVER_DROP_MS = 8_000;
-const SESSION_SETTINGS = 'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 8000';
+const SESSION_SETTINGS =
+  'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 8000';
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 /**
@@ -154,7 +155,9 @@ export class LeaderElection {
             await this.callback(this.opts.onElected);
           } else {
             const staleBefore = `${NOW_MS} - ${3 * this.retryMs}`;
-            const r = await q<{ collector_id: string }>(`SELECT collector_id FROM cluster_leader WHERE id = 1 AND heartbeat_at > ${staleBefore}`);
+            const r = await q<{ collector_id: string }>(
+              `SELECT collector_id FROM cluster_leader WHERE id = 1 AND heartbeat_at > ${staleBefore}`,
+            );
             this.knownLeader = r.rows[0]?.collector_id ?? null;
           }
         } else {

@@ -91,7 +91,10 @@ export class PgListener extends EventEmitter<ListenerEvents> {
       if (this.abort.signal.aborted) break;
       this.emit('disconnected', err);
       const delay = backoffMs(attempt++, minBackoffMs, maxBackoffMs, random());
-      logger.warn({ code: ERR_CLUSTER_CONNECTION, err: err.message, retryInMs: delay, channels: this.opts.channels.length }, 'cluster listener lost its PostgreSQL session');
+      logger.warn(
+        { code: ERR_CLUSTER_CONNECTION, err: err.message, retryInMs: delay, channels: this.opts.channels.length },
+        'cluster listener lost its PostgreSQL session',
+      );
       await sleep(delay, this.abort.signal);
       if (everConnected) this.reconnects++;
     }

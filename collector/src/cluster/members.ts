@@ -164,7 +164,9 @@ export class Membership {
 
   async isAlive(collectorId: string): Promise<boolean> {
     this.assertOpen();
-    const r = await this.db.get<{ heartbeat_at: unknown }>('SELECT heartbeat_at FROM cluster_members WHERE collector_id = ?', [collectorId]);
+    const r = await this.db.get<{ heartbeat_at: unknown }>('SELECT heartbeat_at FROM cluster_members WHERE collector_id = ?', [
+      collectorId,
+    ]);
     return r !== undefined && isFresh(num(r.heartbeat_at), this.clock(), this.deadAfterMs);
   }
 

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { openPostgresDb, withDefaultUser } from '../store/index.js';
 import type { SqlDb } from '../store/index.js';
 

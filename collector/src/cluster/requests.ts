@@ -281,7 +281,8 @@ export class RequestBus {
     let answer: unknown = null;
     let error: WireError | null = null;
     const handler = this.handlers.get(kind);
-    if (!handler) error = { status: 501, code: ERR_CLUSTER_REQUEST_KIND, message: `collector ${this.opts.collectorId} does not handle ${kind}` };
+    if (!handler)
+      error = { status: 501, code: ERR_CLUSTER_REQUEST_KIND, message: `collector ${this.opts.collectorId} does not handle ${kind}` };
     else {
       try {
         answer = await handler(JSON.parse(body), { id, kind, requester });
