@@ -89,9 +89,12 @@ export class LeaderElection {
         attempt = 0;
       });
       this.currentPid = null;
+      const wasLeading = this.leading;
       await this.depose();
       if (this.abort.signal.aborted) break;
-      const delay = backoffMs(attempt++, 100, 5_000, random());
+      // A leader that lost its session stays out for two retry periods, so a follower with a
+      // healthy session takes over rather than the flapping one taking the lock back.
+      const delay = Math.max(backoffMs(attempt++, 100, 5_000, random()), wasLeading ? 2 * this.retryMs : 0);
       this.opts.logger.warn({ code: ERR_CLUSTER_CONNECTION, err: err.message, retryInMs: delay }, 'leader election session lost');
       await sleep(delay, this.abort.signal);
     }

@@ -202,7 +202,15 @@ export class RequestBus {
     return this.waiters.size;
   }
 
-  /** Stops listening; pending requests reject with ERR_CLUSTER_CLOSED; running handlers finish first. */
+  /** Backend pid of the LISTEN session (operators, tests), or null while disconnected. */
+  listenerPid(): number | null {
+    return this.listener.pid;
+  }
+
+  /**
+   * Stops listening; pending requests reject with ERR_CLUSTER_CLOSED; running steps get up to
+   * 1 s to finish (a handler still running then has its answer dropped; the requester times out).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -212,7 +220,7 @@ export class RequestBus {
       this.finish(id, () => w.reject(new ClusterError(ERR_CLUSTER_CLOSED, 'request bus closed while waiting')));
     }
     await this.listener.close();
-    await Promise.allSettled([...this.running]);
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, 1_000).unref())]);
     await this.db.run('DELETE FROM cluster_requests WHERE requester = ?', [this.opts.collectorId]).catch(() => undefined);
     await this.db.close();
   }
