@@ -5,9 +5,10 @@ import { type Principal, type Role, roleRank } from './router.js';
  *
  * - One principal (token) holds at most `maxPerToken` streams, so one leaked or runaway viewer
  *   token cannot take every slot.
- * - Of `maxStreams`, the last `reserved` slots are kept for principals of at least
- *   `reservedFor` (operators on the dashboard stream), so the people who must act can still
- *   watch while everyone else has filled the rest.
+ * - Of `maxStreams`, `reserved` slots are kept for principals of at least `reservedFor`
+ *   (operators on the dashboard stream): everyone else together holds at most
+ *   maxStreams − reserved, so the people who must act can still watch while everyone else has
+ *   filled their share. Privileged principals may use any free slot.
  * A request without a principal (no access control) has no per-token count and no reserve.
  */
 export interface StreamLimits {
@@ -22,18 +23,32 @@ export interface StreamLimits {
 
 export type Admission = { ok: true } | { ok: false; status: number; code: string; message: string };
 
-export function admitStream(limits: StreamLimits, counts: { total: number; forToken: number }, principal: Principal | null): Admission {
+export interface StreamCounts {
+  /** Streams open now. */
+  total: number;
+  /** Of those, streams held by principals below `reservedFor` (or without a principal). */
+  unprivileged: number;
+  /** Streams this principal holds. */
+  forToken: number;
+}
+
+/** Whether a principal may use the reserved slots. */
+export function isPrivileged(limits: Pick<StreamLimits, 'reservedFor'>, principal: Principal | null): boolean {
+  return principal !== null && roleRank[principal.role] >= roleRank[limits.reservedFor];
+}
+
+export function admitStream(limits: StreamLimits, counts: StreamCounts, principal: Principal | null): Admission {
   if (principal && counts.forToken >= limits.maxPerToken) {
     return { ok: false, ...limits.perToken, message: `this token already holds ${counts.forToken} streams (limit ${limits.maxPerToken})` };
   }
-  const privileged = principal !== null && roleRank[principal.role] >= roleRank[limits.reservedFor];
-  const cap = privileged ? limits.maxStreams : limits.maxStreams - limits.reserved;
-  if (counts.total >= cap) {
-    const why =
-      privileged || limits.reserved === 0
-        ? `too many streams (limit ${limits.maxStreams})`
-        : `too many streams (limit ${cap}; ${limits.reserved} more are kept for ${limits.reservedFor} tokens)`;
-    return { ok: false, ...limits.full, message: why };
+  if (counts.total >= limits.maxStreams) return { ok: false, ...limits.full, message: `too many streams (limit ${limits.maxStreams})` };
+  const share = limits.maxStreams - limits.reserved;
+  if (!isPrivileged(limits, principal) && counts.unprivileged >= share) {
+    return {
+      ok: false,
+      ...limits.full,
+      message: `too many streams (limit ${share}; ${limits.reserved} more are kept for ${limits.reservedFor} tokens)`,
+    };
   }
   return { ok: true };
 }

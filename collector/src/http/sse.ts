@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import { ERR_SSE_SLOW_CLIENT } from './errors.js';
 import { HttpError, type Principal } from './router.js';
-import { admitStream, type StreamLimits } from './sse-admission.js';
+import { admitStream, isPrivileged, type StreamLimits } from './sse-admission.js';
 
 /**
  * One Server-Sent Events server for every stream the collector serves (/v1/events for
@@ -40,6 +40,7 @@ export interface SseStream {
 interface Client extends SseStream {
   res: ServerResponse;
   owner: string | null;
+  privileged: boolean;
 }
 
 interface Kept {
@@ -63,6 +64,7 @@ export class SseServer {
   private readonly byOwner = new Map<string, number>();
   private readonly ring: Kept[] = [];
   private seq = 0;
+  private unprivileged = 0;
   private droppedCount = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly maxBuffered: number;
@@ -106,7 +108,8 @@ export class SseServer {
    */
   open(req: IncomingMessage, res: ServerResponse, opts: { principal: Principal | null; accepts?: (tag: string | undefined) => boolean }): SseStream {
     const owner = opts.principal?.name ?? null;
-    const verdict = admitStream(this.opts.limits, { total: this.clients.size, forToken: owner === null ? 0 : this.countFor(owner) }, opts.principal);
+    const counts = { total: this.clients.size, unprivileged: this.unprivileged, forToken: owner === null ? 0 : this.countFor(owner) };
+    const verdict = admitStream(this.opts.limits, counts, opts.principal);
     if (!verdict.ok) throw new HttpError(verdict.status, verdict.code, verdict.message);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -114,8 +117,10 @@ export class SseServer {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const c: Client = { res, owner, principal: opts.principal, accepts: opts.accepts ?? (() => true) };
+    const privileged = isPrivileged(this.opts.limits, opts.principal);
+    const c: Client = { res, owner, privileged, principal: opts.principal, accepts: opts.accepts ?? (() => true) };
     this.clients.add(c);
+    if (!privileged) this.unprivileged++;
     if (owner !== null) this.byOwner.set(owner, this.countFor(owner) + 1);
     res.on('close', () => this.remove(c));
     req.socket.setNoDelay(true);
@@ -166,7 +171,9 @@ export class SseServer {
 
   /** Forgets a client (once: the close event and a slow-client drop may both call it). */
   private remove(c: Client): void {
-    if (!this.clients.delete(c) || c.owner === null) return;
+    if (!this.clients.delete(c)) return;
+    if (!c.privileged) this.unprivileged--;
+    if (c.owner === null) return;
     const n = this.countFor(c.owner) - 1;
     if (n <= 0) this.byOwner.delete(c.owner);
     else this.byOwner.set(c.owner, n);
