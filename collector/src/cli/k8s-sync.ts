@@ -43,7 +43,8 @@ async function followWatch(res: Response, onView: (v: TrustView) => void, signal
       { signal, maxBufferChars: 4 * 1024 * 1024 },
     );
   } catch (e) {
-    if (isNodesealError(e) && e.code === ERR_SSE_FRAME_TOO_LARGE) throw new NodesealError(ERR_K8S_API, 'watch frame too large', { cause: e });
+    if (isNodesealError(e) && e.code === ERR_SSE_FRAME_TOO_LARGE)
+      throw new NodesealError(ERR_K8S_API, 'watch frame too large', { cause: e });
     throw e;
   }
 }

@@ -112,7 +112,11 @@ export function route<P extends z.ZodType = typeof ANY_PARAMS, Q extends z.ZodTy
   def: SchemaRouteDef<P, Q, B>,
 ): Route {
   const schemas = { params: def.params ?? ANY_PARAMS, query: def.query ?? NO_QUERY, body: def.body ?? NO_BODY };
-  const codes = { params: def.codes?.params ?? ERR_HTTP_PARAMS, query: def.codes?.query ?? ERR_HTTP_QUERY, body: def.codes?.body ?? ERR_HTTP_BODY };
+  const codes = {
+    params: def.codes?.params ?? ERR_HTTP_PARAMS,
+    query: def.codes?.query ?? ERR_HTTP_QUERY,
+    body: def.codes?.body ?? ERR_HTTP_BODY,
+  };
   return {
     method: def.method,
     path: def.path,
@@ -147,12 +151,18 @@ export function parseInput<T extends z.ZodType>(schema: T, value: unknown, part:
   const named = issue.code === 'custom' && typeof issue.params?.code === 'string' ? (issue.params.code as string) : null;
   const field = issue.path.map(String).join('.');
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown ${part === 'body' ? 'field' : 'parameter'} ${issue.keys.slice(0, 3).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    message = `unknown ${part === 'body' ? 'field' : 'parameter'} ${issue.keys.slice(0, 3).join(', ')}`;
   else if (field) message = `${field}: ${message}`;
-  throw new HttpError(400, named ?? code, part === 'body' && !field && issue.code !== 'unrecognized_keys' ? `request body: ${message}` : message, {
-    part,
-    ...(field ? { field } : {}),
-  });
+  throw new HttpError(
+    400,
+    named ?? code,
+    part === 'body' && !field && issue.code !== 'unrecognized_keys' ? `request body: ${message}` : message,
+    {
+      part,
+      ...(field ? { field } : {}),
+    },
+  );
 }
 
 interface CompiledRoute {

@@ -106,7 +106,11 @@ export class SseServer {
    * the response and replays what a Last-Event-ID says was missed. The stream stays open until
    * the client leaves or close().
    */
-  open(req: IncomingMessage, res: ServerResponse, opts: { principal: Principal | null; accepts?: (tag: string | undefined) => boolean }): SseStream {
+  open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    opts: { principal: Principal | null; accepts?: (tag: string | undefined) => boolean },
+  ): SseStream {
     const owner = opts.principal?.name ?? null;
     const counts = { total: this.clients.size, unprivileged: this.unprivileged, forToken: owner === null ? 0 : this.countFor(owner) };
     const verdict = admitStream(this.opts.limits, counts, opts.principal);

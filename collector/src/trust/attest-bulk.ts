@@ -35,7 +35,9 @@ export function bulkAttestRoutes(deps: {
       path: '/v1/trust/attest',
       role: 'scheduler',
       query: z.strictObject({
-        nodes: hostlistString({ maxHosts: maxNodes, ...deps.hostlistLimits }).refine((n) => n.length > 0, { error: 'nodes=LIST is required' }),
+        nodes: hostlistString({ maxHosts: maxNodes, ...deps.hostlistLimits }).refine((n) => n.length > 0, {
+          error: 'nodes=LIST is required',
+        }),
         wait: numberString('wait (seconds)', 0, deps.maxWaitSec, { above: true }).default(10),
       }),
       codes: { query: ERR_TRUST_QUERY },

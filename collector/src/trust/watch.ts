@@ -64,7 +64,11 @@ export class TrustWatchHub {
   }
 
   /** Takes over the response (the stream stays open until the client leaves); throws ERR_TRUST_WATCH_LIMIT when full. */
-  open(req: IncomingMessage, res: ServerResponse, opts: { filter: Set<string> | null; snapshot: boolean; principal: Principal | null }): void {
+  open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    opts: { filter: Set<string> | null; snapshot: boolean; principal: Principal | null },
+  ): void {
     const { filter } = opts;
     const stream = this.sse.open(req, res, {
       principal: opts.principal,

@@ -67,7 +67,10 @@ describe('oversized request headers (raw socket, real collector)', () => {
     const many = Array.from({ length: 200 }, (_, i) => `X-H${i}: ${'b'.repeat(40)}\r\n`).join('');
     const over = await rawExchange(collector.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n${many}\r\n`);
     expect(over.text).toMatch(/^HTTP\/1\.1 431 /);
-    const ok = await rawExchange(collector.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(2000)}\r\nConnection: close\r\n\r\n`);
+    const ok = await rawExchange(
+      collector.port,
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(2000)}\r\nConnection: close\r\n\r\n`,
+    );
     expect(ok.text).toMatch(/^HTTP\/1\.1 200 /);
     expect(ok.text).toContain('"status":"ok"');
   });

@@ -12,7 +12,10 @@ import { silentLogger } from '../../../collector/src/logger.js';
 import { type RunningCollector, startCollector } from '../../../collector/src/server.js';
 import { openSqliteStore } from '../../../collector/src/store/open.js';
 
-const json = async (r: Response) => ({ status: r.status, body: (await r.json()) as { error?: { code: string; message: string } } & Record<string, unknown> });
+const json = async (r: Response) => ({
+  status: r.status,
+  body: (await r.json()) as { error?: { code: string; message: string } } & Record<string, unknown>,
+});
 
 /**
  * Schema routes through the collector's own request path (real collector, real tokens): typed
@@ -44,7 +47,12 @@ describe('schema routes (real collector)', () => {
     });
     collector = await startCollector(
       { ...defaultCollectorConfig(), listen: { host: '127.0.0.1', port: 0 } },
-      { logger: silentLogger(), store, auth: createAuthenticator({ store: authStore }), routes: [[probe], authRoutes({ auth: authStore, enroll: new EnrollStore(store.db) })] },
+      {
+        logger: silentLogger(),
+        store,
+        auth: createAuthenticator({ store: authStore }),
+        routes: [[probe], authRoutes({ auth: authStore, enroll: new EnrollStore(store.db) })],
+      },
     );
   });
   afterAll(async () => {
@@ -89,7 +97,9 @@ describe('schema routes (real collector)', () => {
     expect((await call('GET', '/v1/nodes?limit=0')).body.error!.code).toBe('ERR_NODES_QUERY');
     expect((await call('GET', '/v1/nodes?limit=10&offset=0&search=')).status).toBe(200);
     expect((await call('POST', '/v1/nodes/x/approve', { reason: 'ok', approvedBy: 'me' })).body.error!.code).toBe('ERR_APPROVE_REASON');
-    expect((await call('POST', '/v1/nodes/x/approve', { reason: 'ok', pcrDigest: 'sha256:zz' })).body.error!.code).toBe('ERR_APPROVE_REASON');
+    expect((await call('POST', '/v1/nodes/x/approve', { reason: 'ok', pcrDigest: 'sha256:zz' })).body.error!.code).toBe(
+      'ERR_APPROVE_REASON',
+    );
     expect((await call('GET', '/v1/trust?nodes=a&verbose=1')).body.error!.code).toBe('ERR_TRUST_QUERY');
     expect((await call('GET', '/v1/dashboard/fleet?limit=501')).body.error!.code).toBe('ERR_DASHBOARD_QUERY');
     expect((await call('GET', '/v1/dashboard/fleet?status=&search=')).status).toBe(200);

@@ -41,7 +41,16 @@ async function client(url: string, headers: Record<string, string> = {}) {
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  return { res, events, ended: () => ended, waitFor, close: async () => (ac.abort(), await done) };
+  return {
+    res,
+    events,
+    ended: () => ended,
+    waitFor,
+    close: async () => {
+      ac.abort();
+      await done;
+    },
+  };
 }
 
 describe('the one SSE server (real HTTP)', () => {
@@ -63,7 +72,10 @@ describe('the one SSE server (real HTTP)', () => {
         },
       }),
     ]);
-    cleanup.push(() => srv.close(), () => sse.close());
+    cleanup.push(
+      () => srv.close(),
+      () => sse.close(),
+    );
     return { sse, srv };
   }
 
