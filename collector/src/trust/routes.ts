@@ -14,7 +14,7 @@ import type { TrustWatchHub } from './watch.js';
  *                                  `status=S` keeps only nodes with that status.
  *   GET /v1/trust/watch          → Server-Sent Events (see watch.ts)
  * Queries are parsed by schemas (unknown parameters refused with ERR_TRUST_QUERY; hostlist
- * errors keep their ERR_HOSTLIST_* codes).
+ * errors keep their own codes, ERR_HOSTLIST_SYNTAX and ERR_HOSTLIST_TOO_LARGE).
  */
 export interface TrustRoutesDeps {
   cache: TrustCache;
