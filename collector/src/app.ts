@@ -23,12 +23,16 @@ import { AcceptanceService, type Clock, type EnrollHook, systemClock } from './a
 import { AgentHub } from './ws/hub.js';
 import { createUpgradeHandler, type UpgradeCheck } from './ws/upgrade.js';
 
-export const ERR_HTTP_NOT_FOUND = 'ERR_HTTP_NOT_FOUND';
-export const ERR_HTTP_METHOD = 'ERR_HTTP_METHOD';
-export const ERR_HTTP_BODY = 'ERR_HTTP_BODY';
-export const ERR_HTTP_BODY_TOO_LARGE = 'ERR_HTTP_BODY_TOO_LARGE';
-export const ERR_HTTP_UNAUTHORIZED = 'ERR_HTTP_UNAUTHORIZED';
-export const ERR_HTTP_FORBIDDEN = 'ERR_HTTP_FORBIDDEN';
+import {
+  ERR_HTTP_BODY,
+  ERR_HTTP_BODY_TOO_LARGE,
+  ERR_HTTP_FORBIDDEN,
+  ERR_HTTP_METHOD,
+  ERR_HTTP_NOT_FOUND,
+  ERR_HTTP_UNAUTHORIZED,
+} from './http/errors.js';
+
+export { ERR_HTTP_NOT_FOUND, ERR_HTTP_METHOD, ERR_HTTP_BODY, ERR_HTTP_BODY_TOO_LARGE, ERR_HTTP_UNAUTHORIZED, ERR_HTTP_FORBIDDEN };
 
 /** Access control port: who is asking. When absent every request is allowed (as an operator). */
 export interface AuthPort {

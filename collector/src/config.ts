@@ -48,6 +48,14 @@ export interface CollectorConfig {
   maxConnections: number;
   /** Largest HTTP request body, bytes. Default 1 MiB. */
   maxBodyBytes: number;
+  /** Largest HTTP request head (request line and headers), bytes; larger ones are answered 431. Default 16 KiB. */
+  maxHeaderBytes: number;
+  /** Live dashboard streams (GET /v1/events) in all. Default 100. */
+  liveMaxStreams: number;
+  /** Live streams one token may hold. Default 10. */
+  liveMaxStreamsPerToken: number;
+  /** Of liveMaxStreams, slots only operator tokens may take. Default 10. */
+  liveOperatorReserve: number;
   /** Longest wait allowed for POST /v1/nodes/:id/attest?wait=N, seconds. Default 30. */
   maxAttestWaitSec: number;
   /** Worker threads that verify reports (0 = in the main thread). Default 0. */
@@ -80,6 +88,10 @@ const SPECS: Spec[] = [
   { key: 'maxErrorsPerConnection', kind: 'int', env: 'NODESEAL_MAX_ERRORS_PER_CONNECTION', min: 1, max: 100_000 },
   { key: 'maxConnections', kind: 'int', env: 'NODESEAL_MAX_CONNECTIONS', min: 1, max: 1_000_000 },
   { key: 'maxBodyBytes', kind: 'int', env: 'NODESEAL_MAX_BODY_BYTES', min: 1024, max: 64 * 1024 * 1024 },
+  { key: 'maxHeaderBytes', kind: 'int', env: 'NODESEAL_MAX_HEADER_BYTES', min: 1024, max: 1024 * 1024 },
+  { key: 'liveMaxStreams', kind: 'int', env: 'NODESEAL_LIVE_MAX_STREAMS', min: 1, max: 100_000 },
+  { key: 'liveMaxStreamsPerToken', kind: 'int', env: 'NODESEAL_LIVE_MAX_STREAMS_PER_TOKEN', min: 1, max: 100_000 },
+  { key: 'liveOperatorReserve', kind: 'int', env: 'NODESEAL_LIVE_OPERATOR_RESERVE', min: 0, max: 100_000 },
   { key: 'maxAttestWaitSec', kind: 'number', env: 'NODESEAL_MAX_ATTEST_WAIT_SEC', min: 0, max: 600 },
   { key: 'verifyWorkers', kind: 'int', env: 'NODESEAL_VERIFY_WORKERS', flag: 'verify-workers', min: 0, max: 64 },
   { key: 'logLevel', kind: 'loglevel', env: 'NODESEAL_LOG_LEVEL', flag: 'log-level' },
@@ -105,6 +117,10 @@ export function defaultCollectorConfig(): CollectorConfig {
     maxErrorsPerConnection: 50,
     maxConnections: 20_000,
     maxBodyBytes: 1024 * 1024,
+    maxHeaderBytes: 16 * 1024,
+    liveMaxStreams: 100,
+    liveMaxStreamsPerToken: 10,
+    liveOperatorReserve: 10,
     maxAttestWaitSec: 30,
     verifyWorkers: 0,
     logLevel: 'info',
@@ -186,6 +202,8 @@ export function resolveCollectorConfig(src: ConfigSources = {}): { config: Colle
     );
   }
   if (c.rateLimitBurst < c.rateLimitPerSec) problems.push('rateLimitBurst must be at least rateLimitPerSec');
+  if (c.liveOperatorReserve >= c.liveMaxStreams)
+    problems.push(`liveOperatorReserve (${c.liveOperatorReserve}) must be less than liveMaxStreams (${c.liveMaxStreams})`);
   return { config: c, problems };
 }
 

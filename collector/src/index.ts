@@ -28,7 +28,12 @@ export * from './integrations/index.js';
 
 // Operator surfaces: dashboard, live events, metrics, webhook alerts, operator CLI client
 export * from './dashboard/index.js';
-export { LiveHub, ERR_LIVE_CLIENT_LIMIT, type LiveOptions } from './api/live.js';
+export { LiveHub, ERR_LIVE_CLIENT_LIMIT, ERR_LIVE_TOKEN_LIMIT, LIVE_DEFAULTS, type LiveOptions } from './api/live.js';
+export * from './http/errors.js';
+export { route, HttpError, reply, type Route, type TypedContext, type InputCodes } from './http/router.js';
+export { SseServer, sseFrame, type SseServerOptions, type SseStream } from './http/sse.js';
+export { admitStream, type StreamLimits, type Admission } from './http/sse-admission.js';
+export { readEventStream, type SseEvent, type SseReaderOptions } from './http/sse-reader.js';
 export { createMetrics, type Metrics, type MetricsDeps } from './metrics.js';
 export * from './alerts/index.js';
 export { ApiClient, ApiError as CliApiError, EXIT as CLI_EXIT, clientFrom } from './cli/client.js';
@@ -40,12 +45,6 @@ export {
   type AppContext,
   type AppDeps,
   type AuthPort,
-  ERR_HTTP_NOT_FOUND,
-  ERR_HTTP_METHOD,
-  ERR_HTTP_BODY,
-  ERR_HTTP_BODY_TOO_LARGE,
-  ERR_HTTP_UNAUTHORIZED,
-  ERR_HTTP_FORBIDDEN,
 } from './app.js';
 export { startCollector, type RunningCollector, type StartOptions } from './server.js';
 export {

@@ -14,10 +14,11 @@ import {
 } from '../../shared/src/jws/index.js';
 import type { HostlistLimits } from '../../shared/src/hostlist.js';
 import type { Reason, TrustStatus } from '../../shared/src/report/types.js';
-import { HttpError, type Route } from './http/router.js';
+import { z } from 'zod';
+import { hostlistString } from './http/input.js';
+import { type Route, route } from './http/router.js';
 import type { Store } from './store/store.js';
 import type { TrustCache } from './trust/cache.js';
-import { parseNodesParam } from './trust/routes.js';
 
 /**
  * Job receipts: a JWS signed by the collector's own ES256 key stating, for each node a job
@@ -167,18 +168,21 @@ export function receiptRoutes(deps: {
       role: 'public',
       handler: () => deps.key.publicJwk,
     },
-    {
+    route({
       method: 'GET',
       path: '/v1/receipt',
       role: 'viewer',
+      query: z.strictObject({
+        nodes: hostlistString({ maxHosts: maxNodes, ...deps.hostlistLimits }).refine((n) => n.length > 0, {
+          error: 'nodes=LIST is required (hostlist syntax, e.g. gpu[001-016])',
+        }),
+      }),
+      codes: { query: ERR_RECEIPT_QUERY },
       handler: async ({ query }) => {
-        const names = parseNodesParam(query, { maxHosts: maxNodes, ...deps.hostlistLimits });
-        if (!names || names.length === 0)
-          throw new HttpError(400, ERR_RECEIPT_QUERY, 'nodes=LIST is required (hostlist syntax, e.g. gpu[001-016])');
-        const nodes = await receiptNodes(names, deps.cache, deps.store);
+        const nodes = await receiptNodes(query.nodes, deps.cache, deps.store);
         const receipt = await signReceipt(deps.key, nodes, (deps.now ?? (() => new Date()))());
         return { receipt, kid: deps.key.kid };
       },
-    },
+    }),
   ];
 }

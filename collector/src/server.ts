@@ -10,6 +10,7 @@ import type { Route } from './http/router.js';
 import type { Logger } from './logger.js';
 import { createMetrics, parseMetricsConfig } from './metrics.js';
 import { LiveHub } from './api/live.js';
+import { answerClientError } from './http/client-error.js';
 import { parseAlertsConfig, SqlAlertOutbox, startAlerts } from './alerts/index.js';
 import { createDashboard } from './dashboard/index.js';
 import { createEvidencePorts } from './pipeline/ports.js';
@@ -58,14 +59,19 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const tls = readTls(config);
   const store = opts.store ?? (config.postgresUrl ? await openPostgresStore(config.postgresUrl) : await openSqliteStore(config.db));
   const events = new CollectorEvents();
-  const trust = await createTrust({ store, events, cache: { freshnessTtlSec: config.freshnessTtlSec } });
+  const trust = await createTrust({ store, events, cache: { freshnessTtlSec: config.freshnessTtlSec }, watch: { logger } });
   const sched = await startSchedulerFeatures({
     settings: parseSchedulerSettings(config.sections, config.db, process.env),
     store,
     trust,
     logger,
   });
-  const live = new LiveHub(events, trust.cache);
+  const live = new LiveHub(events, trust.cache, {
+    maxClients: config.liveMaxStreams,
+    maxClientsPerToken: config.liveMaxStreamsPerToken,
+    operatorReserve: config.liveOperatorReserve,
+    logger,
+  });
   const alertsConfig = parseAlertsConfig(config.sections.alerts);
   // Always started, webhooks or not: it keeps the alert cursor current, so webhooks added later
   // get alerts from then on (not the backlog of everything since).
@@ -111,12 +117,16 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
       ...(opts.routes ?? []),
     ],
   });
-  const server = tls ? createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, app.handleRequest) : createHttpServer(app.handleRequest);
+  const httpOptions = { maxHeaderSize: config.maxHeaderBytes };
+  const server = tls
+    ? createHttpsServer({ ...tls, ...httpOptions, minVersion: 'TLSv1.2' }, app.handleRequest)
+    : createHttpServer(httpOptions, app.handleRequest);
   server.on('upgrade', app.handleUpgrade);
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
-  server.on('clientError', (_e, socket) => socket.destroy());
+  // Oversized headers get 431 with ERR_HTTP_HEADERS_TOO_LARGE; other unparsable requests are closed.
+  server.on('clientError', answerClientError);
   /**
    * Stops every feature started above (agents' sessions first), then the listening server when
    * there is one, then the verifier pool and the store this function opened.

@@ -1,15 +1,16 @@
-import type { Route } from '../http/router.js';
+import { type Route, route } from '../http/router.js';
 import type { AlertOutbox } from './outbox.js';
 
 /**
  * Alert outbox for operators:
  *   GET  /v1/alerts             {pending, dead, deadLetters: newest 100 dead rows with their last error}
  *   POST /v1/alerts/requeue     moves every dead row back to the queue with a fresh attempt budget
+ * Neither takes input: a query parameter or body field is refused (ERR_HTTP_QUERY, ERR_HTTP_BODY).
  */
 export function alertsRoutes(deps: { outbox: AlertOutbox; notify(): void; now?: () => number }): Route[] {
   const now = deps.now ?? Date.now;
   return [
-    {
+    route({
       method: 'GET',
       path: '/v1/alerts',
       role: 'operator',
@@ -30,8 +31,8 @@ export function alertsRoutes(deps: { outbox: AlertOutbox; notify(): void; now?: 
           })),
         };
       },
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v1/alerts/requeue',
       role: 'operator',
@@ -40,6 +41,6 @@ export function alertsRoutes(deps: { outbox: AlertOutbox; notify(): void; now?: 
         deps.notify();
         return { requeued };
       },
-    },
+    }),
   ];
 }

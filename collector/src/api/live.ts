@@ -1,12 +1,17 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CollectorEventMap, CollectorEvents } from '../events.js';
-import { HttpError, type Route } from '../http/router.js';
+import { type Route, route } from '../http/router.js';
+import { SseServer } from '../http/sse.js';
+import type { Logger } from '../logger.js';
 import type { TrustChange } from '../trust/cache.js';
 
+/** The collector holds as many live streams as it allows (for this token's role: the operator reserve is kept). */
 export const ERR_LIVE_CLIENT_LIMIT = 'ERR_LIVE_CLIENT_LIMIT';
+/** This token already holds as many live streams as one token may (HTTP 429). */
+export const ERR_LIVE_TOKEN_LIMIT = 'ERR_LIVE_TOKEN_LIMIT';
 
 /**
- * GET /v1/events: Server-Sent Events for live dashboards, fed by the collector's event bus.
+ * GET /v1/events: Server-Sent Events for live dashboards, fed by the collector's event bus and
+ * served by the collector's one SSE server (collector/src/http/sse.ts).
  *
  *   event: status    {nodeId, from, to, reasons, at}      trust status changed (effective, incl. stale)
  *   event: drift     {nodeId, seq, reasons, at}
@@ -21,23 +26,27 @@ export const ERR_LIVE_CLIENT_LIMIT = 'ERR_LIVE_CLIENT_LIMIT';
  * (more than maxBufferedBytes waiting in its socket) is dropped rather than buffered without
  * bound; it reconnects and catches up. Report-verified events are coalesced per
  * `activityMs` and carry at most 200 node ids, so a busy fleet cannot flood dashboards.
+ *
+ * Admission: at most `maxClients` streams in all (503 ERR_LIVE_CLIENT_LIMIT), at most
+ * `maxClientsPerToken` for one token (429 ERR_LIVE_TOKEN_LIMIT), and the last
+ * `operatorReserve` slots only for operator tokens, so viewers filling the rest cannot lock
+ * operators out of the dashboard.
  */
 export interface LiveOptions {
+  /** Default 100. */
   maxClients?: number;
+  /** Default 10. */
+  maxClientsPerToken?: number;
+  /** Slots of maxClients only operator tokens may take. Default 10. */
+  operatorReserve?: number;
   heartbeatMs?: number;
   maxBufferedBytes?: number;
   replay?: number;
   activityMs?: number;
+  logger?: Logger;
 }
 
-interface Client {
-  res: ServerResponse;
-}
-
-interface Sent {
-  id: number;
-  frame: string;
-}
+export const LIVE_DEFAULTS = { maxClients: 100, maxClientsPerToken: 10, operatorReserve: 10 } as const;
 
 /** Trust changes (including silent expiries to stale) come from the trust cache when given. */
 export interface TrustChanges {
@@ -46,16 +55,28 @@ export interface TrustChanges {
 }
 
 export class LiveHub {
-  private readonly clients = new Set<Client>();
-  private readonly ring: Sent[] = [];
-  private seq = 0;
-  private readonly opts: Required<LiveOptions>;
+  private readonly sse: SseServer;
   private readonly timers: NodeJS.Timeout[] = [];
   private activity = { verified: 0, nodeIds: new Set<string>() };
   private readonly detach: Array<() => void> = [];
 
   constructor(events: CollectorEvents, trust: TrustChanges | null, opts: LiveOptions = {}) {
-    this.opts = { maxClients: 100, heartbeatMs: 15_000, maxBufferedBytes: 256 * 1024, replay: 1000, activityMs: 1000, ...opts };
+    const maxClients = opts.maxClients ?? LIVE_DEFAULTS.maxClients;
+    this.sse = new SseServer({
+      name: 'live',
+      limits: {
+        maxStreams: maxClients,
+        maxPerToken: opts.maxClientsPerToken ?? LIVE_DEFAULTS.maxClientsPerToken,
+        reserved: Math.min(opts.operatorReserve ?? LIVE_DEFAULTS.operatorReserve, maxClients),
+        reservedFor: 'operator',
+        full: { status: 503, code: ERR_LIVE_CLIENT_LIMIT },
+        perToken: { status: 429, code: ERR_LIVE_TOKEN_LIMIT },
+      },
+      heartbeatMs: opts.heartbeatMs ?? 15_000,
+      maxBufferedBytes: opts.maxBufferedBytes ?? 256 * 1024,
+      replay: opts.replay ?? 1000,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
     const sub = <K extends keyof CollectorEventMap>(name: K, fn: (...a: CollectorEventMap[K]) => void) => {
       events.on(name, fn as never);
       this.detach.push(() => events.off(name, fn as never));
@@ -74,53 +95,33 @@ export class LiveHub {
       this.activity.verified++;
       if (this.activity.nodeIds.size < 200) this.activity.nodeIds.add(e.nodeId);
     });
-    const hb = setInterval(() => {
-      for (const c of this.clients) this.write(c, ': ping\n\n');
-    }, this.opts.heartbeatMs);
-    const act = setInterval(() => this.flushActivity(), this.opts.activityMs);
-    hb.unref();
+    const act = setInterval(() => this.flushActivity(), opts.activityMs ?? 1000);
     act.unref();
-    this.timers.push(hb, act);
+    this.timers.push(act);
   }
 
   get count(): number {
-    return this.clients.size;
+    return this.sse.count;
   }
 
   routes(): Route[] {
-    return [{ method: 'GET', path: '/v1/events', role: 'viewer', handler: ({ req, res }) => this.open(req, res) }];
-  }
-
-  /** Takes over the response (the stream stays open until the client leaves). */
-  open(req: IncomingMessage, res: ServerResponse): undefined {
-    if (this.clients.size >= this.opts.maxClients)
-      throw new HttpError(503, ERR_LIVE_CLIENT_LIMIT, `too many live streams (limit ${this.opts.maxClients})`);
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const c: Client = { res };
-    this.clients.add(c);
-    res.on('close', () => this.clients.delete(c));
-    req.socket.setNoDelay(true);
-    this.write(c, `retry: 2000\n: connected\n\n`);
-    const last = req.headers['last-event-id'];
-    if (typeof last === 'string' && /^\d{1,15}$/.test(last)) {
-      const from = Number(last);
-      const oldest = this.ring[0]?.id ?? this.seq + 1;
-      if (from < this.seq && from + 1 < oldest) this.write(c, this.frame('reset', {}));
-      else for (const s of this.ring) if (s.id > from) this.write(c, s.frame);
-    }
-    return undefined;
+    return [
+      route({
+        method: 'GET',
+        path: '/v1/events',
+        role: 'viewer',
+        handler: ({ req, res, principal }) => {
+          this.sse.open(req, res, { principal });
+          return undefined;
+        },
+      }),
+    ];
   }
 
   close(): void {
     for (const t of this.timers) clearInterval(t);
     for (const d of this.detach.splice(0)) d();
-    for (const c of this.clients) c.res.end();
-    this.clients.clear();
+    this.sse.close();
   }
 
   private flushActivity(): void {
@@ -130,24 +131,7 @@ export class LiveHub {
     this.publish('activity', { verified: a.verified, nodeIds: [...a.nodeIds] });
   }
 
-  private frame(event: string, data: unknown, id?: number): string {
-    return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-  }
-
   private publish(event: string, data: unknown): void {
-    const id = ++this.seq;
-    const frame = this.frame(event, data, id);
-    this.ring.push({ id, frame });
-    if (this.ring.length > this.opts.replay) this.ring.shift();
-    for (const c of this.clients) this.write(c, frame);
-  }
-
-  private write(c: Client, text: string): void {
-    if (c.res.writableLength > this.opts.maxBufferedBytes) {
-      this.clients.delete(c);
-      c.res.destroy();
-      return;
-    }
-    c.res.write(text);
+    this.sse.publish(event, data);
   }
 }

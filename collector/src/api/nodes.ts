@@ -1,7 +1,8 @@
+import { z } from 'zod';
 import { isNodesealError } from '../../../shared/src/errors.js';
-import type { TrustStatus } from '../../../shared/src/report/types.js';
 import type { AppContext } from '../app.js';
-import { HttpError, reply, type Route } from '../http/router.js';
+import { emptyAsAbsent, intString, numberString, statusString } from '../http/input.js';
+import { HttpError, reply, type Route, route } from '../http/router.js';
 import { pcrSetDigest } from '../pipeline/verify-report.js';
 import { effectiveVerdict, expiresAt } from '../pipeline/verdict.js';
 import type { NodeRecord } from '../store/store.js';
@@ -14,28 +15,23 @@ export const ERR_NODES_QUERY = 'ERR_NODES_QUERY';
 export const ERR_ATTEST_TIMEOUT = 'ERR_ATTEST_TIMEOUT';
 export const ERR_ATTEST_REJECTED = 'ERR_ATTEST_REJECTED';
 
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-const APPROVE_FIELDS = new Set(['reason', 'inventoryDigest', 'pcrDigest']);
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: 'must be sha256:<64 hex digits>' });
 
-/** The state the operator looked at (summary.inventoryDigest / summary.pcrDigest); null = not given. */
-function expectedState(body: Record<string, unknown>): { inventoryDigest?: string; pcrDigest?: string | null } {
-  const out: { inventoryDigest?: string; pcrDigest?: string | null } = {};
-  if ('inventoryDigest' in body) {
-    const v = body.inventoryDigest;
-    if (typeof v !== 'string' || !DIGEST_RE.test(v))
-      throw new HttpError(400, ERR_APPROVE_REASON, 'inventoryDigest must be sha256:<64 hex digits>');
-    out.inventoryDigest = v;
-  }
-  if ('pcrDigest' in body) {
-    const v = body.pcrDigest;
-    if (v !== null && (typeof v !== 'string' || !DIGEST_RE.test(v)))
-      throw new HttpError(400, ERR_APPROVE_REASON, 'pcrDigest must be sha256:<64 hex digits> or null');
-    out.pcrDigest = v;
-  }
-  return out;
-}
-
-const STATUSES = new Set<TrustStatus>(['trusted', 'untrusted', 'unknown', 'stale']);
+/**
+ * POST /v1/nodes/:id/approve: the reason, and the state the operator looked at
+ * (summary.inventoryDigest / summary.pcrDigest; absent = not checked).
+ */
+const approveBody = z.strictObject(
+  {
+    reason: z
+      .string({ error: 'body must be {"reason": "why this state is approved"} (1 to 1000 characters)' })
+      .max(1000, { error: 'reason must be 1 to 1000 characters' })
+      .refine((r) => r.trim().length > 0, { error: 'reason must be 1 to 1000 characters' }),
+    inventoryDigest: digest.optional(),
+    pcrDigest: digest.nullable().optional(),
+  },
+  { error: 'body must be {"reason": "why this state is approved"} (1 to 1000 characters)' },
+);
 
 /** What the API shows of a node: never the raw key material beyond its kid. */
 export function nodeView(n: NodeRecord, connected: boolean, ttlSec: number, now: number) {
@@ -57,15 +53,6 @@ export function nodeView(n: NodeRecord, connected: boolean, ttlSec: number, now:
   };
 }
 
-function intParam(q: URLSearchParams, name: string, def: number, min: number, max: number): number {
-  const raw = q.get(name);
-  if (raw === null) return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new HttpError(400, ERR_NODES_QUERY, `${name} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
 /**
  * Nodes API: GET /v1/nodes, GET /v1/nodes/:id, GET /v1/nodes/:id/changes,
  * POST /v1/nodes/:id/approve {reason, inventoryDigest?, pcrDigest?}, POST /v1/nodes/:id/attest?wait=N, GET /healthz.
@@ -77,11 +64,14 @@ export function nodesRoutes(app: AppContext): Route[] {
     if (!n) throw new HttpError(404, ERR_NODE_NOT_FOUND, `no node ${id.slice(0, 100)}`);
     return n;
   };
+  const codes = { query: ERR_NODES_QUERY };
   return [
-    {
+    route({
       method: 'GET',
       path: '/healthz',
       role: 'public',
+      // Health checkers add cache busters; the probe takes no input, so any query is ignored.
+      query: z.record(z.string(), z.unknown()),
       handler: async () => {
         await app.store.listNodes({ limit: 1 });
         // Connections that proved their node's key (a verified report); the rest (before hello or unproven) apart.
@@ -92,21 +82,22 @@ export function nodesRoutes(app: AppContext): Route[] {
           uptimeSec: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
         };
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v1/nodes',
       role: 'viewer',
-      handler: async ({ query }) => {
-        const status = query.get('status');
-        if (status !== null && !STATUSES.has(status as TrustStatus))
-          throw new HttpError(400, ERR_NODES_QUERY, 'status must be trusted, untrusted, unknown or stale');
-        const search = query.get('search');
-        const limit = intParam(query, 'limit', 500, 1, 10_000);
-        const offset = intParam(query, 'offset', 0, 0, 10_000_000);
+      query: z.strictObject({
+        status: statusString().optional(),
+        search: emptyAsAbsent(z.string().max(1000, { error: 'search is longer than 1000 characters' })),
+        limit: intString('limit', 1, 10_000).default(500),
+        offset: intString('offset', 0, 10_000_000).default(0),
+      }),
+      codes,
+      handler: async ({ query: { status, search, limit, offset } }) => {
         // `stale` is computed at read time from verifiedAt: filter after the view is made.
         const { nodes, total } = await app.store.listNodes({
-          ...(status && status !== 'stale' ? { status: status as TrustStatus } : {}),
+          ...(status && status !== 'stale' ? { status } : {}),
           ...(search ? { search } : {}),
           limit,
           offset,
@@ -116,8 +107,8 @@ export function nodesRoutes(app: AppContext): Route[] {
         if (status) views = views.filter((v) => v.status === status);
         return { nodes: views, total: status === 'stale' || status === 'trusted' ? views.length : total };
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v1/nodes/:id',
       role: 'viewer',
@@ -152,27 +143,26 @@ export function nodesRoutes(app: AppContext): Route[] {
           approvals,
         };
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v1/nodes/:id/changes',
       role: 'viewer',
+      query: z.strictObject({ limit: intString('limit', 1, 10_000).default(200) }),
+      codes,
       handler: async ({ params, query }) => {
         const n = await mustGet(params.id!);
-        return { nodeId: n.nodeId, changes: await app.store.listChanges(n.nodeId, { limit: intParam(query, 'limit', 200, 1, 10_000) }) };
+        return { nodeId: n.nodeId, changes: await app.store.listChanges(n.nodeId, { limit: query.limit }) };
       },
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v1/nodes/:id/approve',
       role: 'operator',
+      body: approveBody,
+      codes: { body: ERR_APPROVE_REASON },
       handler: async ({ params, body, principal }) => {
-        const reason = (body as { reason?: unknown } | undefined)?.reason;
-        if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > 1000)
-          throw new HttpError(400, ERR_APPROVE_REASON, 'body must be {"reason": "why this state is approved"} (1 to 1000 characters)');
-        const extra = body && typeof body === 'object' ? Object.keys(body).filter((k) => !APPROVE_FIELDS.has(k)) : [];
-        if (extra.length) throw new HttpError(400, ERR_APPROVE_REASON, `unknown fields: ${extra.slice(0, 3).join(', ')}`);
-        const expected = expectedState(body as Record<string, unknown>);
+        const { reason, ...expected } = body;
         const nodeId = (await mustGet(params.id!)).nodeId;
         try {
           return await app.accept.approve(nodeId, { reason, ...expected }, principal?.name ?? 'anonymous');
@@ -181,16 +171,15 @@ export function nodesRoutes(app: AppContext): Route[] {
           throw e;
         }
       },
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v1/nodes/:id/attest',
       role: 'scheduler',
+      query: z.strictObject({ wait: numberString('wait (seconds)', 0, app.config.maxAttestWaitSec).default(0) }),
+      codes,
       handler: async ({ params, query }) => {
-        const wait = query.get('wait');
-        const waitSec = wait === null ? 0 : Number(wait);
-        if (!Number.isFinite(waitSec) || waitSec < 0 || waitSec > app.config.maxAttestWaitSec)
-          throw new HttpError(400, ERR_NODES_QUERY, `wait must be 0 to ${app.config.maxAttestWaitSec} seconds`);
+        const waitSec = query.wait;
         const n = await mustGet(params.id!);
         let outcome: ChallengeOutcome;
         try {
@@ -215,6 +204,6 @@ export function nodesRoutes(app: AppContext): Route[] {
           expiresAt: fresh.verifiedAt ? new Date(Date.parse(fresh.verifiedAt) + ttl() * 1000).toISOString() : null,
         };
       },
-    },
+    }),
   ];
 }

@@ -1,4 +1,5 @@
-import { HttpError, type Principal, type Role, type Route } from '../http/router.js';
+import { z } from 'zod';
+import { HttpError, type Principal, type Route, route } from '../http/router.js';
 import type { CollectorEvents } from '../events.js';
 import type { NodeRecord } from '../store/store.js';
 import type { EnrollStore } from '../enroll/store.js';
@@ -25,59 +26,68 @@ export interface AuthRoutesDeps {
   onRevoked?: (node: NodeRecord, from: NodeRecord['status'] | null) => void;
 }
 
-function body(b: unknown): Record<string, unknown> {
-  if (b === undefined) return {};
-  if (b === null || typeof b !== 'object' || Array.isArray(b))
-    throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'request body must be a JSON object');
-  return b as Record<string, unknown>;
+/** A required text field: 1..max characters, not only white space; a missing one says so. */
+function required(field: string, max = 1000) {
+  const msg = `${field} must be a string of at most ${max} characters`;
+  return z
+    .string({ error: (iss) => (iss.input === undefined || iss.input === null ? `${field} is required` : msg) })
+    .max(max, { error: msg })
+    .refine((v) => v.trim() !== '', { error: `${field} is required` });
 }
 
-function text(v: unknown, field: string, opts: { required?: boolean; max?: number } = {}): string | undefined {
-  if (v === undefined || v === null) {
-    if (opts.required) throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, `${field} is required`);
-    return undefined;
-  }
-  if (typeof v !== 'string' || v.length > (opts.max ?? 1000) || (opts.required && v.trim() === ''))
-    throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, `${field} must be a string of at most ${opts.max ?? 1000} characters`);
-  return v;
+/** An optional text field (null counts as absent). */
+function optional(field: string, max = 1000) {
+  const msg = `${field} must be a string of at most ${max} characters`;
+  return z
+    .string({ error: msg })
+    .max(max, { error: msg })
+    .nullish()
+    .transform((v) => v ?? undefined);
 }
 
-function only(b: Record<string, unknown>, allowed: string[]): void {
-  const extra = Object.keys(b).filter((k) => !allowed.includes(k));
-  if (extra.length) throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, `unknown field ${extra[0]}`);
-}
+const EK_NAME = /^(000b[0-9a-f]{64}|000c[0-9a-f]{96}|000d[0-9a-f]{128}|0004[0-9a-f]{40})$/;
+const reasonBody = z.strictObject({ reason: required('reason') }, { error: 'request body must be a JSON object' });
+const codes = { query: ERR_AUTH_TOKEN_INPUT, body: ERR_AUTH_TOKEN_INPUT };
+const wholeNumber = (digits: number) =>
+  z
+    .string()
+    .regex(new RegExp(`^\\d{1,${digits}}$`), { error: 'limit and before must be whole numbers' })
+    .transform(Number)
+    .optional();
 
 const actor = (p: Principal | null) => `token:${p?.name ?? 'anonymous'}`;
 
 export function authRoutes(deps: AuthRoutesDeps): Route[] {
   const now = deps.now ?? (() => new Date());
   return [
-    {
+    route({
       method: 'GET',
       path: '/v1/audit',
       role: 'operator',
+      query: z.strictObject({
+        target: z.string().max(1000).optional(),
+        action: z.string().max(100).optional(),
+        before: wholeNumber(15),
+        limit: wholeNumber(4),
+      }),
+      codes,
       handler: async ({ query }) => {
-        const limit = query.get('limit');
-        const before = query.get('before');
-        if ((limit !== null && !/^\d{1,4}$/.test(limit)) || (before !== null && !/^\d{1,15}$/.test(before)))
-          throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'limit and before must be whole numbers');
         const entries = await deps.auth.listAudit({
-          ...(query.get('target') !== null ? { target: query.get('target')! } : {}),
-          ...(query.get('action') !== null ? { action: query.get('action')! } : {}),
-          ...(before !== null ? { beforeId: Number(before) } : {}),
-          ...(limit !== null ? { limit: Number(limit) } : {}),
+          ...(query.target !== undefined ? { target: query.target } : {}),
+          ...(query.action !== undefined ? { action: query.action } : {}),
+          ...(query.before !== undefined ? { beforeId: query.before } : {}),
+          ...(query.limit !== undefined ? { limit: query.limit } : {}),
         });
         return { entries };
       },
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v1/nodes/:id/revoke',
       role: 'operator',
-      handler: async ({ params, body: raw, principal }) => {
-        const b = body(raw);
-        only(b, ['reason']);
-        const reason = text(b.reason, 'reason', { required: true })!;
+      body: reasonBody,
+      codes,
+      handler: async ({ params, body: { reason }, principal }) => {
         const at = now().toISOString();
         const done = await deps.enroll.revokeNode(params.id!, actor(principal), reason, at);
         if (!done) throw new HttpError(404, ERR_AUTH_NODE_UNKNOWN, 'no such node');
@@ -86,24 +96,26 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
         deps.onRevoked?.(node, done.from);
         return { nodeId: node.nodeId, status: node.status, reasons: node.reasons, revokedAt: node.revokedAt };
       },
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v1/nodes/:id/ek-decision',
       role: 'operator',
-      handler: async ({ params, body: raw, principal }) => {
-        const b = body(raw);
-        only(b, ['ekName', 'reason']);
-        const ekName = text(b.ekName, 'ekName', { required: true, max: 200 })!;
-        if (!/^(000b[0-9a-f]{64}|000c[0-9a-f]{96}|000d[0-9a-f]{128}|0004[0-9a-f]{40})$/.test(ekName))
-          throw new HttpError(400, ERR_AUTH_TOKEN_INPUT, 'ekName must be the hex TPM Name of the EK');
-        const reason = text(b.reason, 'reason', { required: true })!;
+      body: z.strictObject(
+        {
+          ekName: required('ekName', 200).refine((v) => EK_NAME.test(v), { error: 'ekName must be the hex TPM Name of the EK' }),
+          reason: required('reason'),
+        },
+        { error: 'request body must be a JSON object' },
+      ),
+      codes,
+      handler: async ({ params, body: { ekName, reason }, principal }) => {
         const at = now().toISOString();
         await deps.enroll.recordEkDecision({ nodeId: params.id!, ekName, actor: actor(principal), reason, at });
         return { nodeId: params.id!, ekName, decidedAt: at };
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v1/tokens',
       role: 'operator',
@@ -126,54 +138,69 @@ export function authRoutes(deps: AuthRoutesDeps): Route[] {
           revokedAt: t.revokedAt,
         })),
       }),
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v1/tokens',
       role: 'operator',
-      handler: async ({ body: raw, principal }) => {
-        const b = body(raw);
-        only(b, ['name', 'role', 'reason']);
+      body: z.strictObject(
+        {
+          name: required('name', 64),
+          role: z.enum(['viewer', 'scheduler', 'operator'], { error: 'role must be viewer, scheduler or operator' }),
+          reason: optional('reason'),
+        },
+        { error: 'request body must be a JSON object' },
+      ),
+      codes,
+      handler: async ({ body: b, principal }) => {
         const created = await createApiToken(deps.auth, {
-          name: text(b.name, 'name', { required: true, max: 64 })!,
-          role: text(b.role, 'role', { required: true, max: 16 }) as Role,
+          name: b.name,
+          role: b.role,
           actor: actor(principal),
-          reason: text(b.reason, 'reason') ?? 'created through the API',
+          reason: b.reason ?? 'created through the API',
           now: now(),
         });
         return created;
       },
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v1/tokens/:name/revoke',
       role: 'operator',
-      handler: async ({ params, body: raw, principal }) => {
-        const b = body(raw);
-        only(b, ['reason']);
-        const reason = text(b.reason, 'reason', { required: true })!;
+      body: reasonBody,
+      codes,
+      handler: async ({ params, body: { reason }, principal }) => {
         if (!(await deps.auth.revokeToken(params.name!, actor(principal), reason, now().toISOString())))
           throw new HttpError(404, ERR_AUTH_TOKEN_UNKNOWN, 'no live token with this name');
         return { name: params.name!, revoked: true };
       },
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/v1/enroll-tokens',
       role: 'operator',
-      handler: async ({ body: raw, principal }) => {
-        const b = body(raw);
-        only(b, ['nodes', 'ttl', 'uses', 'reason']);
-        const uses = b.uses === undefined ? undefined : typeof b.uses === 'number' ? String(b.uses) : 'x';
-        return createEnrollToken(deps.enroll, {
-          nodes: text(b.nodes, 'nodes', { max: 1024 }) ?? '*',
-          ttl: text(b.ttl, 'ttl', { max: 16 }) ?? '1h',
-          uses: uses ?? '1',
+      // Empty body: one single-use token for any node, valid one hour.
+      body: z
+        .strictObject(
+          {
+            nodes: optional('nodes', 1024),
+            ttl: optional('ttl', 16),
+            uses: z.number({ error: 'uses must be a number' }).optional(),
+            reason: optional('reason'),
+          },
+          { error: 'request body must be a JSON object' },
+        )
+        .optional(),
+      codes,
+      handler: async ({ body: b, principal }) =>
+        createEnrollToken(deps.enroll, {
+          nodes: b?.nodes ?? '*',
+          ttl: b?.ttl ?? '1h',
+          uses: b?.uses === undefined ? '1' : String(b.uses),
           actor: actor(principal),
-          reason: text(b.reason, 'reason') ?? 'created through the API',
+          reason: b?.reason ?? 'created through the API',
           now: now(),
-        });
-      },
-    },
+        }),
+    }),
   ];
 }

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parseFlags, type CliIo, type Verb } from '../../../shared/src/cli/verb.js';
 import { expandHostlist } from '../../../shared/src/hostlist.js';
-import { NodesealError, UserError, ERR_USAGE } from '../../../shared/src/errors.js';
+import { isNodesealError, NodesealError, UserError, ERR_USAGE } from '../../../shared/src/errors.js';
 import type { TrustStatus } from '../../../shared/src/report/types.js';
 import { ERR_K8S_API, K8sSync, kubeNodesApi, type NodesApi, type TaintEffect } from '../integrations/k8s.js';
+import { ERR_SSE_FRAME_TOO_LARGE } from '../http/errors.js';
+import { readEventStream } from '../http/sse-reader.js';
 import { createLogger } from '../logger.js';
 import type { TrustView } from '../trust/cache.js';
 import { clientFrom, runApi, TARGET_FLAGS, TARGET_HELP, type ApiClient } from './client.js';
@@ -28,37 +30,22 @@ function seconds(v: string | undefined, def: number, name: string): number {
   return n;
 }
 
-/** Reads `event: trust` frames from an SSE body; resolves when the stream ends. */
+/** Follows `event: trust` / `event: snapshot` from an SSE body (spec parser); resolves when the stream ends. */
 async function followWatch(res: Response, onView: (v: TrustView) => void, signal: AbortSignal): Promise<void> {
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  const stop = () => void reader.cancel().catch(() => {});
-  signal.addEventListener('abort', stop, { once: true });
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += dec.decode(value, { stream: true });
-      if (buf.length > 4 * 1024 * 1024) throw new NodesealError(ERR_K8S_API, 'watch frame too large');
-      let end: number;
-      while ((end = buf.indexOf('\n\n')) >= 0) {
-        const frame = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        const lines = frame.split('\n');
-        const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-        const data = lines
-          .filter((l) => l.startsWith('data: '))
-          .map((l) => l.slice(6))
-          .join('\n');
-        if ((event === 'trust' || event === 'snapshot') && data) {
-          const v = JSON.parse(data) as TrustView;
-          if (typeof v?.nodeId === 'string' && STATUSES.includes(v.status)) onView(v);
-        }
-      }
-    }
-  } finally {
-    signal.removeEventListener('abort', stop);
+    await readEventStream(
+      res.body!,
+      (e) => {
+        if ((e.event !== 'trust' && e.event !== 'snapshot') || !e.data) return;
+        const v = JSON.parse(e.data) as TrustView;
+        if (typeof v?.nodeId === 'string' && STATUSES.includes(v.status)) onView(v);
+      },
+      { signal, maxBufferChars: 4 * 1024 * 1024 },
+    );
+  } catch (e) {
+    if (isNodesealError(e) && e.code === ERR_SSE_FRAME_TOO_LARGE)
+      throw new NodesealError(ERR_K8S_API, 'watch frame too large', { cause: e });
+    throw e;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import type { TrustStatus } from '../../../shared/src/report/types.js';
-import { HttpError, type Route } from '../http/router.js';
+import { z } from 'zod';
+import { emptyAsAbsent, intString, statusString } from '../http/input.js';
+import { HttpError, type Route, route } from '../http/router.js';
 import type { Store } from '../store/store.js';
 import type { TrustView } from '../trust/cache.js';
 import { loadAssets } from './assets.js';
@@ -8,8 +9,6 @@ import type { FleetIndex } from './fleet.js';
 
 export const ERR_DASHBOARD_QUERY = 'ERR_DASHBOARD_QUERY';
 export const ERR_DASHBOARD_NODE = 'ERR_DASHBOARD_NODE';
-
-const STATUSES = new Set(['trusted', 'untrusted', 'unknown', 'stale']);
 
 /** Strict enough that the page can trust what it is given and an attacker cannot inject scripts. */
 const SECURITY_HEADERS = {
@@ -26,21 +25,19 @@ function send(res: ServerResponse, type: string, body: string): undefined {
   return undefined;
 }
 
-function intParam(q: URLSearchParams, name: string, def: number, max: number): number {
-  const raw = q.get(name);
-  if (raw === null || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > max)
-    throw new HttpError(400, ERR_DASHBOARD_QUERY, `${name} must be an integer from 0 to ${max}`);
-  return n;
-}
+/** Optional text filters: empty means absent, at most 256 characters. */
+const filterText = (name: string) => emptyAsAbsent(z.string().max(256, { error: `${name} is longer than 256 characters` }));
 
-function strParam(q: URLSearchParams, name: string): string | undefined {
-  const v = q.get(name);
-  if (v === null || v === '') return undefined;
-  if (v.length > 256) throw new HttpError(400, ERR_DASHBOARD_QUERY, `${name} is longer than 256 characters`);
-  return v;
-}
+/** GET /v1/dashboard/fleet filters and page. */
+const fleetQuery = z.strictObject({
+  status: emptyAsAbsent(statusString()),
+  code: filterText('code'),
+  gpuModel: filterText('gpuModel'),
+  driver: filterText('driver'),
+  search: filterText('search'),
+  offset: emptyAsAbsent(intString('offset', 0, 10_000_000)),
+  limit: emptyAsAbsent(intString('limit', 0, 500)),
+});
 
 /** The payload of the newest kept JWS (stored after verification), or null. */
 function payloadOf(jws: string | null): Record<string, unknown> | null {
@@ -87,33 +84,29 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Route[] {
       role: 'public',
       handler: async ({ res }) => send(res, 'text/css; charset=utf-8', (await loadAssets()).css),
     },
-    {
+    route({
       method: 'GET',
       path: '/v1/dashboard/me',
       role: 'viewer',
       handler: ({ principal }) => ({ name: principal?.name ?? 'anonymous', role: principal?.role ?? 'viewer' }),
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v1/dashboard/fleet',
       role: 'viewer',
+      query: fleetQuery,
+      codes: { query: ERR_DASHBOARD_QUERY },
       handler: async ({ query }) => {
-        const status = strParam(query, 'status');
-        if (status !== undefined && !STATUSES.has(status))
-          throw new HttpError(400, ERR_DASHBOARD_QUERY, 'status must be trusted, untrusted, unknown or stale');
         await deps.fleet.flush();
-        const q = {
-          ...(status ? { status: status as TrustStatus } : {}),
-          ...Object.fromEntries(
-            (['code', 'gpuModel', 'driver', 'search'] as const).map((k) => [k, strParam(query, k)]).filter(([, v]) => v !== undefined),
-          ),
-          offset: intParam(query, 'offset', 0, 10_000_000),
-          limit: intParam(query, 'limit', 50, 500),
-        };
-        return deps.fleet.query(q);
+        const { offset, limit, ...filters } = query;
+        const defined = Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined)) as Omit<
+          typeof query,
+          'offset' | 'limit'
+        >;
+        return deps.fleet.query({ ...defined, offset: offset ?? 0, limit: limit ?? 50 });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/v1/dashboard/nodes/:id',
       role: 'viewer',
@@ -161,6 +154,6 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Route[] {
           approvals,
         };
       },
-    },
+    }),
   ];
 }

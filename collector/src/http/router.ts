@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import { NodesealError } from '../../../shared/src/errors.js';
+import { ERR_HTTP_BODY, ERR_HTTP_PARAMS, ERR_HTTP_QUERY } from './errors.js';
 
 /**
  * A small HTTP router: exact segments and `:param` captures, JSON in and out, coded errors.
@@ -61,6 +63,106 @@ export function reply(status: number, body: unknown): JsonReply {
   if (!Number.isInteger(status) || status < 200 || status > 299)
     throw new RangeError(`reply status must be 2xx, not ${status}: errors are thrown as HttpError`);
   return new JsonReply(status, body);
+}
+
+/** What a schema route's handler gets: its params, query and body parsed by its schemas. */
+export interface TypedContext<P, Q, B> {
+  req: IncomingMessage;
+  res: ServerResponse;
+  principal: Principal | null;
+  params: P;
+  query: Q;
+  body: B;
+}
+
+/** Which code an input error answers with, per part; the defaults are ERR_HTTP_PARAMS, ERR_HTTP_QUERY, ERR_HTTP_BODY. */
+export interface InputCodes {
+  params?: string;
+  query?: string;
+  body?: string;
+}
+
+const ANY_PARAMS = z.record(z.string(), z.string());
+/** A route that declares no query takes none: any parameter is refused. */
+const NO_QUERY = z.strictObject({});
+/** A route that declares no body takes none (an empty object is tolerated: some clients always send one). */
+const NO_BODY = z.union([z.undefined(), z.strictObject({})]);
+
+export interface SchemaRouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: Route['method'];
+  path: string;
+  role: Route['role'];
+  /** Path captures (strings) to their parsed form; default: the strings as they are. */
+  params?: P;
+  /** The query string as an object (a repeated key is an array); strict schemas refuse unknown keys. */
+  query?: Q;
+  /** The JSON body (undefined when empty). */
+  body?: B;
+  codes?: InputCodes;
+  handler(ctx: TypedContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown> | unknown;
+}
+
+/**
+ * A route whose input is parsed by zod schemas before its handler runs: one input-error path,
+ * 400 with the part's code (or the code a refinement names in its issue `params.code`, such as
+ * ERR_HOSTLIST_SYNTAX) and a message naming the field. The parsing lives in the returned
+ * handler, so every caller of Route.handler (the app, test servers) gets it.
+ */
+export function route<P extends z.ZodType = typeof ANY_PARAMS, Q extends z.ZodType = typeof NO_QUERY, B extends z.ZodType = typeof NO_BODY>(
+  def: SchemaRouteDef<P, Q, B>,
+): Route {
+  const schemas = { params: def.params ?? ANY_PARAMS, query: def.query ?? NO_QUERY, body: def.body ?? NO_BODY };
+  const codes = {
+    params: def.codes?.params ?? ERR_HTTP_PARAMS,
+    query: def.codes?.query ?? ERR_HTTP_QUERY,
+    body: def.codes?.body ?? ERR_HTTP_BODY,
+  };
+  return {
+    method: def.method,
+    path: def.path,
+    role: def.role,
+    handler: (ctx) =>
+      def.handler({
+        req: ctx.req,
+        res: ctx.res,
+        principal: ctx.principal,
+        params: parseInput(schemas.params, ctx.params, 'params', codes.params) as z.output<P>,
+        query: parseInput(schemas.query, queryObject(ctx.query), 'query', codes.query) as z.output<Q>,
+        body: parseInput(schemas.body, ctx.body, 'body', codes.body) as z.output<B>,
+      }),
+  };
+}
+
+/** The query string as an object: one value is a string, a repeated key an array of them. */
+export function queryObject(q: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of q) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+/** Parses one part of a request; the first issue becomes a 400 HttpError with a stable code. */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, part: 'params' | 'query' | 'body', code: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const named = issue.code === 'custom' && typeof issue.params?.code === 'string' ? (issue.params.code as string) : null;
+  const field = issue.path.map(String).join('.');
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys')
+    message = `unknown ${part === 'body' ? 'field' : 'parameter'} ${issue.keys.slice(0, 3).join(', ')}`;
+  else if (field) message = `${field}: ${message}`;
+  throw new HttpError(
+    400,
+    named ?? code,
+    part === 'body' && !field && issue.code !== 'unrecognized_keys' ? `request body: ${message}` : message,
+    {
+      part,
+      ...(field ? { field } : {}),
+    },
+  );
 }
 
 interface CompiledRoute {

@@ -1,9 +1,10 @@
 import type { HostlistLimits } from '../../../shared/src/hostlist.js';
-import { HttpError, type Route } from '../http/router.js';
+import { z } from 'zod';
+import { hostlistString, numberString } from '../http/input.js';
+import { type Route, route } from '../http/router.js';
 import type { ChallengeOutcome } from '../accept/index.js';
 import type { TrustCache, TrustView } from './cache.js';
 import { ERR_TRUST_QUERY } from './errors.js';
-import { parseNodesParam } from './routes.js';
 
 /**
  * POST /v1/trust/attest?nodes=EXPR&wait=SEC — fresh evidence for every node of a job at once.
@@ -29,17 +30,20 @@ export function bulkAttestRoutes(deps: {
 }): Route[] {
   const maxNodes = deps.maxNodes ?? 1024;
   return [
-    {
+    route({
       method: 'POST',
       path: '/v1/trust/attest',
       role: 'scheduler',
+      query: z.strictObject({
+        nodes: hostlistString({ maxHosts: maxNodes, ...deps.hostlistLimits }).refine((n) => n.length > 0, {
+          error: 'nodes=LIST is required',
+        }),
+        wait: numberString('wait (seconds)', 0, deps.maxWaitSec, { above: true }).default(10),
+      }),
+      codes: { query: ERR_TRUST_QUERY },
       handler: async ({ query }) => {
-        const names = parseNodesParam(query, { maxHosts: maxNodes, ...deps.hostlistLimits });
-        if (!names || names.length === 0) throw new HttpError(400, ERR_TRUST_QUERY, 'nodes=LIST is required');
-        const wait = query.get('wait');
-        const waitSec = wait === null ? 10 : Number(wait);
-        if (!Number.isFinite(waitSec) || waitSec <= 0 || waitSec > deps.maxWaitSec)
-          throw new HttpError(400, ERR_TRUST_QUERY, `wait must be more than 0 and at most ${deps.maxWaitSec} seconds`);
+        const names = query.nodes;
+        const waitSec = query.wait;
         const waitMs = Math.round(waitSec * 1000);
         const nodes = await Promise.all(
           names.map(async (nodeId): Promise<TrustView & { fresh: boolean; error?: string }> => {
@@ -62,6 +66,6 @@ export function bulkAttestRoutes(deps: {
         for (const n of nodes) counts[n.status]++;
         return { nodes, counts, allFresh: nodes.every((n) => n.fresh), allTrusted: nodes.every((n) => n.fresh && n.status === 'trusted') };
       },
-    },
+    }),
   ];
 }

@@ -8,7 +8,7 @@ import { TrustWatchHub, type TrustWatchOptions } from './watch.js';
 
 export { TrustCache, STALE_REASON_CODE, REVOKED_REASON_CODE, type TrustView, type TrustChange, type TrustCacheOptions } from './cache.js';
 export { TrustWatchHub, type TrustWatchOptions } from './watch.js';
-export { trustRoutes, parseNodesParam } from './routes.js';
+export { trustRoutes } from './routes.js';
 export { bulkAttestRoutes, type Challenger } from './attest-bulk.js';
 export { ERR_TRUST_NODE_UNKNOWN, ERR_TRUST_WATCH_LIMIT, ERR_TRUST_QUERY } from './errors.js';
 

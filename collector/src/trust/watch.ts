@@ -1,114 +1,87 @@
-import type { ServerResponse } from 'node:http';
-import { HttpError } from '../http/router.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../http/router.js';
+import { SseServer } from '../http/sse.js';
+import type { Logger } from '../logger.js';
 import type { TrustCache, TrustChange } from './cache.js';
 import { ERR_TRUST_WATCH_LIMIT } from './errors.js';
 
 /**
- * GET /v1/trust/watch: a Server-Sent Events stream of trust changes.
+ * GET /v1/trust/watch: a Server-Sent Events stream of trust changes, served by the collector's
+ * one SSE server (collector/src/http/sse.ts).
  *
  *   event: trust
  *   id: <increasing number>
  *   data: {"nodeId","from","status","reasons","verifiedAt","expiresAt","at"}
  *
  * `?nodes=EXPR` (hostlist) limits the stream to those nodes; `?snapshot=1` first sends one
- * `event: snapshot` per (matching) node with its current trust. A comment line `: ping` every
- * heartbeat keeps proxies from closing the stream. A client that stops reading (more than
- * maxBufferedBytes queued) is disconnected rather than buffered without bound.
+ * `event: snapshot` per (matching) node with its current trust. A client reconnecting with
+ * Last-Event-ID gets the changes it missed (of the last `replay`), or `event: reset` when they
+ * are gone: then it should read GET /v1/trust again. `: ping` comments every heartbeat; a client
+ * that stops reading (more than maxBufferedBytes queued) is dropped (ERR_SSE_SLOW_CLIENT).
  */
 export interface TrustWatchOptions {
+  /** Streams in all. Default 1,000. */
   maxWatchers?: number;
   /** Streams one principal (token) may hold at once (default 100), so one stolen viewer token cannot take every slot. */
   maxWatchersPerPrincipal?: number;
   heartbeatMs?: number;
+  /** Default 1 MiB. */
   maxBufferedBytes?: number;
-}
-
-interface Watcher {
-  res: ServerResponse;
-  filter: Set<string> | null;
-  owner: string | null;
+  /** Changes kept for Last-Event-ID. Default 1,000. */
+  replay?: number;
+  logger?: Logger;
 }
 
 export class TrustWatchHub {
-  private readonly watchers = new Set<Watcher>();
-  private readonly maxWatchers: number;
-  private readonly maxPerOwner: number;
-  private readonly byOwner = new Map<string, number>();
-  private readonly maxBuffered: number;
-  private readonly heartbeat: NodeJS.Timeout;
-  private seq = 0;
-  private readonly onChange = (c: TrustChange) => this.publish(c);
+  private readonly sse: SseServer;
+  private readonly onChange = (c: TrustChange) => this.sse.publish('trust', c, c.nodeId);
 
   constructor(
     private readonly cache: TrustCache,
     opts: TrustWatchOptions = {},
   ) {
-    this.maxWatchers = opts.maxWatchers ?? 1000;
-    this.maxPerOwner = opts.maxWatchersPerPrincipal ?? 100;
-    this.maxBuffered = opts.maxBufferedBytes ?? 1 << 20;
-    this.heartbeat = setInterval(() => {
-      for (const w of this.watchers) this.write(w, ': ping\n\n');
-    }, opts.heartbeatMs ?? 15_000);
-    this.heartbeat.unref();
+    const limit = { status: 503, code: ERR_TRUST_WATCH_LIMIT };
+    this.sse = new SseServer({
+      name: 'trust-watch',
+      limits: {
+        maxStreams: opts.maxWatchers ?? 1000,
+        maxPerToken: opts.maxWatchersPerPrincipal ?? 100,
+        reserved: 0,
+        reservedFor: 'operator',
+        full: limit,
+        perToken: limit,
+      },
+      maxBufferedBytes: opts.maxBufferedBytes ?? 1 << 20,
+      ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+      ...(opts.replay !== undefined ? { replay: opts.replay } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
     cache.on('change', this.onChange);
   }
 
   get count(): number {
-    return this.watchers.size;
+    return this.sse.count;
   }
 
-  /** Takes over the response; resolves at once (the stream stays open until the client leaves). `owner`: the principal's name. */
-  open(res: ServerResponse, filter: Set<string> | null, snapshot: boolean, owner: string | null = null): void {
-    if (this.watchers.size >= this.maxWatchers)
-      throw new HttpError(503, ERR_TRUST_WATCH_LIMIT, `too many trust watchers (limit ${this.maxWatchers})`);
-    if (owner !== null && (this.byOwner.get(owner) ?? 0) >= this.maxPerOwner) {
-      throw new HttpError(503, ERR_TRUST_WATCH_LIMIT, `too many trust watchers for this token (limit ${this.maxPerOwner})`);
-    }
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
+  /** Takes over the response (the stream stays open until the client leaves); throws ERR_TRUST_WATCH_LIMIT when full. */
+  open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    opts: { filter: Set<string> | null; snapshot: boolean; principal: Principal | null },
+  ): void {
+    const { filter } = opts;
+    const stream = this.sse.open(req, res, {
+      principal: opts.principal,
+      ...(filter ? { accepts: (tag: string | undefined) => tag === undefined || filter.has(tag) } : {}),
     });
-    const w: Watcher = { res, filter, owner };
-    this.watchers.add(w);
-    if (owner !== null) this.byOwner.set(owner, (this.byOwner.get(owner) ?? 0) + 1);
-    res.on('close', () => this.remove(w));
-    this.write(w, 'retry: 2000\n\n');
-    if (snapshot) {
+    if (opts.snapshot) {
       const views = filter ? [...filter].map((n) => this.cache.getOrUnknown(n)) : this.cache.all();
-      for (const v of views) this.write(w, `event: snapshot\ndata: ${JSON.stringify(v)}\n\n`);
+      for (const v of views) this.sse.send(stream, 'snapshot', v);
     }
   }
 
   close(): void {
-    clearInterval(this.heartbeat);
     this.cache.off('change', this.onChange);
-    for (const w of this.watchers) w.res.end();
-    this.watchers.clear();
-    this.byOwner.clear();
-  }
-
-  /** Forgets a watcher (once: the close event and a slow-client drop may both call it). */
-  private remove(w: Watcher): void {
-    if (!this.watchers.delete(w) || w.owner === null) return;
-    const n = (this.byOwner.get(w.owner) ?? 1) - 1;
-    if (n <= 0) this.byOwner.delete(w.owner);
-    else this.byOwner.set(w.owner, n);
-  }
-
-  private publish(c: TrustChange): void {
-    if (this.watchers.size === 0) return;
-    const frame = `event: trust\nid: ${++this.seq}\ndata: ${JSON.stringify(c)}\n\n`;
-    for (const w of this.watchers) if (!w.filter || w.filter.has(c.nodeId)) this.write(w, frame);
-  }
-
-  private write(w: Watcher, text: string): void {
-    if (w.res.writableLength > this.maxBuffered) {
-      this.remove(w);
-      w.res.destroy();
-      return;
-    }
-    w.res.write(text);
+    this.sse.close();
   }
 }

@@ -113,7 +113,7 @@ describe('GET /v1/events (live stream)', () => {
   });
 
   it('refuses clients beyond the limit with ERR_LIVE_CLIENT_LIMIT', async () => {
-    const { url, hub } = await start({ maxClients: 1 });
+    const { url, hub } = await start({ maxClients: 1, operatorReserve: 0 });
     const a = await stream(url);
     await a.waitFor((f) => f.comment === 'connected');
     const res = await fetch(`${url}/v1/events`, { headers: { authorization: 'Bearer v' } });

@@ -4,6 +4,8 @@
  * closes), every call sends it, and live events come over fetch (not EventSource, which cannot
  * send an Authorization header) with Last-Event-ID on reconnect.
  */
+import { readEventStream } from '../../http/sse-reader.js';
+
 const KEY = 'nodeseal.token';
 
 export const token = {
@@ -64,33 +66,15 @@ export function openLive(h: LiveHandlers): { close(): void } {
         }
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
         h.state(true);
-        const reader = res.body.getReader();
-        const dec = new TextDecoder();
-        let buf = '';
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += dec.decode(value, { stream: true });
-          let i: number;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            let name = 'message';
-            let data = '';
-            for (const line of block.split('\n')) {
-              if (line.startsWith('event:')) name = line.slice(6).trim();
-              else if (line.startsWith('data:')) data += line.slice(5).trim();
-              else if (line.startsWith('id:')) lastId = line.slice(3).trim();
-            }
-            if (data) {
-              try {
-                h.event(name, JSON.parse(data));
-              } catch {
-                /* a malformed frame is skipped */
-              }
-            }
+        await readEventStream(res.body, (e) => {
+          if (e.id !== undefined) lastId = e.id;
+          if (!e.data) return;
+          try {
+            h.event(e.event, JSON.parse(e.data));
+          } catch {
+            /* a malformed event is skipped */
           }
-        }
+        });
       } catch {
         /* reconnect below */
       }
