@@ -37,4 +37,3 @@ export type CollectorMessage =
   | { type: 'error'; code: string; message: string; seq?: number }
   /** Enrolment: TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET (hex) made for the AK's name and the EK. */
   | { type: 'enroll-challenge'; challengeId: string; credentialBlob: string; secret: string };
-
