@@ -113,10 +113,14 @@ export function resolveAgentConfig(src: AgentConfigSources = {}): { config: Agen
   /** Layer that last set a key: 1 file, 2 environment, 3 flags. */
   const layer = applyConfigLayers(SPECS, src, cfg, problems, coerceOption);
   const c = cfg as unknown as AgentConfig;
-  if (c.collector.length === 0) problems.push('--collector is required (e.g. wss://collector.example:8443; several: repeat it or separate with commas)');
+  if (c.collector.length === 0)
+    problems.push('--collector is required (e.g. wss://collector.example:8443; several: repeat it or separate with commas)');
   for (const url of c.collector) {
     const why = collectorUrlProblem(url);
-    if (why) problems.push(`collector URL ${JSON.stringify(url).slice(0, 80)}${c.collector.length > 1 ? ` (${c.collector.indexOf(url) + 1} of ${c.collector.length})` : ''} ${why}`);
+    if (why)
+      problems.push(
+        `collector URL ${JSON.stringify(url).slice(0, 80)}${c.collector.length > 1 ? ` (${c.collector.indexOf(url) + 1} of ${c.collector.length})` : ''} ${why}`,
+      );
   }
   if (!nodeIdSchema.safeParse(c.nodeId).success)
     problems.push(`node id ${JSON.stringify(c.nodeId).slice(0, 80)} must be letters, digits, dot, dash, underscore (max 253)`);
@@ -138,7 +142,10 @@ function coerceOption(spec: Spec, raw: unknown, where: string, problems: string[
     problems.push(`${where}: must be a URL or a list of URLs`);
     return undefined;
   }
-  const urls = parts.flatMap((p: string) => p.split(',')).map((u: string) => u.trim()).filter((u: string) => u.length > 0);
+  const urls = parts
+    .flatMap((p: string) => p.split(','))
+    .map((u: string) => u.trim())
+    .filter((u: string) => u.length > 0);
   if (urls.length === 0) {
     problems.push(`${where}: must name at least one collector URL`);
     return undefined;

@@ -209,7 +209,11 @@ describe('install-agent.sh with DESTDIR', () => {
     ['http URL', ['--collector-url', 'https://c.example:8443'], /must start with wss:\/\//],
     ['plain ws to a remote host', ['--collector-url', 'ws://c.example:8443'], /only allowed to a loopback/],
     ['URL with a path', ['--collector-url', 'wss://c.example:8443/v1/agent'], /base URL only/],
-    ['a bad URL in a list', ['--collector-url', 'wss://c1.example:8443,https://c2.example'], /https:\/\/c2\.example: the collector URL must start/],
+    [
+      'a bad URL in a list',
+      ['--collector-url', 'wss://c1.example:8443,https://c2.example'],
+      /https:\/\/c2\.example: the collector URL must start/,
+    ],
     ['unreadable CA file', ['--collector-url', 'wss://c.example', '--ca-file', '/nonexistent/ca.pem'], /cannot read --ca-file/],
     ['CA file that is not PEM', ['--collector-url', 'wss://c.example', '--ca-file', '/etc/hostname'], /not a PEM certificate/],
     ['malformed enrolment token', ['--collector-url', 'wss://c.example', '--enroll-token', 'has space'], /enrolment token/],
