@@ -181,7 +181,11 @@ export async function pgTestSchema(tag: string): Promise<{ schema: string; url: 
   };
   await admin(`CREATE SCHEMA ${schema}`);
   const sep = PG_URL.includes('?') ? '&' : '?';
-  return { schema, url: `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`, drop: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+  return {
+    schema,
+    url: `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    drop: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`),
+  };
 }
 
 export interface CollectorProcess {

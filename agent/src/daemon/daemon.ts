@@ -297,7 +297,11 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
       this.dispatch({ type: 'rotation-settled' });
     }
     const disposition = agentDisposition(msg.code);
-    this.o.logger.warn({ code: msg.code, seq: msg.seq, message: msg.message, disposition }, 'collector refused');
+    // A refusal of the node is logged once per change by the refused state, not at every connection.
+    this.o.logger[disposition === 'refused' ? 'debug' : 'warn'](
+      { code: msg.code, seq: msg.seq, message: msg.message, disposition },
+      'collector refused',
+    );
     const about = msg.seq ?? (disposition === 'drop' ? this.inFlight : null);
     if (about === null || about !== this.inFlight) return;
     if (disposition === 'drop') {
