@@ -58,6 +58,8 @@ const BY_AREA: ReadonlyArray<readonly [prefix: string, d: Disposition]> = [
   ['ERR_EVENTLOG_', 'drop'],
   ['ERR_CREDENTIAL_', 'refused'],
   ['ERR_ENROLL_', 'refused'],
+  // Access control on the enrolment path (the node or its token not allowed).
+  ['ERR_AUTH_', 'refused'],
   ['ERR_STORE_', 'retry'],
 ];
 
