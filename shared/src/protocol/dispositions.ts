@@ -50,24 +50,27 @@ const BY_CODE: Readonly<Record<string, Disposition>> = {
   ERR_STORE_CLOSED: 'move',
 };
 
-/** Areas whose every code has one disposition (a code listed above wins). */
-const BY_AREA: ReadonlyArray<readonly [prefix: string, d: Disposition]> = [
-  ['ERR_REPORT_', 'drop'],
-  ['ERR_JWS_', 'drop'],
-  ['ERR_TPM_', 'drop'],
-  ['ERR_EVENTLOG_', 'drop'],
-  ['ERR_CREDENTIAL_', 'refused'],
-  ['ERR_ENROLL_', 'refused'],
+/**
+ * Areas whose every code has one disposition (a code listed above wins), by the area's name in
+ * the code: ERR_<AREA>_...
+ */
+const BY_AREA: ReadonlyArray<readonly [area: string, d: Disposition]> = [
+  ['REPORT', 'drop'],
+  ['JWS', 'drop'],
+  ['TPM', 'drop'],
+  ['EVENTLOG', 'drop'],
+  ['CREDENTIAL', 'refused'],
+  ['ENROLL', 'refused'],
   // Access control on the enrolment path (the node or its token not allowed).
-  ['ERR_AUTH_', 'refused'],
-  ['ERR_STORE_', 'retry'],
+  ['AUTH', 'refused'],
+  ['STORE', 'retry'],
 ];
 
 /** The disposition of a code the collector sends, or undefined for a code this protocol does not know. */
 export function dispositionOf(code: string): Disposition | undefined {
   const own = BY_CODE[code];
   if (own) return own;
-  return BY_AREA.find(([prefix]) => code.startsWith(prefix))?.[1];
+  return BY_AREA.find(([area]) => code.startsWith(`ERR_${area}_`))?.[1];
 }
 
 /** What the agent does with any code: an unknown one (a newer collector) is treated as transient. */
@@ -93,7 +96,7 @@ export function operatorStep(code: string): string {
     case C.ERR_ENROLL_TOKEN_INPUT:
       return 'the enrolment token was not accepted: issue a new one for this node id and restart the agent with it';
     default:
-      return code.startsWith('ERR_ENROLL_EK_') || code.startsWith('ERR_CREDENTIAL_')
+      return /^ERR_(ENROLL_EK|CREDENTIAL)_/.test(code)
         ? "the TPM's endorsement key was not accepted: check the collector's EK CA directory and this host's TPM"
         : 'the collector refused this node: see docs/errors.md for the code and fix it on the collector or the agent';
   }
