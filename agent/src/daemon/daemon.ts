@@ -1,21 +1,20 @@
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ERR_CONFIG, isNodesealError } from '../../../shared/src/errors.js';
-import { ERR_HELLO_KEY_MISMATCH } from '../../../shared/src/protocol/codes.js';
-import { agentDisposition, operatorStep } from '../../../shared/src/protocol/dispositions.js';
+import { operatorStep } from '../../../shared/src/protocol/dispositions.js';
 import type { CollectorMessage } from '../../../shared/src/protocol/messages.js';
 import { writeFileAtomic } from './atomic.js';
 import { jitteredInterval } from './backoff.js';
 import { realTimers, type Timers } from './clock.js';
 import { CollectorConnection } from './connection.js';
+import { errorAction } from './error-action.js';
 import { AgentError, ERR_AGENT_ANSWER_TIMEOUT, ERR_AGENT_RECONNECT } from './errors.js';
-import { helloMessage } from './hello.js';
-import { loadOrCreateIdentity } from './identity.js';
-import { loadNextIdentity, prepareNextIdentity, promoteNextIdentity, type SigningIdentity } from './key-rotation.js';
-import type { DaemonEvents, DaemonOptions } from './options.js';
+import { activateCredential, helloMessage } from './hello.js';
+import type { loadOrCreateIdentity } from './identity.js';
+import { loadPersisted } from './persisted.js';
+import { prepareNextIdentity, promoteNextIdentity, type SigningIdentity } from './key-rotation.js';
+import { type DaemonEvents, type DaemonOptions, policyFrom } from './options.js';
 import { signReport } from './sign-report.js';
-import { Spool } from './spool.js';
+import type { Spool } from './spool.js';
 import { canSend, type DaemonEvent, type DaemonState, initialMachine, type Machine, type Policy, transition } from './state.js';
 
 export { AGENT_VERSION } from './hello.js';
@@ -64,14 +63,8 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
 
   constructor(private readonly o: DaemonOptions) {
     super();
-    const urls = typeof o.collector === 'string' ? [o.collector] : [...o.collector];
-    if (urls.length === 0) throw new AgentError(ERR_CONFIG, 'the agent needs at least one collector URL');
-    this.policy = {
-      urls,
-      backoff: { baseMs: o.backoffBaseMs ?? 1000, capMs: o.backoffCapMs ?? 60_000 },
-      refused: { baseMs: o.refusedBaseMs ?? 10_000, capMs: o.refusedCapMs ?? 300_000 },
-    };
-    this.m = initialMachine(urls);
+    this.policy = policyFrom(o);
+    this.m = initialMachine(this.policy.urls);
     this.intervalMs = (o.intervalSec ?? 60) * 1000;
     this.random = o.random ?? Math.random;
     this.timers = o.timers ?? realTimers;
@@ -95,14 +88,8 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
   }
 
   async start(): Promise<void> {
-    this.identity = await loadOrCreateIdentity(this.o.stateDir);
-    this.spool = await Spool.open(join(this.o.stateDir, 'spool'), this.o.spool ?? {}, this.o.logger);
-    const stored = await readFile(join(this.o.stateDir, 'seq'), 'utf8')
-      .then((t) => Number.parseInt(t, 10))
-      .catch(() => 0);
-    this.seq = Math.max(Number.isSafeInteger(stored) ? stored : 0, this.spool.maxSeq);
-    this.enrolled = (await readFile(join(this.o.stateDir, 'enrolled'), 'utf8').catch(() => '')).trim() === this.identity.kid;
-    this.nextIdentity = await loadNextIdentity(this.o.stateDir);
+    const p = await loadPersisted(this.o.stateDir, this.o.spool ?? {}, this.o.logger);
+    ({ identity: this.identity, spool: this.spool, seq: this.seq, enrolled: this.enrolled, nextIdentity: this.nextIdentity } = p);
     this.o.logger.info(
       { nodeId: this.o.nodeId, kid: this.identity.kid, spooled: this.spool.size, seq: this.seq, collectors: this.policy.urls },
       'agent starting',
@@ -220,15 +207,10 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
       this.o.logger.warn('the collector sent an enrolment challenge but this agent is not enrolling');
       return;
     }
-    try {
-      const credential = await this.o.enroll.activate(Buffer.from(msg.credentialBlob, 'hex'), Buffer.from(msg.secret, 'hex'));
-      this.enrolAnswered = true;
-      conn.send({ type: 'enroll-answer', challengeId: msg.challengeId, credential: credential.toString('hex') });
-    } catch (e) {
-      const code = isNodesealError(e) ? e.code : ERR_AGENT_RECONNECT;
-      this.o.logger.warn({ code, err: (e as Error).message }, 'credential activation failed');
-      conn.end({ error: { code, message: `credential activation failed: ${(e as Error).message}` }, disposition: 'retry' });
-    }
+    const answer = await activateCredential(this.o.enroll, msg, this.o.logger);
+    if ('error' in answer) return conn.end({ error: answer.error, disposition: 'retry' });
+    this.enrolAnswered = true;
+    conn.send(answer.message);
   }
 
   /** The collector's first challenge after an enrolling hello: it admitted (and pinned) us. */
@@ -285,29 +267,27 @@ export class AgentDaemon extends EventEmitter<DaemonEvents> {
   /** A coded error: its disposition (shared/src/protocol) says whether the report or the connection ends. */
   private onError(conn: CollectorConnection, msg: Extract<CollectorMessage, { type: 'error' }>): void {
     this.emit('rejected', { code: msg.code, message: msg.message, ...(msg.seq !== undefined ? { seq: msg.seq } : {}) });
-    if (this.nextIdentity && msg.code === ERR_HELLO_KEY_MISMATCH && this.announcedSeq !== null) {
-      // Our announcement was accepted but its verdict was lost: the collector now knows the next key.
-      void this.promoteKey().then(() =>
-        conn.end({ error: { code: ERR_AGENT_RECONNECT, message: 'key rotated; saying hello with the new key' }, disposition: 'retry' }),
-      );
+    const { action, disposition, settlesRotation } = errorAction(msg, {
+      inFlight: this.inFlight,
+      announcedSeq: this.announcedSeq,
+      rotating: this.nextIdentity !== null,
+    });
+    if (action.kind === 'promote') {
+      const error = { code: ERR_AGENT_RECONNECT, message: 'key rotated; saying hello with the new key' };
+      void this.promoteKey().then(() => conn.end({ error, disposition: 'retry' }));
       return;
     }
-    if (msg.seq !== undefined && msg.seq === this.announcedSeq) {
+    if (settlesRotation) {
       this.announcedSeq = null;
       this.dispatch({ type: 'rotation-settled' });
     }
-    const disposition = agentDisposition(msg.code);
     // A refusal of the node is logged once per change by the refused state, not at every connection.
-    this.o.logger[disposition === 'refused' ? 'debug' : 'warn'](
-      { code: msg.code, seq: msg.seq, message: msg.message, disposition },
-      'collector refused',
-    );
-    const about = msg.seq ?? (disposition === 'drop' ? this.inFlight : null);
-    if (about === null || about !== this.inFlight) return;
-    if (disposition === 'drop') {
-      this.o.logger.warn({ seq: about, code: msg.code }, 'dropping a spooled report the collector will never accept');
-      void this.acknowledged(about, false);
-    } else conn.end({ error: { code: msg.code, message: msg.message }, disposition });
+    const level = disposition === 'refused' ? 'debug' : 'warn';
+    this.o.logger[level]({ code: msg.code, seq: msg.seq, message: msg.message, disposition }, 'collector refused');
+    if (action.kind === 'drop') {
+      this.o.logger.warn({ seq: action.seq, code: msg.code }, 'dropping a spooled report the collector will never accept');
+      void this.acknowledged(action.seq, false);
+    } else if (action.kind === 'end') conn.end({ error: { code: msg.code, message: msg.message }, disposition: action.disposition });
   }
 
   // ---- key rotation -----------------------------------------------------------------------

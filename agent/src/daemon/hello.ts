@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { isNodesealError } from '../../../shared/src/errors.js';
-import type { AgentMessage } from '../../../shared/src/protocol/messages.js';
+import type { AgentMessage, CollectorMessage } from '../../../shared/src/protocol/messages.js';
+import { ERR_AGENT_RECONNECT } from './errors.js';
 import type { Identity } from '../../../shared/src/jws/index.js';
 import type { AgentEnrollment } from './options.js';
 
@@ -33,5 +34,24 @@ export async function helloMessage(
       'cannot read the TPM enrolment material; saying hello without it',
     );
     return hello;
+  }
+}
+
+/**
+ * The answer to the collector's enrolment challenge: TPM2_ActivateCredential with the AK and EK.
+ * A TPM failure is returned as the error that ends the connection (retried with backoff).
+ */
+export async function activateCredential(
+  enroll: AgentEnrollment,
+  msg: Extract<CollectorMessage, { type: 'enroll-challenge' }>,
+  logger: Logger,
+): Promise<{ message: Extract<AgentMessage, { type: 'enroll-answer' }> } | { error: { code: string; message: string } }> {
+  try {
+    const credential = await enroll.activate(Buffer.from(msg.credentialBlob, 'hex'), Buffer.from(msg.secret, 'hex'));
+    return { message: { type: 'enroll-answer', challengeId: msg.challengeId, credential: credential.toString('hex') } };
+  } catch (e) {
+    const code = isNodesealError(e) ? e.code : ERR_AGENT_RECONNECT;
+    logger.warn({ code, err: (e as Error).message }, 'credential activation failed');
+    return { error: { code, message: `credential activation failed: ${(e as Error).message}` } };
   }
 }

@@ -3,7 +3,9 @@ import type { Reason, TrustStatus } from '../../../shared/src/report/types.js';
 import type { Timers } from './clock.js';
 import type { EvidenceSource } from './evidence.js';
 import type { SpoolLimits } from './spool.js';
-import type { DaemonState } from './state.js';
+import type { DaemonState, Policy } from './state.js';
+import { ERR_CONFIG } from '../../../shared/src/errors.js';
+import { AgentError } from './errors.js';
 
 export interface DaemonOptions {
   /**
@@ -54,4 +56,15 @@ export interface DaemonEvents {
   ack: [seq: number];
   rejected: [e: { code: string; message: string; seq?: number }];
   report: [r: { seq: number; nonce: string | null }];
+}
+
+/** The state machine's policy from the options: the URL list (at least one) and both backoff schedules. */
+export function policyFrom(o: DaemonOptions): Policy {
+  const urls = typeof o.collector === 'string' ? [o.collector] : [...o.collector];
+  if (urls.length === 0) throw new AgentError(ERR_CONFIG, 'the agent needs at least one collector URL');
+  return {
+    urls,
+    backoff: { baseMs: o.backoffBaseMs ?? 1000, capMs: o.backoffCapMs ?? 60_000 },
+    refused: { baseMs: o.refusedBaseMs ?? 10_000, capMs: o.refusedCapMs ?? 300_000 },
+  };
 }

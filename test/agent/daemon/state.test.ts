@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { closeCause } from '../../../agent/src/daemon/close-cause.js';
+import { errorAction } from '../../../agent/src/daemon/error-action.js';
 import { canSend, initialMachine, type Machine, type Policy, transition } from '../../../agent/src/daemon/state.js';
 
 const policy: Policy = {
@@ -110,5 +111,23 @@ describe('why a connection ended (close-cause)', () => {
     });
     expect(closeCause({ ...base, closeCode: 1006 })).toMatchObject({ disposition: 'move', error: { code: 'ERR_AGENT_CONNECTION_LOST' } });
     expect(closeCause({ ...base, closeCode: 1000 })).toMatchObject({ disposition: 'retry', error: { code: 'ERR_AGENT_CONNECTION_LOST' } });
+  });
+});
+
+describe('what a coded error does (error-action)', () => {
+  const ctx = { inFlight: 4, announcedSeq: null, rotating: false };
+  it('drops the report in flight for a drop code, ends the connection for the others, ignores errors about other reports', () => {
+    expect(errorAction({ code: 'ERR_REPORT_SEQ', seq: 4 }, ctx).action).toEqual({ kind: 'drop', seq: 4 });
+    expect(errorAction({ code: 'ERR_WS_FRAME_TOO_LARGE' }, ctx).action).toEqual({ kind: 'drop', seq: 4 });
+    expect(errorAction({ code: 'ERR_INTERNAL', seq: 4 }, ctx).action).toEqual({ kind: 'end', disposition: 'retry' });
+    expect(errorAction({ code: 'ERR_STORE_OPEN', seq: 4 }, ctx).action).toEqual({ kind: 'end', disposition: 'move' });
+    expect(errorAction({ code: 'ERR_REPORT_SEQ', seq: 3 }, ctx).action).toEqual({ kind: 'none' });
+    expect(errorAction({ code: 'ERR_NODE_REVOKED' }, ctx)).toMatchObject({ action: { kind: 'none' }, disposition: 'refused' });
+  });
+  it('a refused announcement settles the rotation; a key mismatch during rotation means the new key was pinned', () => {
+    const r = { inFlight: null, announcedSeq: 7, rotating: true };
+    expect(errorAction({ code: 'ERR_ENROLL_KEY_ROTATION', seq: 7 }, r)).toMatchObject({ settlesRotation: true, action: { kind: 'none' } });
+    expect(errorAction({ code: 'ERR_HELLO_KEY_MISMATCH' }, r).action).toEqual({ kind: 'promote' });
+    expect(errorAction({ code: 'ERR_HELLO_KEY_MISMATCH' }, { ...r, rotating: false, announcedSeq: null }).disposition).toBe('refused');
   });
 });
