@@ -11,7 +11,7 @@ const usage =
   '  --listen HOST:PORT     address for agents and the API (default 127.0.0.1:8443)\n' +
   '  --interval SEC         how often agents report (default 60); --freshness-ttl SEC: a verdict older is stale (default 180)\n' +
   '  --heartbeat SEC        WebSocket ping interval (default 15); --verify-workers N: verification threads (default 0, in-process)\n' +
-  '  --postgres URL         PostgreSQL store; collectors sharing it form one fleet (docs/deployment.md); --collector-id NAME: this one\'s name (default hostname:port)\n' +
+  "  --postgres URL         PostgreSQL store; collectors sharing it form one fleet (docs/deployment.md); --collector-id NAME: this one's name (default hostname:port)\n" +
   '  --log-level L          fatal, error, warn, info (default), debug, trace or silent (logs are JSON on stderr)\n' +
   'Every option, its NODESEAL_* variable and config key: docs/configuration.md. Check a config file: nodeseal config check FILE.\n' +
   'Example (lab, this host only):\n' +

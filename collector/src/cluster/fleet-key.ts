@@ -36,13 +36,10 @@ export async function joinFleetKey(db: SqlDb, stateDir: string, collectorId: str
     );
   }
   const key = await loadOrCreateReceiptKey(stateDir);
-  await db.run('INSERT INTO fleet_keys (purpose, kid, public_jwk, registered_by, registered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (purpose) DO NOTHING', [
-    'sign',
-    key.kid,
-    JSON.stringify(key.publicJwk),
-    collectorId,
-    now.toISOString(),
-  ]);
+  await db.run(
+    'INSERT INTO fleet_keys (purpose, kid, public_jwk, registered_by, registered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (purpose) DO NOTHING',
+    ['sign', key.kid, JSON.stringify(key.publicJwk), collectorId, now.toISOString()],
+  );
   const fleet = (await registeredKey(db))!;
   if (fleet.kid !== key.kid) {
     throw new UserError(

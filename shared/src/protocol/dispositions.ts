@@ -64,6 +64,8 @@ const BY_AREA: ReadonlyArray<readonly [area: string, d: Disposition]> = [
   // Access control on the enrolment path (the node or its token not allowed).
   ['AUTH', 'refused'],
   ['STORE', 'retry'],
+  // Approval lives in the same acceptance service; it answers operators, not agents (transient if it ever did).
+  ['APPROVE', 'retry'],
 ];
 
 /** The disposition of a code the collector sends, or undefined for a code this protocol does not know. */
