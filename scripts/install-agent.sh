@@ -7,7 +7,7 @@ PROG=install-agent.sh
 
 usage() {
   cat <<'USAGE'
-Usage: install-agent.sh --collector-url URL [--ca-file FILE] [--enroll-token T | --enroll-token-file F]
+Usage: install-agent.sh --collector-url URL[,URL...] [--ca-file FILE] [--enroll-token T | --enroll-token-file F]
                         [--node-id ID] [--release DIR] [--node PATH] [--skip-check]
        install-agent.sh --uninstall [--purge]
 
@@ -17,6 +17,8 @@ nodeseal-agent.service and /etc/tmpfiles.d/nodeseal-agent.conf; then, when syste
 enables and (re)starts the service. Re-running updates the release and keeps other settings.
 
   --collector-url URL   wss://collector:8443 (ws:// only to a loopback collector). Required on first install.
+                        Several collectors: comma-separated or the flag repeated; the agent stays on one
+                        and moves to the next when it fails.
   --ca-file FILE        PEM CA bundle that signed the collector's certificate (copied to /etc/nodeseal).
   --enroll-token T      one-time enrolment token from 'nodeseal collector enroll-token' (stored 0600 in
                         /etc/nodeseal/agent.env); --enroll-token-file reads it from a file instead.
@@ -37,7 +39,7 @@ USAGE
 COLLECTOR_URL='' CA_FILE='' TOKEN='' NODE_ID='' SKIP_CHECK=0 UNINSTALL=0 PURGE=0 RELEASE=${RELEASE:-}
 while [ $# -gt 0 ]; do
   case $1 in
-    --collector-url) [ $# -ge 2 ] || die_usage "$1 needs a value"; COLLECTOR_URL=$2; shift 2 ;;
+    --collector-url) [ $# -ge 2 ] || die_usage "$1 needs a value"; COLLECTOR_URL=${COLLECTOR_URL:+$COLLECTOR_URL,}$2; shift 2 ;;
     --ca-file) [ $# -ge 2 ] || die_usage "$1 needs a value"; CA_FILE=$2; shift 2 ;;
     --enroll-token) [ $# -ge 2 ] || die_usage "$1 needs a value"; TOKEN=$2; shift 2 ;;
     --enroll-token-file) [ $# -ge 2 ] || die_usage "$1 needs a value"; [ -r "$2" ] || die_usage "cannot read $2"; TOKEN=$(tr -d '\r\n' < "$2"); shift 2 ;;
@@ -72,12 +74,19 @@ find_release
 find_node
 if [ -z "$COLLECTOR_URL" ] && [ ! -f "$DESTDIR$CONFIG" ]; then die_usage "--collector-url is required (e.g. wss://collector.example:8443)"; fi
 if [ -n "$COLLECTOR_URL" ]; then
-  if ! msg=$("$NODE_BIN" -e '
-    let u; try { u = new URL(process.argv[1]); } catch { console.error(`not a URL: ${process.argv[1]}`); process.exit(2); }
-    if (u.protocol !== "wss:" && u.protocol !== "ws:") { console.error("the collector URL must start with wss:// (or ws:// to a loopback collector)"); process.exit(2); }
-    if (u.protocol === "ws:" && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname)) { console.error("plain ws:// is only allowed to a loopback collector; use wss://"); process.exit(2); }
-    if (u.pathname !== "/" || u.search || u.hash || u.username) { console.error("give the collector base URL only (scheme://host:port), without path, query or credentials"); process.exit(2); }
-  ' "$COLLECTOR_URL" 2>&1); then die_usage "--collector-url: $msg"; fi
+  # Every URL is checked; the first bad one is named. Prints the config value: one URL, or a JSON list.
+  if ! COLLECTOR_VALUE=$("$NODE_BIN" -e '
+    const urls = [...new Set(process.argv[1].split(",").map((s) => s.trim()).filter(Boolean))];
+    if (!urls.length) { console.error("no collector URL given"); process.exit(2); }
+    for (const url of urls) {
+      const bad = (why) => { console.error(`${url}: ${why}`); process.exit(2); };
+      let u; try { u = new URL(url); } catch { bad("not a URL"); }
+      if (u.protocol !== "wss:" && u.protocol !== "ws:") bad("the collector URL must start with wss:// (or ws:// to a loopback collector)");
+      if (u.protocol === "ws:" && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname)) bad("plain ws:// is only allowed to a loopback collector; use wss://");
+      if (u.pathname !== "/" || u.search || u.hash || u.username) bad("give the collector base URL only (scheme://host:port), without path, query or credentials");
+    }
+    console.log(urls.length === 1 ? urls[0] : JSON.stringify(urls));
+  ' "$COLLECTOR_URL" 2>&1); then die_usage "--collector-url: $COLLECTOR_VALUE"; fi
 fi
 if [ -n "$CA_FILE" ]; then
   [ -r "$CA_FILE" ] || die_usage "cannot read --ca-file $CA_FILE"
@@ -97,20 +106,25 @@ fi
 
 # Contact the collector (never with DESTDIR): its /healthz over the same TLS the agent will use.
 if real_install && [ $SKIP_CHECK = 0 ]; then
-  url=${COLLECTOR_URL:-$("$NODE_BIN" -p 'JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).collector' "$CONFIG")}
+  url=${COLLECTOR_URL:-$("$NODE_BIN" -p '[JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).collector].flat().join(",")' "$CONFIG")}
   ca=${CA_FILE:-}
   [ -n "$ca" ] || [ ! -f "$CA_DEST" ] || ca=$CA_DEST
   if ! "$NODE_BIN" -e '
-    const [url, ca] = process.argv.slice(1);
-    const u = new URL(url); u.protocol = u.protocol === "wss:" ? "https:" : "http:"; u.pathname = "/healthz";
-    const mod = require(u.protocol === "https:" ? "https" : "http");
-    const req = mod.get(u, { timeout: 5000, ...(ca ? { ca: require("fs").readFileSync(ca) } : {}) }, (res) => {
-      res.resume();
-      if (res.statusCode === 200) process.exit(0);
-      console.error(`collector answered ${res.statusCode} on ${u.href}`); process.exit(1);
+    // Each collector is asked; one that answers is enough (the agent moves past the others).
+    const [list, ca] = process.argv.slice(1);
+    const urls = list.split(",").map((s) => s.trim()).filter(Boolean);
+    const check = (url) => new Promise((resolve) => {
+      const u = new URL(url); u.protocol = u.protocol === "wss:" ? "https:" : "http:"; u.pathname = "/healthz";
+      const mod = require(u.protocol === "https:" ? "https" : "http");
+      const req = mod.get(u, { timeout: 5000, ...(ca ? { ca: require("fs").readFileSync(ca) } : {}) }, (res) => {
+        res.resume();
+        if (res.statusCode === 200) return resolve(true);
+        console.error(`collector answered ${res.statusCode} on ${u.href}`); resolve(false);
+      });
+      req.on("timeout", () => { console.error(`no answer from ${u.href} within 5 s`); req.destroy(); resolve(false); });
+      req.on("error", (e) => { console.error(`cannot reach ${u.href}: ${e.code ?? e.message}`); resolve(false); });
     });
-    req.on("timeout", () => { console.error(`no answer from ${u.href} within 5 s`); req.destroy(); process.exit(1); });
-    req.on("error", (e) => { console.error(`cannot reach ${u.href}: ${e.code ?? e.message}`); process.exit(1); });
+    Promise.all(urls.map(check)).then((ok) => process.exit(ok.some(Boolean) ? 0 : 1));
   ' "$url" "$ca"; then
     die "collector check failed; fix --collector-url/--ca-file (or pass --skip-check to install anyway). Nothing was enabled."
   fi
@@ -127,7 +141,7 @@ mkdir_owned "$STATE" 0750 "$SERVICE_USER:$SERVICE_USER"
 mkdir_owned "$STATE/agent" 0750 "$SERVICE_USER:$SERVICE_USER"
 if [ -n "$CA_FILE" ]; then write_file "$CA_DEST" 0644 root:root < "$CA_FILE"; fi
 pairs=("stateDir=$STATE/agent")
-[ -z "$COLLECTOR_URL" ] || pairs+=("collector=$COLLECTOR_URL")
+[ -z "$COLLECTOR_URL" ] || pairs+=("collector=$COLLECTOR_VALUE")
 [ -z "$CA_FILE" ] || pairs+=("caFile=$CA_DEST")
 [ -z "$NODE_ID" ] || pairs+=("nodeId=$NODE_ID")
 merge_json "$DESTDIR$CONFIG" "${pairs[@]}" | write_file "$CONFIG" 0640 "root:$SERVICE_USER"

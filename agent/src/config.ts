@@ -17,8 +17,12 @@ import {
  * (NODESEAL_*) → flags. Every problem is collected and reported at once (ERR_CONFIG).
  */
 export interface AgentConfig {
-  /** Collector base URL: wss://host:port, or ws:// on loopback. Required. */
-  collector: string;
+  /**
+   * Collector base URLs (wss://host:port, or ws:// on loopback), in order of preference: the agent
+   * sticks to one and moves to the next when it fails. Required. Flag repeated or comma-separated,
+   * environment comma-separated, config file a list or one string.
+   */
+  collector: string[];
   /** Default: this host's name. */
   nodeId: string;
   /** Identity key, seq counter and spool. Default /var/lib/nodeseal. */
@@ -50,10 +54,10 @@ export interface AgentConfig {
   enrollTokenFile: string | null;
 }
 
-type Spec = OptionSpec<keyof AgentConfig, ScalarKind>;
+type Spec = OptionSpec<keyof AgentConfig, ScalarKind | 'urls'>;
 
 const SPECS: Spec[] = [
-  { key: 'collector', kind: 'string', env: 'NODESEAL_COLLECTOR', flag: 'collector' },
+  { key: 'collector', kind: 'urls', env: 'NODESEAL_COLLECTOR', flag: 'collector' },
   { key: 'nodeId', kind: 'string', env: 'NODESEAL_NODE_ID', flag: 'node-id' },
   { key: 'stateDir', kind: 'string', env: 'NODESEAL_STATE_DIR', flag: 'state-dir' },
   { key: 'tcti', kind: 'string', env: 'NODESEAL_TCTI', flag: 'tcti' },
@@ -78,7 +82,7 @@ const ENROLL_TOKEN_SHAPE = /^[A-Za-z0-9._~+/=-]{8,512}$/;
 
 export function defaultAgentConfig(): AgentConfig {
   return {
-    collector: '',
+    collector: [],
     nodeId: hostname(),
     stateDir: '/var/lib/nodeseal',
     tcti: 'device:/dev/tpmrm0',
@@ -107,22 +111,16 @@ export function resolveAgentConfig(src: AgentConfigSources = {}): { config: Agen
   const cfg = defaultAgentConfig() as unknown as Record<string, unknown>;
   const problems: string[] = [];
   /** Layer that last set a key: 1 file, 2 environment, 3 flags. */
-  const layer = applyConfigLayers(SPECS, src, cfg, problems, coerceScalar);
+  const layer = applyConfigLayers(SPECS, src, cfg, problems, coerceOption);
   const c = cfg as unknown as AgentConfig;
-  if (!c.collector) problems.push('--collector is required (e.g. wss://collector.example:8443)');
-  else {
-    let u: URL | null = null;
-    try {
-      u = new URL(c.collector);
-    } catch {
-      problems.push(`collector URL ${JSON.stringify(c.collector).slice(0, 80)} is not a URL`);
-    }
-    if (u) {
-      if (u.protocol !== 'wss:' && u.protocol !== 'ws:') problems.push('collector URL must start with wss:// (or ws:// on loopback)');
-      else if (u.protocol === 'ws:' && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname))
-        problems.push('plain ws:// is only allowed to a loopback collector; use wss://');
-      if (u.pathname !== '/' && u.pathname !== '') problems.push('collector URL must be the base URL (the agent adds /v1/agent)');
-    }
+  if (c.collector.length === 0)
+    problems.push('--collector is required (e.g. wss://collector.example:8443; several: repeat it or separate with commas)');
+  for (const url of c.collector) {
+    const why = collectorUrlProblem(url);
+    if (why)
+      problems.push(
+        `collector URL ${JSON.stringify(url).slice(0, 80)}${c.collector.length > 1 ? ` (${c.collector.indexOf(url) + 1} of ${c.collector.length})` : ''} ${why}`,
+      );
   }
   if (!nodeIdSchema.safeParse(c.nodeId).success)
     problems.push(`node id ${JSON.stringify(c.nodeId).slice(0, 80)} must be letters, digits, dot, dash, underscore (max 253)`);
@@ -134,6 +132,40 @@ export function resolveAgentConfig(src: AgentConfigSources = {}): { config: Agen
     if (why) problems.push(`event log ${c.eventLogPath} (--event-log) ${why}`);
   }
   return { config: c, problems };
+}
+
+/** Scalars as usual; a collector list from a list (config file), a string with commas, or repeated flags. */
+function coerceOption(spec: Spec, raw: unknown, where: string, problems: string[]): unknown {
+  if (spec.kind !== 'urls') return coerceScalar(spec as OptionSpec<string, ScalarKind>, raw, where, problems);
+  const parts = typeof raw === 'string' ? [raw] : Array.isArray(raw) && raw.every((v) => typeof v === 'string') ? raw : null;
+  if (!parts) {
+    problems.push(`${where}: must be a URL or a list of URLs`);
+    return undefined;
+  }
+  const urls = parts
+    .flatMap((p: string) => p.split(','))
+    .map((u: string) => u.trim())
+    .filter((u: string) => u.length > 0);
+  if (urls.length === 0) {
+    problems.push(`${where}: must name at least one collector URL`);
+    return undefined;
+  }
+  return [...new Set(urls)];
+}
+
+/** What is wrong with one collector base URL, or null. */
+export function collectorUrlProblem(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'is not a URL';
+  }
+  if (u.protocol !== 'wss:' && u.protocol !== 'ws:') return 'must start with wss:// (or ws:// on loopback)';
+  if (u.protocol === 'ws:' && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname))
+    return 'uses plain ws://, which is only allowed to a loopback collector; use wss://';
+  if (u.pathname !== '/' && u.pathname !== '') return 'must be the base URL (the agent adds /v1/agent)';
+  return null;
 }
 
 /** Why `path` is not a readable regular file, or null when it is one. */

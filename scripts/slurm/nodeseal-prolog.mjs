@@ -8,7 +8,9 @@
 //
 // Settings (environment, or KEY=VALUE lines in the file named by NODESEAL_PROLOG_CONFIG,
 // default /etc/nodeseal/prolog.env; the environment wins):
-//   NODESEAL_URL        collector base URL (required), e.g. https://collector.example:8443
+//   NODESEAL_URL        collector base URL (required), e.g. https://collector.example:8443; several collectors:
+//                       comma-separated, tried in order when one cannot be reached (a POST only when it cannot
+//                       have arrived: connection refused or DNS, never after a timeout)
 //   NODESEAL_TOKEN      bearer token (role viewer or scheduler); or NODESEAL_TOKEN_FILE
 //   NODESEAL_NODE       node id to ask about (default: $SLURMD_NODENAME, else the short hostname)
 //   NODESEAL_FRESH      seconds: ask for fresh attestation first (POST /v1/nodes/ID/attest?wait=SEC); 0 = off (default)
@@ -87,6 +89,28 @@ function request(method, url, { token, ca, timeoutMs }) {
   });
 }
 
+/** Socket errors raised before the request reached the server (same list as shared/src/failover.ts). */
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+function cannotHaveArrived(e) {
+  if (!e || typeof e !== 'object') return false;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(cannotHaveArrived);
+  return NEVER_CONNECTED.has(e.code) || (e.cause !== undefined && e.cause !== e && cannotHaveArrived(e.cause));
+}
+
+/** The request against each collector in turn until one answers (see NODESEAL_URL). */
+async function requestAny(method, bases, path, opts) {
+  const failures = [];
+  for (const base of bases) {
+    try {
+      return await request(method, `${base}${path}`, opts);
+    } catch (e) {
+      failures.push(`${new URL(base).host}: ${e.code ?? e.message}`);
+      if (method !== 'GET' && !cannotHaveArrived(e)) break;
+    }
+  }
+  throw new Error(failures.join('; '));
+}
+
 function statusOf(body) {
   const j = JSON.parse(body);
   if (j && typeof j === 'object') {
@@ -107,7 +131,7 @@ async function main() {
 
 async function decide() {
   let cfg;
-  let base;
+  let bases;
   let node;
   let fresh;
   let timeoutMs;
@@ -116,8 +140,23 @@ async function decide() {
     cfg = loadConfig();
     settings = cfg;
     if (!cfg.NODESEAL_URL) throw new Error('NODESEAL_URL is not set');
-    base = new URL(cfg.NODESEAL_URL);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('NODESEAL_URL must be http(s)://');
+    bases = [
+      ...new Set(
+        cfg.NODESEAL_URL.split(',')
+          .map((u) => u.trim())
+          .filter(Boolean),
+      ),
+    ].map((u) => {
+      let b;
+      try {
+        b = new URL(u);
+      } catch {
+        throw new Error(`NODESEAL_URL ${JSON.stringify(u).slice(0, 80)} is not a URL`);
+      }
+      if (b.protocol !== 'http:' && b.protocol !== 'https:') throw new Error(`NODESEAL_URL ${b.href} must be http(s)://`);
+      return b.href.replace(/\/+$/, '');
+    });
+    if (bases.length === 0) throw new Error('NODESEAL_URL names no URL');
     node = cfg.NODESEAL_NODE || process.env.SLURMD_NODENAME || hostname().split('.')[0];
     if (!/^[A-Za-z0-9._-]{1,253}$/.test(node)) throw new Error('node name has unexpected characters');
     fresh = seconds(cfg.NODESEAL_FRESH, 0, 'NODESEAL_FRESH');
@@ -130,14 +169,13 @@ async function decide() {
   }
   const failOpen = cfg.NODESEAL_FAIL_OPEN === '1' || cfg.NODESEAL_FAIL_OPEN === 'true';
   const opts = { token: cfg.NODESEAL_TOKEN, ca, timeoutMs };
-  const root = base.href.replace(/\/+$/, '');
   const id = encodeURIComponent(node);
   let answer;
   try {
     answer =
       fresh > 0
-        ? await request('POST', `${root}/v1/nodes/${id}/attest?wait=${fresh}`, { ...opts, timeoutMs: fresh * 1000 + timeoutMs })
-        : await request('GET', `${root}/v1/nodes/${id}/trust`, opts);
+        ? await requestAny('POST', bases, `/v1/nodes/${id}/attest?wait=${fresh}`, { ...opts, timeoutMs: fresh * 1000 + timeoutMs })
+        : await requestAny('GET', bases, `/v1/nodes/${id}/trust`, opts);
   } catch (e) {
     out(`collector unreachable (${e.message}); ${failOpen ? 'fail-open: allowing the job' : 'fail-closed: refusing the job'}`);
     return failOpen ? 0 : 3;

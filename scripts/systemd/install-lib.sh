@@ -118,7 +118,7 @@ merge_json() {
     for (const p of pairs) {
       const i = p.indexOf("="); const k = p.slice(0, i); const v = p.slice(i + 1);
       if (v === "null") delete cfg[k];
-      else if (/^(true|false|-?[0-9.]+)$/.test(v)) cfg[k] = JSON.parse(v);
+      else if (/^(true|false|-?[0-9.]+)$/.test(v) || v.startsWith("[")) cfg[k] = JSON.parse(v);
       else cfg[k] = v;
     }
     process.stdout.write(JSON.stringify(cfg, null, 2) + "\n");

@@ -1,7 +1,9 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { pino } from 'pino';
 import { AgentDaemon, type DaemonOptions } from '../../agent/src/daemon/daemon.js';
 import { hostEvidenceSource, type EvidenceSource } from '../../agent/src/daemon/evidence.js';
@@ -9,6 +11,8 @@ import { collectInventory } from '../../agent/src/inventory.js';
 import { createHostPorts } from '../../agent/src/ports/index.js';
 import { loadCollectorConfig, type CollectorConfig } from '../../collector/src/config.js';
 import { startCollector, type RunningCollector } from '../../collector/src/server.js';
+import { withDefaultUser } from '../../collector/src/store/postgres-db.js';
+import { freePort, waitHealthy } from '../helpers/net.js';
 import { simulatedBootLog } from '../../shared/src/eventlog/index.js';
 import { softwareQuote } from '../../shared/src/tpm/index.js';
 
@@ -116,7 +120,7 @@ export interface TestAgent {
 /** An agent daemon in this process with a real WebSocket to the collector. */
 export async function startTestAgent(
   opts: {
-    collector: string;
+    collector: string | readonly string[];
     nodeId: string;
     evidence?: EvidenceSource;
     root?: string;
@@ -153,6 +157,99 @@ export async function startTestAgent(
     async stop() {
       await daemon.stop();
       if (!opts.stateDir) await removeDir(stateDir);
+    },
+  };
+}
+
+/** The local PostgreSQL server (trust auth, database `test`), as the store tests use it. */
+export const PG_URL = process.env.NODESEAL_TEST_PG ?? 'postgresql:///test?host=/var/run/postgresql';
+
+/**
+ * A fresh PostgreSQL schema for one test file: `url` pins it as the search_path (libpq `options`),
+ * so collector processes given `--postgres url` share it; `drop()` removes it afterwards.
+ */
+export async function pgTestSchema(tag: string): Promise<{ schema: string; url: string; drop(): Promise<void> }> {
+  const schema = `nodeseal_test_${tag}_${randomBytes(4).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: withDefaultUser(PG_URL) });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE SCHEMA ${schema}`);
+  const sep = PG_URL.includes('?') ? '&' : '?';
+  return {
+    schema,
+    url: `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    drop: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`),
+  };
+}
+
+export interface CollectorProcess {
+  proc: ChildProcess;
+  port: number;
+  /** http://127.0.0.1:port */
+  url: string;
+  /** ws://127.0.0.1:port */
+  wsUrl: string;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * `nodeseal collector` as a real process on 127.0.0.1 (a free port, or the one given), with a
+ * SQLite file (`db`) or, with `postgres`, the shared PostgreSQL store: several such collectors on
+ * one schema are one fleet. `--allow-tofu` and the bootstrap token `token` unless told otherwise.
+ */
+export async function startCollectorProcess(o: {
+  db?: string;
+  postgres?: string;
+  port?: number;
+  token?: string;
+  args?: string[];
+}): Promise<CollectorProcess> {
+  const port = o.port ?? (await freePort());
+  const store = o.postgres ? ['--postgres', o.postgres] : ['--db', o.db ?? join(await tempDir('collector'), 'c.db')];
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bin/nodeseal.ts',
+      'collector',
+      '--listen',
+      `127.0.0.1:${port}`,
+      ...store,
+      '--interval',
+      String(INTERVAL_SEC),
+      '--heartbeat',
+      '1',
+      '--allow-tofu',
+      '--log-level',
+      'warn',
+      ...(o.args ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODESEAL_BOOTSTRAP_TOKEN: o.token ?? 'b'.repeat(48) } },
+  );
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, proc, 30_000);
+  return {
+    proc,
+    port,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    output: () => out,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise<void>((r) => proc.once('exit', () => r()));
+      proc.kill(signal);
+      await gone;
     },
   };
 }

@@ -186,11 +186,34 @@ describe('install-agent.sh with DESTDIR', () => {
     expect(JSON.parse(readFileSync(join(root, 'etc/nodeseal/agent.json'), 'utf8')).collector).toBe('wss://collector.example:8443');
   });
 
+  it('accepts a list of collectors (comma-separated and repeated) and writes it as a list', async () => {
+    const root = await freshRoot('agent-list');
+    const r = await install('install-agent.sh', root, [
+      '--collector-url',
+      'wss://c1.example:8443,wss://c2.example:8443',
+      '--collector-url',
+      'wss://c3.example:8443',
+      '--skip-check',
+    ]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(root, 'etc/nodeseal/agent.json'), 'utf8')).collector).toEqual([
+      'wss://c1.example:8443',
+      'wss://c2.example:8443',
+      'wss://c3.example:8443',
+    ]);
+  });
+
   it.each([
     ['no collector URL', [], /--collector-url is required/],
     ['http URL', ['--collector-url', 'https://c.example:8443'], /must start with wss:\/\//],
     ['plain ws to a remote host', ['--collector-url', 'ws://c.example:8443'], /only allowed to a loopback/],
     ['URL with a path', ['--collector-url', 'wss://c.example:8443/v1/agent'], /base URL only/],
+    [
+      'a bad URL in a list',
+      ['--collector-url', 'wss://c1.example:8443,https://c2.example'],
+      /https:\/\/c2\.example: the collector URL must start/,
+    ],
     ['unreadable CA file', ['--collector-url', 'wss://c.example', '--ca-file', '/nonexistent/ca.pem'], /cannot read --ca-file/],
     ['CA file that is not PEM', ['--collector-url', 'wss://c.example', '--ca-file', '/etc/hostname'], /not a PEM certificate/],
     ['malformed enrolment token', ['--collector-url', 'wss://c.example', '--enroll-token', 'has space'], /enrolment token/],

@@ -37,7 +37,7 @@ export interface AgentCheckReport {
   items: CheckItem[];
 }
 
-type Flags = Record<string, string | boolean | undefined>;
+type Flags = Record<string, string | string[] | boolean | undefined>;
 
 const item = (name: string, blocking: boolean, s: SourceStatus, detail?: Record<string, unknown>): CheckItem => ({
   name,
@@ -180,13 +180,14 @@ export async function agentCheck(flags: Flags, env: NodeJS.ProcessEnv): Promise<
   items.push(item('stateDir', true, await probeStateDir(config.stateDir), { path: config.stateDir }));
   if (config.caFile) items.push(item('caFile', true, await probeCaFile(config.caFile), { path: config.caFile }));
   const collectorValid = !problems.some((p) => /collector/i.test(p));
-  const [collector, tpm, log, inventory] = await Promise.all([
-    collectorValid && config.collector ? probeCollector(config.collector, config.caFile) : Promise.resolve(null),
+  const [collectors, tpm, log, inventory] = await Promise.all([
+    collectorValid ? Promise.all(config.collector.map((url) => probeCollector(url, config.caFile))) : Promise.resolve([]),
     tpmItems(config),
     probeEventLog(config.eventLogPath ?? DEFAULT_EVENT_LOG_PATH),
     inventoryItems(items.some((i) => i.name === 'root' && i.status !== 'ok') ? null : config.root),
   ]);
-  if (collector) items.push(item('collector', false, collector.status, { url: collector.url }));
+  // Each collector is probed; one that does not answer is a warning (the agent moves to the next).
+  for (const c of collectors) items.push(item('collector', false, c.status, { url: c.url }));
   items.push(...tpm);
   items.push(item('eventLog', false, log.status, { path: config.eventLogPath ?? DEFAULT_EVENT_LOG_PATH, ...log.detail }));
   if (config.enrollToken !== null) {
@@ -237,7 +238,7 @@ function okNote(i: CheckItem): string {
   const d = i.detail ?? {};
   switch (i.name) {
     case 'config':
-      return `collector ${String(d.collector)}`;
+      return `collector ${(d.collector as string[]).join(', ')}`;
     case 'tpm':
       return `${String(d.tcti)}${d.manufacturer ? `, manufacturer ${String(d.manufacturer)}` : ''}`;
     case 'tpm.pcrs':

@@ -8,7 +8,7 @@ import { tpmEnrollment } from '../daemon/enroll.js';
 import { UserError, ERR_CONFIG, ERR_USAGE } from '../../../shared/src/errors.js';
 
 const usage =
-  'nodeseal agent --collector URL [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F] [--rotate-key]\n       nodeseal agent --check [--json] [same flags]   (what this host can provide; exit 0 when the agent can run)';
+  'nodeseal agent --collector URL[,URL...] [--node-id ID] [--state-dir DIR] [--tcti T] [--root DIR] [--interval SEC] [--config FILE] [--event-log FILE] [--ca FILE] [--heartbeat SEC] [--log-level L] [--enroll-token T | --enroll-token-file F] [--rotate-key]\n       nodeseal agent --check [--json] [same flags]   (what this host can provide; exit 0 when the agent can run)';
 
 const verb: Verb = {
   summary: [
@@ -17,6 +17,9 @@ const verb: Verb = {
     'reports wait in an on-disk spool under --state-dir (default /var/lib/nodeseal) and are re-sent in',
     'order after a reconnect. --tcti none runs without a TPM; --root reads a recorded host instead of',
     'this one. Flags override NODESEAL_* environment variables, which override --config (JSON).',
+    'Several collectors (--collector repeated or comma-separated; a list in the config file): the agent stays',
+    'on one and moves to the next when it cannot connect or is sent away; spool and seq carry over. A node the',
+    'collector refuses (revoked, not enrolled) backs off up to 5 minutes and logs what the operator must do.',
     'First contact: --enroll-token (or --enroll-token-file, or NODESEAL_ENROLL_TOKEN) enrols this node with',
     "its TPM (EK, EK certificate, AK; the TPM answers the collector's credential challenge).",
     '--rotate-key announces a new signing key in the next report (signed by the current key) and uses it',
@@ -28,7 +31,7 @@ const verb: Verb = {
   usage,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
-      collector: { type: 'string' },
+      collector: { type: 'string', multiple: true },
       'node-id': { type: 'string' },
       'state-dir': { type: 'string' },
       tcti: { type: 'string' },
@@ -82,7 +85,7 @@ const verb: Verb = {
     });
     await daemon.start();
     if (values['rotate-key']) io.stderr(`nodeseal agent: rotating the signing key to ${await daemon.rotateKey()}\n`);
-    io.stderr(`nodeseal agent: ${config.nodeId} (kid ${daemon.kid}) reporting to ${config.collector}\n`);
+    io.stderr(`nodeseal agent: ${config.nodeId} (kid ${daemon.kid}) reporting to ${config.collector.join(', ')}\n`);
     await new Promise<void>((resolve) => {
       if (!io.stopSignal || io.stopSignal.aborted) return resolve();
       io.stopSignal.addEventListener('abort', () => resolve(), { once: true });

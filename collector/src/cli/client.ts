@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { NodesealError, UserError, ERR_USAGE } from '../../../shared/src/errors.js';
 import type { CliIo } from '../../../shared/src/cli/verb.js';
+import { cannotHaveArrived, splitUrlList } from '../../../shared/src/failover.js';
 
 /**
  * What the operator verbs (nodes, node, changes, approve, attest) share: where the collector
@@ -27,11 +28,11 @@ export const ERR_CLI_API = 'ERR_CLI_API';
 
 export const EXIT_CODES_HELP = 'Exit: 0 ok/trusted, 1 not trusted or refused, 2 usage, 3 unreachable, 4 auth, 5 no such node.';
 export const TARGET_HELP =
-  '--url URL (or NODESEAL_URL) --token T | --token-file F (or NODESEAL_TOKEN); defaults from $NODESEAL_CLI_CONFIG or ~/.config/nodeseal/cli.json {"url","tokenFile"}';
+  '--url URL[,URL...] (or NODESEAL_URL; several collectors: the next is tried when one cannot be reached) --token T | --token-file F (or NODESEAL_TOKEN); defaults from $NODESEAL_CLI_CONFIG or ~/.config/nodeseal/cli.json {"url","tokenFile"}';
 
 /** Flags every operator verb accepts (for parseFlags). */
 export const TARGET_FLAGS = {
-  url: { type: 'string' },
+  url: { type: 'string', multiple: true },
   token: { type: 'string' },
   'token-file': { type: 'string' },
   timeout: { type: 'string' },
@@ -51,7 +52,7 @@ export class ApiError extends NodesealError {
 }
 
 interface FileConfig {
-  url?: string;
+  url?: string | string[];
   token?: string;
   tokenFile?: string;
 }
@@ -75,8 +76,9 @@ function readFileConfig(env: NodeJS.ProcessEnv): FileConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UserError(ERR_USAGE, `CLI config ${path} must be a JSON object`);
   const o = raw as Record<string, unknown>;
   const out: FileConfig = {};
+  if (Array.isArray(o.url) && o.url.every((u) => typeof u === 'string')) out.url = o.url as string[];
   for (const k of ['url', 'token', 'tokenFile'] as const) {
-    if (o[k] === undefined) continue;
+    if (o[k] === undefined || (k === 'url' && out.url)) continue;
     if (typeof o[k] !== 'string') throw new UserError(ERR_USAGE, `CLI config ${path}: ${k} must be a string`);
     out[k] = o[k];
   }
@@ -92,7 +94,7 @@ function readToken(path: string): string {
 }
 
 export interface TargetFlags {
-  url?: string | undefined;
+  url?: string | string[] | undefined;
   token?: string | undefined;
   'token-file'?: string | undefined;
   timeout?: string | undefined;
@@ -101,15 +103,19 @@ export interface TargetFlags {
 /** Flags, then environment, then the CLI config file. */
 export function clientFrom(flags: TargetFlags, env: NodeJS.ProcessEnv): ApiClient {
   const file = flags.url && (flags.token || flags['token-file']) ? {} : readFileConfig(env);
-  const url = flags.url ?? env.NODESEAL_URL ?? file.url;
-  if (!url) throw new UserError(ERR_USAGE, 'no collector URL: give --url or set NODESEAL_URL');
-  let base: URL;
-  try {
-    base = new URL(url);
-  } catch {
-    throw new UserError(ERR_USAGE, `collector URL is not a URL: ${JSON.stringify(url)}`);
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UserError(ERR_USAGE, 'collector URL must be http:// or https://');
+  const urls = splitUrlList(flags.url ?? env.NODESEAL_URL ?? file.url ?? []);
+  if (urls.length === 0) throw new UserError(ERR_USAGE, 'no collector URL: give --url or set NODESEAL_URL');
+  const bases = urls.map((url) => {
+    let base: URL;
+    try {
+      base = new URL(url);
+    } catch {
+      throw new UserError(ERR_USAGE, `collector URL is not a URL: ${JSON.stringify(url)}`);
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:')
+      throw new UserError(ERR_USAGE, `collector URL must be http:// or https://: ${JSON.stringify(url)}`);
+    return base;
+  });
   const token =
     flags.token ??
     (flags['token-file'] ? readToken(flags['token-file']) : undefined) ??
@@ -119,15 +125,31 @@ export function clientFrom(flags: TargetFlags, env: NodeJS.ProcessEnv): ApiClien
   const timeoutSec = flags.timeout === undefined ? 30 : Number(flags.timeout);
   if (!Number.isFinite(timeoutSec) || timeoutSec <= 0 || timeoutSec > 3600)
     throw new UserError(ERR_USAGE, '--timeout must be seconds between 0 and 3600');
-  return new ApiClient(base, token ?? null, timeoutSec * 1000);
+  return new ApiClient(bases, token ?? null, timeoutSec * 1000);
 }
 
+/**
+ * The collector API over one or several base URLs. It sticks to the one that last answered; on a
+ * connection failure it tries the next: a GET after any failure to connect or answer, a POST only
+ * when the request cannot have arrived (connection refused, DNS), never after a timeout.
+ */
 export class ApiClient {
+  private readonly bases: URL[];
+  private current = 0;
+
   constructor(
-    readonly base: URL,
+    base: URL | readonly URL[],
     private readonly token: string | null,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.bases = base instanceof URL ? [base] : [...base];
+    if (this.bases.length === 0) throw new UserError(ERR_USAGE, 'no collector URL');
+  }
+
+  /** The collector in use (the one that last answered, or the first). */
+  get base(): URL {
+    return this.bases[this.current]!;
+  }
 
   get<T = unknown>(path: string): Promise<T> {
     return this.request<T>('GET', path);
@@ -138,7 +160,28 @@ export class ApiClient {
   }
 
   private async request<T>(method: string, path: string, body?: unknown, extraTimeoutMs = 0): Promise<T> {
-    const url = new URL(path.replace(/^\//, ''), this.base.href.endsWith('/') ? this.base : new URL(`${this.base.href}/`));
+    const failures: string[] = [];
+    for (let tried = 0; ; tried++) {
+      try {
+        return await this.requestOne<T>(this.base, method, path, body, extraTimeoutMs);
+      } catch (e) {
+        const last = tried + 1 >= this.bases.length;
+        const moveOn = e instanceof Unreachable && (method === 'GET' || e.neverArrived);
+        if (!(e instanceof Unreachable)) throw e;
+        failures.push(e.message);
+        if (last || !moveOn)
+          throw new ApiError(
+            ERR_CLI_UNREACHABLE,
+            failures.length > 1 ? `cannot reach any collector: ${failures.join('; ')}` : `cannot reach the collector at ${e.message}`,
+            EXIT.unreachable,
+          );
+        this.current = (this.current + 1) % this.bases.length;
+      }
+    }
+  }
+
+  private async requestOne<T>(base: URL, method: string, path: string, body: unknown, extraTimeoutMs: number): Promise<T> {
+    const url = new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base : new URL(`${base.href}/`));
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -157,7 +200,7 @@ export class ApiClient {
         (e as Error).name === 'TimeoutError'
           ? `no answer within ${Math.round((this.timeoutMs + extraTimeoutMs) / 1000)} s`
           : (cause?.code ?? cause?.message ?? (e as Error).message);
-      throw new ApiError(ERR_CLI_UNREACHABLE, `cannot reach the collector at ${this.base.origin}: ${why}`, EXIT.unreachable);
+      throw new Unreachable(`${base.origin}: ${why}`, cannotHaveArrived(e));
     }
     const text = await res.text().catch(() => '');
     let json: unknown;
@@ -183,6 +226,16 @@ export class ApiClient {
     if (json === undefined)
       throw new ApiError(ERR_CLI_RESPONSE, `the collector answered ${method} ${url.pathname} with no JSON`, EXIT.failed, res.status);
     return json as T;
+  }
+}
+
+/** A request that got no answer; `neverArrived` when it cannot have reached the collector. */
+class Unreachable extends Error {
+  constructor(
+    message: string,
+    readonly neverArrived: boolean,
+  ) {
+    super(message);
   }
 }
 

@@ -21,8 +21,8 @@ export interface ConfigLayerSources {
   /** Path of a JSON config file, or null. */
   file?: string | null;
   env?: NodeJS.ProcessEnv;
-  /** Flag values by flag name (as parsed by parseFlags). */
-  flags?: Record<string, string | boolean | undefined>;
+  /** Flag values by flag name (as parsed by parseFlags; a repeated flag gives a list). */
+  flags?: Record<string, string | string[] | boolean | undefined>;
 }
 
 /** The layer that set a value: 1 config file, 2 environment, 3 flags. */

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,5 +60,38 @@ describe('nodeseal agent: start-up mistakes are coded user errors', () => {
       code: 'ERR_CONFIG',
       message: expect.stringContaining('is not a directory'),
     });
+  });
+
+  it('takes several collectors: the flag repeated or comma-separated, the environment comma-separated, the file a list or one string', async () => {
+    const urls = (src: Parameters<typeof resolveAgentConfig>[0]) => resolveAgentConfig(src).config.collector;
+    expect(urls({ flags: { collector: ['ws://127.0.0.1:1', 'ws://127.0.0.1:2,ws://127.0.0.1:3'], tcti: 'none' } })).toEqual([
+      'ws://127.0.0.1:1',
+      'ws://127.0.0.1:2',
+      'ws://127.0.0.1:3',
+    ]);
+    expect(urls({ env: { NODESEAL_COLLECTOR: 'ws://127.0.0.1:1, ws://127.0.0.1:1 ,ws://localhost:2' }, flags: { tcti: 'none' } })).toEqual([
+      'ws://127.0.0.1:1',
+      'ws://localhost:2',
+    ]);
+    const list = join(dir, 'list.json');
+    const one = join(dir, 'one.json');
+    await writeFile(list, JSON.stringify({ collector: ['wss://c1.example:8443', 'wss://c2.example:8443'], tcti: 'none' }));
+    await writeFile(one, JSON.stringify({ collector: 'wss://c1.example:8443', tcti: 'none' }));
+    expect(urls({ file: list })).toEqual(['wss://c1.example:8443', 'wss://c2.example:8443']);
+    expect(urls({ file: one })).toEqual(['wss://c1.example:8443']);
+  });
+
+  it('validates every collector URL at start, one line naming the bad one', () => {
+    const { problems } = resolveAgentConfig({
+      flags: { collector: 'wss://c1.example:8443,ws://c2.example:8443,wss://c3.example/v1/agent', tcti: 'none' },
+    });
+    expect(problems).toEqual([
+      'collector URL "ws://c2.example:8443" (2 of 3) uses plain ws://, which is only allowed to a loopback collector; use wss://',
+      'collector URL "wss://c3.example/v1/agent" (3 of 3) must be the base URL (the agent adds /v1/agent)',
+    ]);
+    expect(resolveAgentConfig({ flags: { collector: ' , ', tcti: 'none' } }).problems).toEqual([
+      '--collector: must name at least one collector URL',
+      expect.stringMatching(/--collector is required/),
+    ]);
   });
 });

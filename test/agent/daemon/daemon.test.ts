@@ -193,10 +193,11 @@ describe('agent daemon against a fake collector', () => {
     await until(() => fake.reports.length === 1);
     await until(() => d.spooled === 0);
     fake.challenge(N('9'), 60);
-    await until(() => fake.reports.length === 2);
-    // ERR_INTERNAL: kept, and the agent reconnects to try again later.
-    await until(() => fake.hellos.length === 2);
+    await until(() => fake.reports.length >= 2);
+    // ERR_INTERNAL: kept, and the agent reconnects to try again later (the same report, again).
+    await until(() => fake.hellos.length >= 2);
     expect(d.spooled).toBe(1);
+    expect(new Set(fake.reports.slice(1).map((r) => r.payload.seq))).toEqual(new Set([2]));
   });
 
   it('notices a dead connection (no pong) and reconnects with backoff', async () => {
@@ -220,5 +221,69 @@ describe('agent daemon against a fake collector', () => {
     await until(() => fake.reports.length >= 2);
     expect(fake.reports[0]!.payload.nonce).toBeNull();
     expect(fake.reports[0]!.payload.seq).toBe(1);
+  });
+
+  it('with several collectors: skips a dead one, sticks to the one that answers, and moves on when it is sent away', async () => {
+    fake = await new FakeCollector().listen();
+    const dead = await new FakeCollector().listen();
+    const deadUrl = `ws://127.0.0.1:${dead.port}`;
+    await dead.close();
+    const d = await start({ collector: [deadUrl, `ws://127.0.0.1:${fake.port}`] });
+    await until(() => fake.hellos.length === 1);
+    expect(states.find((s) => s.name === 'backoff')).toMatchObject({
+      error: { code: 'ERR_AGENT_CONNECT' },
+      url: `ws://127.0.0.1:${fake.port}`,
+    });
+    await until(() => d.state.name === 'attesting');
+    expect(d.collectorUrl).toBe(`ws://127.0.0.1:${fake.port}`);
+    fake.challenge(N('1'), 60);
+    await until(() => d.spooled === 0 && fake.reports.length === 1);
+    // A collector shutting down closes with ERR_WS_SHUTDOWN: a `move` code, so the next URL (the dead one) is tried.
+    states.length = 0;
+    for (const s of fake.sockets) s.close(1001, 'ERR_WS_SHUTDOWN');
+    await until(() => states.some((s) => s.name === 'backoff'));
+    expect(states.find((s) => s.name === 'backoff')).toMatchObject({ url: deadUrl, error: { code: 'ERR_WS_SHUTDOWN' } });
+    // ... which refuses the connection, so the agent comes back to the live one; seq carries on.
+    await until(() => fake.hellos.length === 2);
+    fake.challenge(N('2'), 60);
+    await until(() => fake.reports.length === 2);
+    expect(fake.reports[1]!.payload.seq).toBe(2);
+  });
+
+  it('reads the code of a refused upgrade: a full collector (503 ERR_WS_CAPACITY) is left for the next', async () => {
+    const full = createServer((_req, res) => {
+      res
+        .writeHead(503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'ERR_WS_CAPACITY', message: 'full' } }));
+    });
+    full.on('upgrade', (_req, socket) => {
+      const body = JSON.stringify({ error: { code: 'ERR_WS_CAPACITY', message: 'full' } });
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    });
+    await new Promise<void>((r) => full.listen(0, '127.0.0.1', r));
+    fake = await new FakeCollector().listen();
+    try {
+      await start({ collector: [`ws://127.0.0.1:${(full.address() as { port: number }).port}`, `ws://127.0.0.1:${fake.port}`] });
+      await until(() => fake.hellos.length === 1);
+      expect(states.find((s) => s.name === 'backoff')).toMatchObject({ error: { code: 'ERR_WS_CAPACITY' } });
+    } finally {
+      await new Promise((r) => full.close(r));
+    }
+  });
+
+  it('refused: a revoked node waits with growth and is not reset by the socket opening', async () => {
+    fake = await new FakeCollector().listen();
+    fake.wss.on('connection', (ws) => {
+      ws.send(JSON.stringify({ type: 'error', code: 'ERR_NODE_REVOKED', message: 'this node has been revoked' }));
+      ws.close(1008, 'ERR_NODE_REVOKED');
+    });
+    await start({ refusedBaseMs: 40, refusedCapMs: 160 });
+    await until(() => states.filter((s) => s.name === 'refused').length >= 4, 5000);
+    const refused = states.filter((s): s is Extract<DaemonState, { name: 'refused' }> => s.name === 'refused');
+    expect(refused.map((s) => s.attempt).slice(0, 4)).toEqual([1, 2, 3, 4]);
+    expect(refused.map((s) => s.code)).toEqual(refused.map(() => 'ERR_NODE_REVOKED'));
+    for (const [i, s] of refused.slice(0, 4).entries()) expect(s.delayMs).toBeGreaterThanOrEqual(Math.min(160, 40 * 2 ** i) / 2);
   });
 });

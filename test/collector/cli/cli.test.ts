@@ -229,6 +229,27 @@ describe('operator CLI verbs against a live collector', () => {
     expect(results[5]!.stderr).toContain('not a node id');
   });
 
+  it('takes several collector URLs and moves past a dead one (GET and POST), from flags or NODESEAL_URL', async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const dead = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const [nodes, attest, none] = await Promise.all([
+      nodeseal(['nodes', '--json', '--url', dead, '--url', fleet.collector.url], { NODESEAL_TOKEN: fleet.operator }),
+      // POST: a refused connection cannot have reached the collector, so the next one is asked.
+      nodeseal(['attest', 'gpu-a', '--wait', '5', '--json'], { ...env, NODESEAL_URL: `${dead},${fleet.collector.url}` }),
+      nodeseal(['nodes'], { ...env, NODESEAL_URL: `${dead},${dead.replace('127.0.0.1', 'nodeseal-no-such-host.invalid')}` }),
+    ]);
+    expect(nodes.code).toBe(0);
+    expect(JSON.parse(nodes.stdout).total).toBe(2);
+    expect(attest.code).toBe(0);
+    expect(JSON.parse(attest.stdout)).toMatchObject({ nodeId: 'gpu-a', status: 'trusted' });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(
+      /cannot reach any collector: http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED; http:\/\/nodeseal-no-such-host\.invalid:\d+: (ENOTFOUND|EAI_AGAIN) \(ERR_CLI_UNREACHABLE\)/,
+    );
+  });
+
   it('reads URL and token file from the CLI config when no flag or environment gives them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nodeseal-cli-'));
     try {

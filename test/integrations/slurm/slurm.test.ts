@@ -206,6 +206,38 @@ describe('Slurm integration against real slurmctld + slurmd', () => {
       expect((await runProlog({ NODESEAL_URL: down, SLURMD_NODENAME: 'gpu004', NODESEAL_FAIL_OPEN: '1' })).code).toBe(0);
     });
 
+    it('tries the next collector in NODESEAL_URL when one cannot be reached; a POST only when it cannot have arrived', async () => {
+      const down = 'http://127.0.0.1:9'; // discard port: nothing listens
+      expect((await runProlog({ NODESEAL_URL: `${down},${srv.url}`, SLURMD_NODENAME: 'gpu004' })).code).toBe(0);
+      expect((await runProlog({ NODESEAL_URL: `${down}, ${srv.url}`, SLURMD_NODENAME: 'gpu002' })).code).toBe(1);
+      expect((await runProlog({ NODESEAL_URL: `${down},${srv.url}`, SLURMD_NODENAME: 'gpu004', NODESEAL_FRESH: '2' })).code).toBe(0);
+      const both = await runProlog({ NODESEAL_URL: `${down},http://127.0.0.1:7`, SLURMD_NODENAME: 'gpu004' });
+      expect(both.code).toBe(3);
+      expect(both.stderr).toMatch(/127\.0\.0\.1:9: ECONNREFUSED; 127\.0\.0\.1:7: ECONNREFUSED/);
+      // A collector that takes the request and never answers: the GET moves on, the POST does not
+      // (it may have arrived; repeating it elsewhere could attest twice).
+      const { createServer } = await import('node:net');
+      const sockets: import('node:net').Socket[] = [];
+      const hang = createServer((s) => sockets.push(s));
+      await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+      const hung = `http://127.0.0.1:${(hang.address() as { port: number }).port}`;
+      try {
+        const get = await runProlog({ NODESEAL_URL: `${hung},${srv.url}`, SLURMD_NODENAME: 'gpu004', NODESEAL_TIMEOUT: '1' });
+        expect(get.code).toBe(0);
+        const post = await runProlog({
+          NODESEAL_URL: `${hung},${srv.url}`,
+          SLURMD_NODENAME: 'gpu004',
+          NODESEAL_TIMEOUT: '1',
+          NODESEAL_FRESH: '1',
+        });
+        expect(post.code).toBe(3);
+        expect(post.stderr).toMatch(/no answer within 2000 ms\); fail-closed/);
+      } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((res) => hang.close(() => res()));
+      }
+    });
+
     it('gives up within its timeout when the collector hangs', async () => {
       const { createServer } = await import('node:net');
       const sockets: import('node:net').Socket[] = [];

@@ -1,0 +1,3 @@
+export * from './codes.js';
+export * from './dispositions.js';
+export * from './messages.js';
