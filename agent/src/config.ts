@@ -161,11 +161,13 @@ export function collectorUrlProblem(url: string): string | null {
   } catch {
     return 'is not a URL';
   }
-  if (u.protocol !== 'wss:' && u.protocol !== 'ws:') return 'must start with wss:// (or ws:// on loopback)';
+  // Every problem of the URL at once, so one edit fixes it.
+  const problems: string[] = [];
+  if (u.protocol !== 'wss:' && u.protocol !== 'ws:') problems.push('must start with wss:// (or ws:// on loopback)');
   if (u.protocol === 'ws:' && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname))
-    return 'uses plain ws://, which is only allowed to a loopback collector; use wss://';
-  if (u.pathname !== '/' && u.pathname !== '') return 'must be the base URL (the agent adds /v1/agent)';
-  return null;
+    problems.push('uses plain ws://, which is only allowed to a loopback collector; use wss://');
+  if (u.pathname !== '/' && u.pathname !== '') problems.push('must be the base URL (the agent adds /v1/agent)');
+  return problems.length ? problems.join(' and ') : null;
 }
 
 /** Why `path` is not a readable regular file, or null when it is one. */

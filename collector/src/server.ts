@@ -20,6 +20,8 @@ import type { Store } from './store/store.js';
 import { parseSchedulerSettings, startSchedulerFeatures } from './integrations/index.js';
 import { bulkAttestRoutes, createTrust } from './trust/index.js';
 import type { EnrollHook } from './accept/index.js';
+import { joinFleetKey } from './cluster/fleet-key.js';
+import { type Fleet, startFleet } from './cluster/fleet.js';
 import { ERR_CONFIG, UserError } from '../../shared/src/errors.js';
 
 /** The collector could not bind its --listen address (in use, no permission, no such address). */
@@ -35,6 +37,8 @@ export interface RunningCollector {
   /** ws(s)://host:port, what agents take as --collector. */
   wsUrl: string;
   port: number;
+  /** Cluster mode (--postgres): this collector's place in the fleet; null with SQLite. */
+  fleet: Fleet | null;
   close(): Promise<void>;
 }
 
@@ -59,12 +63,22 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const tls = readTls(config);
   const store = opts.store ?? (config.postgresUrl ? await openPostgresStore(config.postgresUrl) : await openSqliteStore(config.db));
   const events = new CollectorEvents();
-  const trust = await createTrust({ store, events, cache: { freshnessTtlSec: config.freshnessTtlSec }, watch: { logger } });
+  // Cluster mode: collectors sharing PostgreSQL read node state from its change feed (cluster/fleet.ts).
+  const cluster = config.postgresUrl !== null && store.db.dialect === 'postgres';
+  const trust = await createTrust({
+    store,
+    events,
+    cache: { freshnessTtlSec: config.freshnessTtlSec },
+    watch: { logger },
+    followEvents: !cluster,
+  });
+  const settings = parseSchedulerSettings(config.sections, config.db, process.env);
   const sched = await startSchedulerFeatures({
-    settings: parseSchedulerSettings(config.sections, config.db, process.env),
+    settings,
     store,
     trust,
     logger,
+    ...(cluster ? { key: await joinFleetKey(store.db, settings.stateDir, config.collectorId ?? 'first'), waitForLead: true } : {}),
   });
   const live = new LiveHub(events, trust.cache, {
     maxClients: config.liveMaxStreams,
@@ -131,7 +145,9 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
    * Stops every feature started above (agents' sessions first), then the listening server when
    * there is one, then the verifier pool and the store this function opened.
    */
+  let fleet: Fleet | null = null;
   async function stopFeatures(closeServer?: () => Promise<void>): Promise<void> {
+    await fleet?.close();
     app.close();
     live.close();
     dashboard.close();
@@ -159,6 +175,27 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${host}:${addr.port}`;
   const wsUrl = `${tls ? 'wss' : 'ws'}://${host}:${addr.port}`;
+  if (cluster) {
+    try {
+      fleet = await startFleet({
+        config: { ...config, listen: { ...config.listen, port: addr.port } },
+        url: config.postgresUrl!,
+        store,
+        events,
+        app,
+        trust: trust.cache,
+        logger,
+        onElected: () => sched.lead(),
+        onDeposed: () => sched.standDown(),
+      });
+    } catch (e) {
+      await stopFeatures(async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      });
+      throw e;
+    }
+  }
   logger.info({ url, db: config.postgresUrl ? 'postgresql' : config.db, tls: Boolean(tls) }, 'collector listening');
   let closed = false;
   return {
@@ -169,6 +206,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
     url,
     wsUrl,
     port: addr.port,
+    fleet,
     async close() {
       if (closed) return;
       closed = true;

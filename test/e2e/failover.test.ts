@@ -71,9 +71,8 @@ describe('agent failover between two collectors sharing PostgreSQL', () => {
     await waitFor('spool drained', () => agent.daemon.spooled === 0, 10_000);
     expect(agent.daemon.state).toMatchObject({ name: 'attesting', url: b.wsUrl });
 
-    // The node's record on B (read from the shared store): trusted, connected there. (B's trust
-    // cache is built from its own status-change events and misses a status set on A: the
-    // cross-collector change feed is the cluster-mode part of issue 15.)
+    // B's trust API follows the fleet's change feed: the node stays trusted there.
+    await waitFor('trusted through collector B', async () => (await trust(b)).status === 'trusted', 10_000);
     const ackedSoFar = Math.max(...accepted);
     const node = (await api(b.url, 'GET', '/v1/nodes/fo-1', undefined, token)).json;
     expect(node).toMatchObject({ status: 'trusted', reasons: [], connected: true });

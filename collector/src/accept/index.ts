@@ -9,4 +9,4 @@ export { ConnectionRegistry, MAX_UNPROVEN_PER_NODE } from './registry.js';
 export { OnDemandChallenges } from './challenges.js';
 export { approveLatestState, type ApproveInput, type ApproveResult } from './approve.js';
 export * from './errors.js';
-export type { AcceptConfig, AcceptDeps, AgentLink, ChallengeOutcome, EnrollAsk, EnrollHook } from './types.js';
+export type { AcceptConfig, AcceptDeps, AgentLink, ChallengeOutcome, EnrollAsk, EnrollHook, RemoteNodes } from './types.js';

@@ -28,7 +28,7 @@ import { ERR_NODE_NOT_CONNECTED } from './errors.js';
 import { NodeLocks } from './locks.js';
 import { nonceTtlMs } from './nonces.js';
 import { ConnectionRegistry, MAX_UNPROVEN_PER_NODE } from './registry.js';
-import type { AcceptDeps, AgentLink, ChallengeOutcome, EnrollAsk } from './types.js';
+import type { AcceptDeps, AgentLink, ChallengeOutcome, EnrollAsk, RemoteNodes } from './types.js';
 
 type HelloMessage = Extract<AgentMessage, { type: 'hello' }>;
 
@@ -56,6 +56,8 @@ export class AcceptanceService {
   readonly writer: ReportWriter;
   private readonly newNonce: () => string;
   private readonly open = new Set<AgentConnection>();
+  /** The fleet (cluster mode): challenges and approvals of a node held by another collector go there. */
+  remote: RemoteNodes | null = null;
 
   constructor(readonly deps: AcceptDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -311,6 +313,10 @@ export class AcceptanceService {
    */
   async challenge(nodeId: string, waitMs: number): Promise<ChallengeOutcome> {
     const { proven, list } = this.registry.ready(nodeId);
+    if (!proven && this.remote) {
+      const holder = await this.remote.holderElsewhere(nodeId);
+      if (holder) return this.remote.challenge(holder, nodeId, waitMs);
+    }
     const notConnected = () =>
       new NodesealError(
         ERR_NODE_NOT_CONNECTED,
@@ -330,7 +336,12 @@ export class AcceptanceService {
   }
 
   /** Approves the node's latest verified state as its baseline (see approve.ts), under the node's lock. */
-  approve(nodeId: string, input: ApproveInput, actor: string): Promise<ApproveResult> {
+  async approve(nodeId: string, input: ApproveInput, actor: string): Promise<ApproveResult> {
+    // Approved where the node's reports are accepted, so the approval and its reports are ordered by one node lock.
+    if (!this.registry.isConnected(nodeId) && this.remote) {
+      const holder = await this.remote.holderElsewhere(nodeId);
+      if (holder) return (await this.remote.approve(holder, nodeId, input, actor)) as ApproveResult;
+    }
     return this.locks.run(nodeId, () => approveLatestState(this.deps, nodeId, input, actor, new Date(this.clock.now())));
   }
 
@@ -341,8 +352,9 @@ export class AcceptanceService {
     return all.length;
   }
 
+  /** Whether the node has a proven connection here or (cluster mode) on another live collector. */
   isConnected(nodeId: string): boolean {
-    return this.registry.isConnected(nodeId);
+    return this.registry.isConnected(nodeId) || (this.remote?.isConnectedElsewhere(nodeId) ?? false);
   }
 
   /** Connections open now (before hello included). */

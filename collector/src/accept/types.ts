@@ -74,3 +74,21 @@ export interface AcceptDeps {
   clock?: Clock;
   nonce?: () => string;
 }
+
+/**
+ * The rest of the fleet (cluster mode): which collector holds a node's connection, and the way to
+ * ask it to challenge or approve the node. Absent with a single collector.
+ */
+export interface RemoteNodes {
+  /** Whether another live collector holds a proven connection of the node (a cached view, refreshed often). */
+  isConnectedElsewhere(nodeId: string): boolean;
+  /** The live collector holding the node's connection when it is not this one, else null. */
+  holderElsewhere(nodeId: string): Promise<string | null>;
+  challenge(holder: string, nodeId: string, waitMs: number): Promise<ChallengeOutcome>;
+  approve(
+    holder: string,
+    nodeId: string,
+    input: { reason: string; inventoryDigest?: string; pcrDigest?: string | null },
+    actor: string,
+  ): Promise<unknown>;
+}

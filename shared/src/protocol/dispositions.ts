@@ -45,6 +45,9 @@ const BY_CODE: Readonly<Record<string, Disposition>> = {
   [C.ERR_WS_BINARY]: 'drop',
   // A duplicate (node, seq) is already stored: done, as far as the spool is concerned.
   ERR_STORE_DUPLICATE_SEQ: 'drop',
+  // An upgrade refused by access control: the agent's credentials are not accepted.
+  ERR_HTTP_UNAUTHORIZED: 'refused',
+  ERR_HTTP_FORBIDDEN: 'refused',
   // The collector cannot reach its database: another collector may.
   ERR_STORE_OPEN: 'move',
   ERR_STORE_CLOSED: 'move',
@@ -66,6 +69,13 @@ const BY_AREA: ReadonlyArray<readonly [area: string, d: Disposition]> = [
   ['STORE', 'retry'],
   // Approval lives in the same acceptance service; it answers operators, not agents (transient if it ever did).
   ['APPROVE', 'retry'],
+  // The HTTP edge (an upgrade refused before the WebSocket opens) and operator-API codes that share
+  // its modules: an agent never caused them, so it tries again later.
+  ['HTTP', 'retry'],
+  ['SSE', 'retry'],
+  ['HOSTLIST', 'retry'],
+  ['NODES', 'retry'],
+  ['TRUST', 'retry'],
 ];
 
 /** The disposition of a code the collector sends, or undefined for a code this protocol does not know. */
