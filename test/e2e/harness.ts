@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
+import { waitUntil } from '../helpers/wait.js';
 import { AgentDaemon, type DaemonOptions } from '../../agent/src/daemon/daemon.js';
 import { hostEvidenceSource, type EvidenceSource } from '../../agent/src/daemon/evidence.js';
 import { collectInventory } from '../../agent/src/inventory.js';
@@ -28,20 +29,9 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Polls `fn` until it returns a truthy value; fails with the last value seen. */
-export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last as NonNullable<T>;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last, null, 1)?.slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** Polls `fn` until it returns a truthy value (every 100 ms by default); fails with the last value seen. */
+export function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 100): Promise<NonNullable<T>> {
+  return waitUntil(what, fn, timeoutMs, everyMs);
 }
 
 /** An in-process collector on 127.0.0.1 (port 0 unless given) with a real SQLite file. */
