@@ -52,6 +52,8 @@ export interface AppContext {
   hub: AgentHub;
   /** Report acceptance: hello, reports, challenges, approval, closing a revoked node's connections. */
   accept: AcceptanceService;
+  /** Cluster mode: this collector's place in the fleet (set once it joined), shown by /healthz. */
+  cluster: { collectorId: string; leaderId(): string | null; feedLagMs(): number } | null;
   config: CollectorConfig;
   ports: EvidencePorts;
   startedAt: Date;
@@ -126,6 +128,7 @@ export function buildApp(deps: AppDeps): App {
     logger: deps.logger,
     hub,
     accept,
+    cluster: null,
     config,
     ports: deps.ports,
     startedAt: new Date(),
@@ -166,7 +169,7 @@ export function buildApp(deps: AppDeps): App {
     else sendJson(res, 200, out);
   }
 
-  return {
+  const app: App = {
     ...ctx,
     handleRequest(req, res) {
       handle(req, res).catch((e: unknown) => {
@@ -187,6 +190,14 @@ export function buildApp(deps: AppDeps): App {
       upgrade.wss.close();
     },
   };
+  // Set once the collector joined its fleet (after listening); the routes read it through ctx.
+  Object.defineProperty(app, 'cluster', {
+    get: () => ctx.cluster,
+    set: (v: AppContext['cluster']) => {
+      ctx.cluster = v;
+    },
+  });
+  return app;
 }
 
 /** A clock reading `now` (tests pin the time), with real timers. */

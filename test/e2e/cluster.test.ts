@@ -81,6 +81,19 @@ describe('three collectors, one truth', () => {
     expect(kids.size).toBe(1);
   });
 
+  it('/healthz names this collector and the one leader of the fleet', async () => {
+    const leaders = new Set<string>();
+    for (const [i, c] of cs.entries()) {
+      const h = await waitFor('a known leader', async () => {
+        const j = (await api(c.url, 'GET', '/healthz')).json;
+        return j.cluster?.leader ? j : null;
+      });
+      expect(h.cluster.collectorId).toBe(['A', 'B', 'C'][i]);
+      leaders.add(h.cluster.leader);
+    }
+    expect(leaders.size).toBe(1);
+  });
+
   it('attest?wait through a collector that does not hold the node returns the fresh verdict from the holder', async () => {
     const before = Number((await sql("SELECT last_seq FROM nodes WHERE node_id = 'n1'"))[0].last_seq);
     const r = await api(cs[2]!.url, 'POST', '/v1/nodes/n1/attest?wait=10', undefined, token);

@@ -80,6 +80,15 @@ export function nodesRoutes(app: AppContext): Route[] {
           connections: app.accept.registry.provenCount,
           unprovenConnections: app.hub.connectionCount - app.accept.registry.provenCount,
           uptimeSec: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
+          ...(app.cluster
+            ? {
+                cluster: {
+                  collectorId: app.cluster.collectorId,
+                  leader: app.cluster.leaderId(),
+                  feedLagMs: Math.round(app.cluster.feedLagMs()),
+                },
+              }
+            : {}),
         };
       },
     }),

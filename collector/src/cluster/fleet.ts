@@ -123,6 +123,7 @@ export async function startFleet(deps: {
       deps.onDeposed();
     },
   });
+  app.cluster = { collectorId, leaderId: () => leader.leaderId(), feedLagMs: () => feed.lagMs() };
   log.info({ lagMs: feed.lagMs() }, 'cluster mode: joined the fleet');
 
   function warn(what: string) {
@@ -138,6 +139,7 @@ export async function startFleet(deps: {
       events.off('agent-connected', onConnected);
       events.off('agent-disconnected', onDisconnected);
       app.accept.remote = null;
+      app.cluster = null;
       await leader.close();
       await bus.close();
       await membership.close();

@@ -116,7 +116,7 @@ const settle = () => new Promise((r) => setImmediate(r));
 
 function lastNonce(a: Agent): string {
   const c = [...a.sent].reverse().find((m) => m.type === 'challenge');
-  if (!c || c.type !== 'challenge') throw new Error('no challenge sent');
+  if (c?.type !== 'challenge') throw new Error('no challenge sent');
   return c.nonce;
 }
 
