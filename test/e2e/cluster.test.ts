@@ -120,4 +120,25 @@ describe('three collectors, one truth', () => {
     expect(Number((await sql("SELECT last_seq FROM nodes WHERE node_id = 'n1'"))[0].last_seq)).toBe(after);
     for (const c of cs) expect((await get(c, '/v1/nodes/n1/trust')).status).toBe('untrusted');
   });
+
+  it('kill -9 of the leader: another collector leads within 15 s; trust stays correct on the others', async () => {
+    const leaderOf = async (c: CollectorProcess) => (await api(c.url, 'GET', '/healthz')).json.cluster?.leader as string | undefined;
+    const ids = ['A', 'B', 'C'];
+    const old = (await leaderOf(cs[0]!))!;
+    const dead = cs[ids.indexOf(old)]!;
+    const rest = cs.filter((c) => c !== dead);
+    const killedAt = Date.now();
+    await dead.kill('SIGKILL');
+    const next = await waitFor(
+      'one new leader named by every remaining collector',
+      async () => {
+        const seen = await Promise.all(rest.map(leaderOf));
+        return seen[0] && seen[0] !== old && seen.every((l) => l === seen[0]) ? seen[0] : null;
+      },
+      15_000,
+    );
+    expect(ids.filter((i) => i !== old)).toContain(next);
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    for (const c of rest) expect((await get(c, '/v1/nodes/n1/trust')).status).toBe('untrusted');
+  });
 });
