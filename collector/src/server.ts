@@ -21,7 +21,7 @@ import { parseSchedulerSettings, startSchedulerFeatures } from './integrations/i
 import { bulkAttestRoutes, createTrust } from './trust/index.js';
 import type { EnrollHook } from './accept/index.js';
 import { joinFleetKey } from './cluster/fleet-key.js';
-import { type Fleet, startFleet } from './cluster/fleet.js';
+import { type Fleet, fleetCollectorId, startFleet } from './cluster/fleet.js';
 import { ERR_CONFIG, UserError } from '../../shared/src/errors.js';
 
 /** The collector could not bind its --listen address (in use, no permission, no such address). */
@@ -65,6 +65,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   const events = new CollectorEvents();
   // Cluster mode: collectors sharing PostgreSQL read node state from its change feed (cluster/fleet.ts).
   const cluster = config.postgresUrl !== null && store.db.dialect === 'postgres';
+  const collectorId = fleetCollectorId(config);
   const trust = await createTrust({
     store,
     events,
@@ -78,7 +79,7 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
     store,
     trust,
     logger,
-    ...(cluster ? { key: await joinFleetKey(store.db, settings.stateDir, config.collectorId ?? 'first'), waitForLead: true } : {}),
+    ...(cluster ? { key: await joinFleetKey(store.db, settings.stateDir, collectorId), waitForLead: true } : {}),
   });
   const live = new LiveHub(events, trust.cache, {
     maxClients: config.liveMaxStreams,
@@ -178,7 +179,8 @@ export async function startCollector(config: CollectorConfig, opts: StartOptions
   if (cluster) {
     try {
       fleet = await startFleet({
-        config: { ...config, listen: { ...config.listen, port: addr.port } },
+        collectorId,
+        config,
         url: config.postgresUrl!,
         store,
         events,

@@ -7,7 +7,6 @@ import type { CollectorEvents } from '../events.js';
 import { HttpError } from '../http/router.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
-import { num } from '../store/sql.js';
 import type { TrustCache } from '../trust/index.js';
 import { startNodeFeed, type NodeFeed } from './feed.js';
 import { startLeaderElection, type LeaderElection } from './leader.js';
@@ -32,7 +31,13 @@ export interface Fleet {
  *   a node held elsewhere are routed to its holder through the request bus;
  * - the leader lease starts the fleet-wide Slurm reconcile/drain/resume on one collector only.
  */
+/** This collector's name in the fleet: --collector-id, else hostname:port (hostname:pid when the port is chosen by the system). */
+export function fleetCollectorId(config: Pick<CollectorConfig, 'collectorId' | 'listen'>): string {
+  return config.collectorId ?? `${hostname()}:${config.listen.port || process.pid}`;
+}
+
 export async function startFleet(deps: {
+  collectorId: string;
   config: CollectorConfig;
   url: string;
   store: Store;
@@ -43,8 +48,7 @@ export async function startFleet(deps: {
   onElected(): void;
   onDeposed(): void;
 }): Promise<Fleet> {
-  const { config, url, store, events, app, trust, logger } = deps;
-  const collectorId = config.collectorId ?? `${hostname()}:${config.listen.port || process.pid}`;
+  const { collectorId, config, url, store, events, app, trust, logger } = deps;
   const log = logger.child({ collectorId });
 
   const feed = startNodeFeed({ url, store, logger: log, catchUpMs: config.clusterCatchUpMs });
@@ -68,13 +72,7 @@ export async function startFleet(deps: {
   // Nodes held by other live collectors, re-read on the catch-up period (a sync answer for listings).
   let elsewhere = new Set<string>();
   const refresh = async () => {
-    const rows = await store.db.all<{ node_id: string; heartbeat_at: unknown }>(
-      `SELECT c.node_id, m.heartbeat_at FROM node_connections c JOIN cluster_members m ON m.collector_id = c.collector_id
-       WHERE c.collector_id <> ?`,
-      [collectorId],
-    );
-    const alive = Date.now() - 3 * 2000 - 1000;
-    elsewhere = new Set(rows.filter((r) => num(r.heartbeat_at) > alive).map((r) => String(r.node_id)));
+    elsewhere = await membership.nodesHeldElsewhere();
   };
   await refresh();
   const refresher = setInterval(() => void refresh().catch(warn('refresh holders')), config.clusterCatchUpMs);

@@ -143,6 +143,17 @@ export class Membership {
     return row ? String(row.collector_id) : null;
   }
 
+  /** Every node whose connection another alive collector holds (one read, for listings). */
+  async nodesHeldElsewhere(): Promise<Set<string>> {
+    this.assertOpen();
+    const rows = await this.db.all<{ node_id: string }>(
+      `SELECT DISTINCT c.node_id FROM node_connections c JOIN cluster_members m ON m.collector_id = c.collector_id
+       WHERE c.collector_id <> ? AND m.heartbeat_at > ?`,
+      [this.collectorId, this.clock() - this.deadAfterMs],
+    );
+    return new Set(rows.map((r) => String(r.node_id)));
+  }
+
   /** Whether any alive collector holds a connection of `nodeId`. */
   async isConnected(nodeId: string): Promise<boolean> {
     return (await this.holderOf(nodeId)) !== null;

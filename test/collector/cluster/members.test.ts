@@ -75,12 +75,15 @@ describe('membership on PostgreSQL', () => {
   it("ignores a dead member's connections and reports it dead", async () => {
     await b.setConnected('n2', true);
     expect(await a.holderOf('n2')).toBe('col-b');
+    expect(await a.nodesHeldElsewhere()).toEqual(new Set(['n2']));
+    expect(await b.nodesHeldElsewhere()).toEqual(new Set());
     now += 6_000; // past deadAfterMs; only A beats
     await a.heartbeat();
     expect(await a.isAlive('col-b')).toBe(false);
     expect(await a.isAlive('col-a')).toBe(true);
     expect(await a.holderOf('n2')).toBeNull();
     expect(await a.isConnected('n2')).toBe(false);
+    expect(await a.nodesHeldElsewhere()).toEqual(new Set());
     expect((await a.members()).find((m) => m.collectorId === 'col-b')?.alive).toBe(false);
     // B beats again (it was only stalled): its connection counts again.
     await b.heartbeat();
